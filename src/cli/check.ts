@@ -1,0 +1,62 @@
+/**
+ * `switchyard check --config FILE`: validate a configuration file and report
+ * every problem in it. Exit status 0 = valid, 1 = invalid, 2 = usage error.
+ */
+import { loadConfigFile, ConfigError, formatIssues } from '../config/index.js';
+
+export const CHECK_USAGE = `Usage: switchyard check --config FILE
+
+Validate a configuration file (YAML or JSON) and report every problem found.
+
+Options:
+  -c, --config FILE   the configuration file to check
+  -h, --help          show this help
+
+Exit status: 0 valid, 1 invalid, 2 usage error.
+`;
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+export async function runCheck(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  let file: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '-h' || arg === '--help') {
+      out.write(CHECK_USAGE);
+      return 0;
+    }
+    if (arg === '-c' || arg === '--config') {
+      const value = args[i + 1];
+      if (value === undefined || value === '') {
+        err.write(`switchyard check: ${arg} needs a file name\n\n${CHECK_USAGE}`);
+        return 2;
+      }
+      file = value;
+      i++;
+    } else if (arg.startsWith('--config=')) {
+      file = arg.slice('--config='.length);
+    } else {
+      err.write(`switchyard check: unexpected argument "${arg}"\n\n${CHECK_USAGE}`);
+      return 2;
+    }
+  }
+  if (file === undefined || file === '') {
+    err.write(`switchyard check: missing --config FILE\n\n${CHECK_USAGE}`);
+    return 2;
+  }
+
+  try {
+    const config = await loadConfigFile(file);
+    out.write(`${file}: valid (${plural(config.listeners.length, 'listener')}, ${plural(config.services.length, 'service')})\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      err.write(`${formatIssues(e)}\n`);
+      err.write(`${file}: invalid (${plural(e.issues.length, 'problem')})\n`);
+      return 1;
+    }
+    throw e;
+  }
+}

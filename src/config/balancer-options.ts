@@ -1,0 +1,243 @@
+/**
+ * The `balancer` setting of a service: a policy name ("round-robin") or an
+ * object `{ policy: NAME, ...options }`. Names are normalized from the common
+ * spellings users write (roundRobin, round_robin, rr, ...) to one canonical
+ * name, and each policy's options are validated strictly.
+ */
+import { z } from 'zod';
+import { positiveDurationSchema, describe } from './duration.js';
+
+export const BALANCER_POLICIES = [
+  'round-robin',
+  'weighted-round-robin',
+  'random',
+  'least-request',
+  'peak-ewma',
+  'ring-hash',
+  'maglev',
+] as const;
+export type BalancerPolicyName = (typeof BALANCER_POLICIES)[number];
+
+/** Policies usable as the fallback of a hash policy (the ones that need no hash key). */
+export const FALLBACK_POLICIES = ['round-robin', 'weighted-round-robin', 'random', 'least-request', 'peak-ewma'] as const;
+export type FallbackPolicyName = (typeof FALLBACK_POLICIES)[number];
+
+export const DEFAULT_BALANCER_POLICY: BalancerPolicyName = 'peak-ewma';
+
+/** Keys are names lower-cased with "-", "_" and spaces removed. */
+const ALIASES: Readonly<Record<string, BalancerPolicyName>> = {
+  roundrobin: 'round-robin',
+  rr: 'round-robin',
+  weightedroundrobin: 'weighted-round-robin',
+  wrr: 'weighted-round-robin',
+  random: 'random',
+  leastrequest: 'least-request',
+  leastrequests: 'least-request',
+  leastloaded: 'least-request',
+  leastconn: 'least-request',
+  leastconnections: 'least-request',
+  peakewma: 'peak-ewma',
+  ewma: 'peak-ewma',
+  p2cewma: 'peak-ewma',
+  ringhash: 'ring-hash',
+  ketama: 'ring-hash',
+  maglev: 'maglev',
+};
+
+/** Canonical policy name for what a user wrote, or undefined when not recognized. */
+export function normalizePolicyName(name: string): BalancerPolicyName | undefined {
+  return ALIASES[name.toLowerCase().replace(/[-_\s]/g, '')];
+}
+
+const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
+
+const headerNameSchema = z
+  .string()
+  .min(1)
+  .transform((s) => s.toLowerCase())
+  .refine((s) => HEADER_NAME.test(s), (s) => ({ message: `"${s}" is not a valid header name` }));
+
+export type HashOn = { header: string } | { grpcMetadata: string } | { path: true } | { sourceIp: true };
+
+const HASH_ON_KEYS = ['header', 'grpcMetadata', 'path', 'sourceIp'] as const;
+const HASH_ON_HELP = 'exactly one of header: NAME, grpcMetadata: KEY, path: true, sourceIp: true';
+
+/** What a hash policy hashes: exactly one of the keys. Header and metadata names are lower-cased. */
+export const hashOnSchema = z
+  .object(
+    {
+      header: headerNameSchema.optional(),
+      grpcMetadata: headerNameSchema.optional(),
+      path: z.literal(true).optional(),
+      sourceIp: z.literal(true).optional(),
+    },
+    {
+      errorMap: (issue, ctx) =>
+        issue.code === z.ZodIssueCode.invalid_type
+          ? {
+              message:
+                ctx.data === undefined
+                  ? `Required: hash policies need hashOn (${HASH_ON_HELP})`
+                  : `hashOn must be a mapping with ${HASH_ON_HELP} (got ${describe(ctx.data)})`,
+            }
+          : { message: ctx.defaultError },
+    },
+  )
+  .strict()
+  .superRefine((v, ctx) => {
+    const set = HASH_ON_KEYS.filter((k) => v[k] !== undefined);
+    if (set.length !== 1) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: set.length === 0 ? `hashOn needs ${HASH_ON_HELP}` : `hashOn has ${set.join(' and ')}; use ${HASH_ON_HELP}`,
+      });
+    }
+  })
+  .transform((v): HashOn => {
+    if (v.header !== undefined) return { header: v.header };
+    if (v.grpcMetadata !== undefined) return { grpcMetadata: v.grpcMetadata };
+    if (v.path) return { path: true };
+    return { sourceIp: true };
+  });
+
+/** Slow start: a newly ready endpoint's weight ramps up over `window`. */
+export const slowStartSchema = z
+  .object({
+    window: positiveDurationSchema,
+    minWeightPercent: z.number().min(0).max(100).default(10),
+    aggression: z.number().positive().default(1),
+  })
+  .strict();
+export type SlowStartConfig = z.output<typeof slowStartSchema>;
+
+const fallbackSchema = z
+  .string()
+  .transform((name, ctx): FallbackPolicyName => {
+    const canonical = normalizePolicyName(name);
+    if (canonical === undefined || !(FALLBACK_POLICIES as readonly string[]).includes(canonical)) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `"${name}" cannot be a fallback policy; use one of ${FALLBACK_POLICIES.join(', ')}`,
+      });
+      return z.NEVER;
+    }
+    return canonical as FallbackPolicyName;
+  })
+  .default('peak-ewma');
+
+export function isPrime(n: number): boolean {
+  if (!Number.isInteger(n) || n < 2) return false;
+  if (n % 2 === 0) return n === 2;
+  for (let d = 3; d * d <= n; d += 2) if (n % d === 0) return false;
+  return true;
+}
+
+export const MAGLEV_MAX_TABLE_SIZE = 5_000_011;
+
+const common = { slowStart: slowStartSchema.optional() };
+
+export const roundRobinSchema = z.object({ policy: z.literal('round-robin'), ...common }).strict();
+export const weightedRoundRobinSchema = z.object({ policy: z.literal('weighted-round-robin'), ...common }).strict();
+export const randomSchema = z.object({ policy: z.literal('random'), ...common }).strict();
+export const leastRequestSchema = z
+  .object({
+    policy: z.literal('least-request'),
+    choiceCount: z.number().int().min(2).max(100).default(2),
+    activeRequestBias: z.number().min(0).default(1),
+    ...common,
+  })
+  .strict();
+export const peakEwmaSchema = z
+  .object({
+    policy: z.literal('peak-ewma'),
+    defaultRtt: positiveDurationSchema.default('30ms'),
+    decay: positiveDurationSchema.default('10s'),
+    ...common,
+  })
+  .strict();
+export const ringHashSchema = z
+  .object({
+    policy: z.literal('ring-hash'),
+    hashOn: hashOnSchema,
+    ringSize: z.number().int().min(1024).max(8_388_608).default(65_536),
+    fallback: fallbackSchema,
+    ...common,
+  })
+  .strict();
+export const maglevSchema = z
+  .object({
+    policy: z.literal('maglev'),
+    hashOn: hashOnSchema,
+    tableSize: z
+      .number()
+      .int()
+      .min(2)
+      .max(MAGLEV_MAX_TABLE_SIZE)
+      .refine(isPrime, (n) => ({ message: `tableSize ${n} is not a prime number (e.g. 65537, 131071, 5000011)` }))
+      .default(65_537),
+    fallback: fallbackSchema,
+    ...common,
+  })
+  .strict();
+
+const policyUnion = z.discriminatedUnion(
+  'policy',
+  [roundRobinSchema, weightedRoundRobinSchema, randomSchema, leastRequestSchema, peakEwmaSchema, ringHashSchema, maglevSchema],
+  {
+    errorMap: (issue, ctx) => {
+      if (issue.code === z.ZodIssueCode.invalid_union_discriminator) {
+        const data = ctx.data as Record<string, unknown> | undefined;
+        const given = data !== null && typeof data === 'object' ? data.policy : undefined;
+        return {
+          message:
+            given === undefined
+              ? `Required: balancer policy name (one of ${BALANCER_POLICIES.join(', ')})`
+              : `unknown balancer policy ${describe(given)}; expected one of ${BALANCER_POLICIES.join(', ')}`,
+        };
+      }
+      if (issue.code === z.ZodIssueCode.invalid_type) {
+        return { message: `balancer must be a policy name or a mapping with "policy" (got ${describe(ctx.data)})` };
+      }
+      return { message: ctx.defaultError };
+    },
+  },
+);
+
+function normalizeInput(value: unknown): unknown {
+  if (typeof value === 'string') return { policy: normalizePolicyName(value) ?? value };
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const obj = value as Record<string, unknown>;
+    if (typeof obj.policy === 'string') return { ...obj, policy: normalizePolicyName(obj.policy) ?? obj.policy };
+  }
+  return value;
+}
+
+/**
+ * A service's balancer: a policy name or `{ policy, ...options }`. Output is
+ * `{ policy: canonical name, ...options with defaults }`.
+ */
+export const balancerSchema = z.preprocess(normalizeInput, policyUnion);
+
+export type BalancerConfig = z.output<typeof balancerSchema>;
+export type RoundRobinConfig = z.output<typeof roundRobinSchema>;
+export type WeightedRoundRobinConfig = z.output<typeof weightedRoundRobinSchema>;
+export type RandomConfig = z.output<typeof randomSchema>;
+export type LeastRequestConfig = z.output<typeof leastRequestSchema>;
+export type PeakEwmaConfig = z.output<typeof peakEwmaSchema>;
+export type RingHashConfig = z.output<typeof ringHashSchema>;
+export type MaglevConfig = z.output<typeof maglevSchema>;
+
+/** The balancer used when a service does not set one, with defaults filled in. */
+export const balancerWithDefault = balancerSchema.default(DEFAULT_BALANCER_POLICY);
+
+/** Object schemas of each policy, keyed by canonical name (for docs and tooling). */
+export const policySchemas = {
+  'round-robin': roundRobinSchema,
+  'weighted-round-robin': weightedRoundRobinSchema,
+  random: randomSchema,
+  'least-request': leastRequestSchema,
+  'peak-ewma': peakEwmaSchema,
+  'ring-hash': ringHashSchema,
+  maglev: maglevSchema,
+} as const;
+

@@ -1,0 +1,43 @@
+/** Switchyard configuration: schema, types, parsing and loading. */
+export * from './schema.js';
+export * from './load.js';
+export {
+  parseDuration,
+  formatDuration,
+  durationSchema,
+  positiveDurationSchema,
+  duration,
+  DurationError,
+  MAX_DURATION_MS,
+} from './duration.js';
+export {
+  parseAddress,
+  formatAddress,
+  isWildcardHost,
+  listenAddressSchema,
+  endpointAddressSchema,
+  AddressError,
+  type ParseAddressOptions,
+} from './address.js';
+export {
+  balancerSchema,
+  balancerWithDefault,
+  hashOnSchema,
+  slowStartSchema,
+  normalizePolicyName,
+  isPrime,
+  policySchemas,
+  BALANCER_POLICIES,
+  FALLBACK_POLICIES,
+  DEFAULT_BALANCER_POLICY,
+  MAGLEV_MAX_TABLE_SIZE,
+  type BalancerPolicyName,
+  type FallbackPolicyName,
+  type RoundRobinConfig,
+  type WeightedRoundRobinConfig,
+  type RandomConfig,
+  type LeastRequestConfig,
+  type PeakEwmaConfig,
+  type RingHashConfig,
+  type MaglevConfig,
+} from './balancer-options.js';

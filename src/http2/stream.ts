@@ -1,0 +1,138 @@
+import type { Http2Connection } from './connection.js';
+
+/** §5.1 stream states (reserved states never occur: push is disabled). */
+export const StreamState = {
+  OPEN: 1,
+  HALF_CLOSED_LOCAL: 2,
+  HALF_CLOSED_REMOTE: 3,
+  CLOSED: 4,
+} as const;
+
+/** Why a stream ended abnormally, passed to StreamHandler.onReset. */
+export const ResetReason = {
+  /** The peer sent RST_STREAM. */
+  PEER_RESET: 0,
+  /** The peer broke a protocol rule on this stream; we reset it. */
+  PROTOCOL_ERROR: 1,
+  /** The connection closed or failed before the stream ended. */
+  CONNECTION_LOST: 2,
+  /**
+   * The peer did not process the stream: it was above the peer's GOAWAY
+   * last-stream-id or refused with REFUSED_STREAM (§8.7). Safe to send again.
+   */
+  UNPROCESSED: 3,
+} as const;
+
+/**
+ * Per-stream callbacks. One object per request (the proxy's exchange), so no
+ * closure is created per request. Headers and trailers are flat [name, value, …] arrays.
+ */
+export interface StreamHandler {
+  /** Response headers (client role), including 1xx informational ones (check :status). */
+  onHeaders(stream: Http2Stream, headers: string[], endStream: boolean): void;
+  /** A DATA payload (a view; valid as long as it is referenced). Call stream.consume(n) once it is handled. */
+  onData(stream: Http2Stream, data: Buffer, endStream: boolean): void;
+  /** Trailers; the stream's receiving side has ended. */
+  onTrailers(stream: Http2Stream, trailers: string[]): void;
+  /** The stream ended abnormally. Not called for resets the user requested. */
+  onReset(stream: Http2Stream, errorCode: number, reason: number): void;
+  /** `bytes` of DATA queued by sendData left for the socket: the moment to take more from a relayed peer. */
+  onDataSent(stream: Http2Stream, bytes: number): void;
+}
+
+/** A stream handler that ignores everything: the default until the user sets one. */
+export const IGNORE_STREAM: StreamHandler = {
+  onHeaders() {},
+  onData(stream, data) {
+    stream.consume(data.length);
+  },
+  onTrailers() {},
+  onReset() {},
+  onDataSent() {},
+};
+
+/** One HTTP/2 stream (§5.1). Created by the connection; user code calls its send methods. */
+export class Http2Stream {
+  state: number = StreamState.OPEN;
+  handler: StreamHandler = IGNORE_STREAM;
+  /** A slot for the user's per-stream object. */
+  user: unknown = undefined;
+
+  /** Send side: credit the peer granted us (may go negative after a SETTINGS change, §6.9.2). */
+  sendWindow: number;
+  /** Receive side: credit we granted and the peer has not used. */
+  recvWindow: number;
+  /** Bytes the user consumed that we have not yet returned with WINDOW_UPDATE. */
+  recvUnacked = 0;
+
+  /** Queued DATA not yet sent (flow control or socket back-pressure). */
+  queue: Buffer[] = [];
+  queueHead = 0;
+  queuedBytes = 0;
+  /** END_STREAM to send once the queue drains. */
+  endAfterQueue = false;
+  /** Trailers to send once the queue drains. */
+  trailersAfterQueue: string[] | null = null;
+  /** The user has finished sending (END_STREAM queued or written). */
+  localEnded = false;
+  /** The peer has finished sending. */
+  remoteEnded = false;
+  /** In the connection's list of streams with data to send. */
+  inSendList = false;
+
+  /** Client role: the final (non-1xx) response headers arrived. Server role: always true. */
+  headersDone: boolean;
+  /** Expected content-length of the received message, or -1. */
+  expectedLength = -1;
+  receivedLength = 0;
+  /** Client role: the request was HEAD (response bodies are empty whatever content-length says). */
+  isHead = false;
+
+  constructor(
+    readonly id: number,
+    readonly connection: Http2Connection,
+    sendWindow: number,
+    recvWindow: number,
+    headersDone: boolean,
+  ) {
+    this.sendWindow = sendWindow;
+    this.recvWindow = recvWindow;
+    this.headersDone = headersDone;
+  }
+
+  /** Sends response headers (server) or additional headers. */
+  respond(headers: readonly string[], endStream: boolean): void {
+    this.connection.sendHeaders(this, headers, endStream);
+  }
+
+  /** Queues DATA; sent as flow control allows. `endStream` ends our side. */
+  sendData(data: Buffer, endStream: boolean): void {
+    this.connection.sendData(this, data, endStream);
+  }
+
+  /** Ends our side with trailers (after any queued DATA). */
+  sendTrailers(trailers: readonly string[]): void {
+    this.connection.sendTrailers(this, trailers);
+  }
+
+  /** Ends our side with an empty END_STREAM DATA frame. */
+  end(): void {
+    this.connection.sendData(this, EMPTY, true);
+  }
+
+  /** Resets the stream (RST_STREAM). Handlers are not called. */
+  reset(errorCode: number): void {
+    this.connection.resetStream(this, errorCode);
+  }
+
+  /** The user has handled `n` received bytes: the peer may send that much more (§6.9). */
+  consume(n: number): void {
+    this.connection.consume(this, n);
+  }
+
+  get closed(): boolean {
+    return this.state === StreamState.CLOSED;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
