@@ -1,0 +1,114 @@
+import pino from 'pino';
+import { ConfigError, formatIssues, loadConfigFile, parseConfig, type Config } from '../config/index.js';
+import { Proxy } from '../proxy/proxy.js';
+import { AdminServer } from '../telemetry/admin-server.js';
+import { parseArgs, stringFlag, UsageError } from './args.js';
+
+export const RUN_USAGE = `Usage:
+  switchyard run --config FILE
+  switchyard run --listen HOST:PORT --to HOST:PORT[,HOST:PORT…] [options]
+
+Runs the proxy. With --config, everything comes from the file (see
+docs/configuration.md). The quick mode forwards one listener to one service:
+
+  --listen HOST:PORT          where clients connect (port 0 picks a free port)
+  --to A,B,C                  the service's endpoints
+  --balancer NAME             round-robin, least-request, peak-ewma (default), random, …
+  --protocol P                listener protocol: auto (default), http1, http2, tcp
+  --upstream-protocol P       http2 (default) or http1
+  --admin HOST:PORT           admin server (default 127.0.0.1:9990; "off" disables)
+  --log-level LEVEL           fatal, error, warn, info (default), debug, trace, silent
+
+On SIGTERM or SIGINT it stops accepting, sends GOAWAY to HTTP/2 clients, lets
+in-flight requests finish within the drain timeout and exits 0.
+Exit codes: 0 stopped cleanly, 1 invalid configuration or start failure, 2 usage error.`;
+
+/** The configuration of the quick mode, validated by the same schema as a file. */
+export function quickConfig(p: ReturnType<typeof parseArgs>): Config {
+  const listen = stringFlag(p, 'listen');
+  const to = stringFlag(p, 'to');
+  if (listen === undefined || to === undefined) throw new UsageError('quick mode needs --listen and --to (or use --config FILE)');
+  const admin = stringFlag(p, 'admin');
+  const raw = {
+    admin: admin === 'off' ? { enabled: false } : { listen: admin ?? '127.0.0.1:9990' },
+    log: { level: stringFlag(p, 'log-level') ?? 'info' },
+    listeners: [{ name: 'quick', listen, protocol: stringFlag(p, 'protocol') ?? 'auto', service: 'backend' }],
+    services: [
+      {
+        name: 'backend',
+        protocol: stringFlag(p, 'upstream-protocol') ?? 'http2',
+        balancer: stringFlag(p, 'balancer') ?? 'peak-ewma',
+        endpoints: to.split(',').map((s) => s.trim()).filter((s) => s.length > 0),
+      },
+    ],
+  };
+  return parseConfig(raw, 'command line');
+}
+
+export async function runRun(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  let p: ReturnType<typeof parseArgs>;
+  try {
+    p = parseArgs(args, ['help']);
+  } catch (e) {
+    err.write(`${(e as Error).message}\n\n${RUN_USAGE}\n`);
+    return 2;
+  }
+  if (p.flags.has('help')) {
+    out.write(`${RUN_USAGE}\n`);
+    return 0;
+  }
+  let config: Config;
+  try {
+    const file = stringFlag(p, 'config');
+    config = file !== undefined ? await loadConfigFile(file) : quickConfig(p);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err.write(`${e.message}\n\n${RUN_USAGE}\n`);
+      return 2;
+    }
+    if (e instanceof ConfigError) {
+      err.write(`${formatIssues(e)}\n`);
+      return 1;
+    }
+    err.write(`${(e as Error).message}\n`);
+    return 1;
+  }
+
+  const log = pino({ level: config.log.level, base: { name: 'switchyard' } });
+  const proxy = new Proxy(config);
+  let admin: AdminServer | undefined;
+  try {
+    await proxy.start();
+    if (config.admin.enabled) {
+      admin = new AdminServer(() => proxy.ready);
+      const a = await admin.listen(config.admin.listen.host, config.admin.listen.port);
+      log.info({ address: `${a.address}:${a.port}` }, 'admin listening');
+    }
+  } catch (e) {
+    log.error({ err: e }, 'start failed');
+    await proxy.stop(0);
+    return 1;
+  }
+  for (const l of proxy.listeners) {
+    const a = l.address;
+    log.info({ listener: l.name, protocol: l.config.protocol, address: `${a.address}:${a.port}` }, 'listening');
+  }
+
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal, drainTimeoutMs: config.shutdown.drainTimeout }, 'draining');
+      void proxy
+        .stop(config.shutdown.drainTimeout)
+        .then(() => admin?.close())
+        .then(() => {
+          log.info('stopped');
+          resolve(0);
+        });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

@@ -1,0 +1,446 @@
+import { ErrorCode, ResetReason, type Http2Connection, type Http2Stream, type StreamHandler } from '../http2/index.js';
+import { GrpcStatus, ProxyErrors, type ProxyErrorKind } from '../errors.js';
+import type { Endpoint } from './endpoint.js';
+import type { EndpointWaiter, ServiceRuntime } from './service-runtime.js';
+import { deadlines, type Deadlined } from './deadlines.js';
+import type { H1Upstream, H1UpstreamSink } from './upstream-h1-pool.js';
+
+/** Request body bytes kept to resend a request the upstream did not process (Linkerd keeps 64 KiB). */
+const REPLAY_LIMIT = 64 * 1024;
+/** Attempts for failures that are always safe to retry: connect failures and unprocessed streams (§8.7). */
+const MAX_SAFE_ATTEMPTS = 5;
+
+/** What the proxy reports about each finished request (telemetry plugs in here). */
+export interface ExchangeObserver {
+  onExchangeEnd(ex: Exchange): void;
+}
+
+/**
+ * One proxied request: picks an endpoint, relays the request upstream and the
+ * response downstream frame by frame, keeps the balancer's load record honest
+ * (begin at dispatch, RTT at the first response byte, end exactly once after
+ * the trailers or a reset), resends requests the upstream never processed,
+ * and answers with the proxy's own error when nothing else can.
+ *
+ * Subclasses supply the downstream side (an HTTP/2 stream or an HTTP/1.1
+ * response). The object is the stream handler of its upstream HTTP/2 stream,
+ * so no closure is allocated per request.
+ */
+export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlined, H1UpstreamSink {
+  // ---- request
+  reqHeaders!: string[];
+  isGrpc = false;
+  hashKey: string | undefined = undefined;
+  routeName = '';
+  path = '';
+  method = '';
+  startedAt = 0;
+
+  // ---- request body not yet sent upstream, and what was sent (for a resend)
+  reqEnded = false;
+  private reqTrailers: string[] | null = null;
+  private pending: Buffer[] = [];
+  private replay: Buffer[] | null = null;
+  private replayBytes = 0;
+  private consumeSkip = 0;
+
+  // ---- upstream
+  endpoint: Endpoint | null = null;
+  /** The endpoint of the last attempt (kept after release, for telemetry and for avoiding it on a retry). */
+  lastEndpoint: Endpoint | null = null;
+  up: Http2Stream | null = null;
+  private h1: H1Upstream | null = null;
+  private loadStart = 0;
+  attempts = 0;
+  private firstByteSeen = false;
+
+  // ---- response
+  responded = false;
+  responseEnded = false;
+  status = 0;
+  grpcStatus = -1;
+  /** Stable code of the proxy error answered, or ''. */
+  errorCode = '';
+  deadline = 0;
+  private done = false;
+
+  constructor(
+    readonly service: ServiceRuntime,
+    protected readonly observer: ExchangeObserver | undefined,
+  ) {}
+
+  /** True when no upstream connection is needed any more. */
+  get abandoned(): boolean {
+    return this.done || this.responseEnded;
+  }
+
+  // ------------------------------------------------------------ downstream side (subclasses)
+  protected abstract downHeaders(h: readonly string[], endStream: boolean): void;
+  protected abstract downData(d: Buffer, endStream: boolean): void;
+  protected abstract downTrailers(t: readonly string[]): void;
+  protected abstract downReset(code: number): void;
+  protected abstract downConsume(n: number): void;
+  protected abstract downError(kind: ProxyErrorKind): void;
+  /** The downstream HTTP/2 stream, when there is one (events from it are request events). */
+  protected downStream: Http2Stream | null = null;
+
+  // ------------------------------------------------------------ start and dispatch
+
+  /** Starts forwarding. `timeoutMs` > 0 sets the deadline for the whole exchange. */
+  start(timeoutMs: number): void {
+    this.startedAt = performance.now();
+    if (timeoutMs > 0) {
+      this.deadline = this.startedAt + timeoutMs;
+      deadlines.add(this);
+    }
+    this.dispatch();
+  }
+
+  private dispatch(): void {
+    if (this.done) return;
+    const service = this.service;
+    const ep = service.pick(this.hashKey, this.lastEndpoint);
+    if (ep === undefined) {
+      if (service.failfastMode) this.fail(ProxyErrors.NO_ENDPOINT);
+      else if (!service.failfast.enqueue(this)) this.fail(ProxyErrors.QUEUE_FULL);
+      return;
+    }
+    this.endpoint = ep;
+    this.lastEndpoint = ep;
+    this.attempts++;
+    this.firstByteSeen = false;
+    this.loadStart = ep.load.begin();
+    ep.requestsTotal++;
+    ep.pool.dispatch(this);
+  }
+
+  /** Failfast queue: an endpoint is pickable again. */
+  onReady(): void {
+    this.dispatch();
+  }
+
+  /** Failfast queue: waited too long. From now on the service fails requests at once. */
+  onTimeout(): void {
+    if (this.done) return;
+    this.service.failfastMode = true;
+    this.fail(ProxyErrors.QUEUE_TIMEOUT);
+  }
+
+  onPoolConnection(connection: unknown): void {
+    if (this.done) {
+      this.release(false);
+      return;
+    }
+    if (this.service.isHttp1) {
+      this.h1 = (connection as { request(ex: Exchange): H1Upstream }).request(this);
+      this.sendPendingH1();
+      return;
+    }
+    const conn = connection as Http2Connection;
+    const endNow = this.reqEnded && this.pending.length === 0 && this.reqTrailers === null;
+    const up = conn.request(this.reqHeaders, endNow, this);
+    this.up = up;
+    if (this.replay === null && this.attempts === 1) this.replay = [];
+    const pending = this.pending;
+    if (pending.length > 0) {
+      this.pending = [];
+      for (let i = 0; i < pending.length; i++) {
+        const last = i === pending.length - 1;
+        this.keepForReplay(pending[i]!);
+        up.sendData(pending[i]!, last && this.reqEnded && this.reqTrailers === null);
+      }
+    }
+    if (this.reqTrailers !== null) up.sendTrailers(this.reqTrailers);
+  }
+
+  onPoolConnectFailed(): void {
+    // Nothing was sent: always safe to try another endpoint.
+    this.release(true);
+    if (this.done) return;
+    if (this.attempts < MAX_SAFE_ATTEMPTS) this.dispatch();
+    else this.fail(ProxyErrors.CONNECT_FAILED);
+  }
+
+  private keepForReplay(d: Buffer): void {
+    if (this.replay === null) return;
+    this.replayBytes += d.length;
+    if (this.replayBytes > REPLAY_LIMIT) this.replay = null;
+    else this.replay.push(d);
+  }
+
+  /** Resends a request the upstream did not process (§8.7), if its body is still at hand. */
+  private resend(): boolean {
+    if (this.attempts >= MAX_SAFE_ATTEMPTS) return false;
+    if (this.replay === null) return false;
+    // Already consumed downstream once: do not return that credit twice.
+    this.consumeSkip += this.replayBytes;
+    this.pending = this.replay.concat(this.pending);
+    this.replay = [];
+    this.replayBytes = 0;
+    this.dispatch();
+    return true;
+  }
+
+  // ------------------------------------------------------------ request events (from the downstream)
+
+  protected clientData(d: Buffer, endStream: boolean): void {
+    if (endStream) this.reqEnded = true;
+    const up = this.up;
+    if (up !== null) {
+      this.keepForReplay(d);
+      up.sendData(d, endStream);
+      return;
+    }
+    if (this.h1 !== null) {
+      this.h1.write(d, endStream);
+      this.downConsume(d.length);
+      return;
+    }
+    if (this.done || this.responseEnded) {
+      this.downConsume(d.length);
+      return;
+    }
+    this.pending.push(d);
+  }
+
+  protected clientTrailers(t: string[]): void {
+    this.reqEnded = true;
+    if (this.up !== null) this.up.sendTrailers(t);
+    else if (this.h1 !== null) this.h1.write(EMPTY, true);
+    else this.reqTrailers = t;
+  }
+
+  /** The client went away or cancelled: cancel upstream, release the endpoint. */
+  protected clientReset(): void {
+    if (this.done) return;
+    if (this.up !== null) {
+      this.up.reset(ErrorCode.CANCEL);
+      this.up = null;
+    }
+    if (this.h1 !== null) {
+      this.h1.abort();
+      this.h1 = null;
+    }
+    if (this.status === 0) this.grpcStatus = GrpcStatus.CANCELLED;
+    // A client cancel says nothing about the endpoint's health.
+    this.release(false);
+    this.finish();
+  }
+
+  // ------------------------------------------------------------ StreamHandler (upstream stream; downstream for H2)
+
+  onHeaders(s: Http2Stream, h: string[], endStream: boolean): void {
+    if (s !== this.up) return;
+    this.upstreamHeaders(h, endStream);
+  }
+
+  onData(s: Http2Stream, d: Buffer, endStream: boolean): void {
+    if (s === this.up) {
+      this.downData(d, endStream);
+      if (endStream) this.upstreamEnded();
+    } else if (s === this.downStream) {
+      this.clientData(d, endStream);
+    } else {
+      s.consume(d.length);
+    }
+  }
+
+  onTrailers(s: Http2Stream, t: string[]): void {
+    if (s === this.up) this.upstreamTrailers(t);
+    else if (s === this.downStream) this.clientTrailers(t);
+  }
+
+  onReset(s: Http2Stream, code: number, reason: number): void {
+    if (s === this.up) this.upstreamReset(code, reason);
+    else if (s === this.downStream) this.clientReset();
+  }
+
+  onDataSent(s: Http2Stream, n: number): void {
+    if (s === this.up) {
+      // Request bytes went upstream: the client may send that much more.
+      let skip = this.consumeSkip;
+      if (skip > 0) {
+        if (skip > n) skip = n;
+        this.consumeSkip -= skip;
+        n -= skip;
+        if (n === 0) return;
+      }
+      this.downConsume(n);
+    } else if (s === this.downStream) {
+      this.responseConsumed(n);
+    }
+  }
+
+  /** Response bytes went to the client: take that much more from upstream (end-to-end back-pressure). */
+  protected responseConsumed(n: number): void {
+    const up = this.up;
+    if (up !== null) up.consume(n);
+    else if (this.h1 !== null) this.h1.resume();
+  }
+
+  // ------------------------------------------------------------ response events (either upstream protocol)
+
+  upstreamHeaders(h: readonly string[], endStream: boolean): void {
+    if (!this.firstByteSeen && this.endpoint !== null) {
+      this.firstByteSeen = true;
+      this.endpoint.load.observeRtt(this.loadStart);
+    }
+    const status = h[0] === ':status' ? statusOf(h[1]!) : 0;
+    if (status < 200 && status > 0) {
+      this.downHeaders(h, false);
+      return;
+    }
+    this.status = status;
+    this.responded = true;
+    if (endStream && this.isGrpc) this.grpcStatus = grpcStatusOf(h);
+    this.downHeaders(h, endStream);
+    if (endStream) this.upstreamEnded();
+  }
+
+  upstreamData(d: Buffer, endStream: boolean): void {
+    this.downData(d, endStream);
+    if (endStream) this.upstreamEnded();
+  }
+
+  upstreamTrailers(t: readonly string[]): void {
+    if (this.isGrpc) this.grpcStatus = grpcStatusOf(t);
+    this.downTrailers(t);
+    this.upstreamEnded();
+  }
+
+  private upstreamReset(code: number, reason: number): void {
+    this.up = null;
+    if (this.done) return;
+    if (!this.responded && reason === ResetReason.UNPROCESSED) {
+      // §8.7: the upstream did not process it (GOAWAY or REFUSED_STREAM): send it again.
+      this.release(false);
+      if (this.resend()) return;
+      this.fail(ProxyErrors.UPSTREAM_RESET);
+      return;
+    }
+    this.release(true);
+    if (!this.responded) {
+      this.fail(
+        reason === ResetReason.CONNECTION_LOST ? ProxyErrors.CONNECTION_LOST
+          : reason === ResetReason.PROTOCOL_ERROR ? ProxyErrors.UPSTREAM_PROTOCOL
+          : ProxyErrors.UPSTREAM_RESET,
+      );
+      return;
+    }
+    // Mid-response: the client sees the stream end abnormally (gRPC clients map CANCEL to CANCELLED, others to INTERNAL).
+    if (this.isGrpc && this.grpcStatus < 0) this.grpcStatus = code === ErrorCode.CANCEL ? GrpcStatus.CANCELLED : GrpcStatus.INTERNAL;
+    this.downReset(code === ErrorCode.CANCEL || code === ErrorCode.REFUSED_STREAM ? ErrorCode.CANCEL : ErrorCode.INTERNAL_ERROR);
+    this.finish();
+  }
+
+  /** HTTP/1.1 upstream failed before or during the response. */
+  upstreamFailed(connectFailure: boolean): void {
+    this.h1 = null;
+    if (this.done) return;
+    if (connectFailure && !this.responded) {
+      this.onPoolConnectFailed();
+      return;
+    }
+    this.release(true);
+    if (!this.responded) this.fail(ProxyErrors.CONNECTION_LOST);
+    else {
+      this.downReset(ErrorCode.INTERNAL_ERROR);
+      this.finish();
+    }
+  }
+
+  private upstreamEnded(): void {
+    this.responseEnded = true;
+    this.up = null;
+    this.h1 = null;
+    this.release(this.isFailure());
+    this.finish();
+  }
+
+  /** Fast failures feed the latency estimate as a penalty, never as a fast sample. */
+  private isFailure(): boolean {
+    if (this.status >= 500) return true;
+    const g = this.grpcStatus;
+    return g === GrpcStatus.UNAVAILABLE || g === GrpcStatus.INTERNAL || g === GrpcStatus.UNKNOWN || g === GrpcStatus.RESOURCE_EXHAUSTED;
+  }
+
+  private sendPendingH1(): void {
+    const h1 = this.h1!;
+    const pending = this.pending;
+    this.pending = [];
+    for (let i = 0; i < pending.length; i++) {
+      h1.write(pending[i]!, i === pending.length - 1 && this.reqEnded);
+      this.downConsume(pending[i]!.length);
+    }
+    if (pending.length === 0 && this.reqEnded) h1.write(EMPTY, true);
+  }
+
+  // ------------------------------------------------------------ ends
+
+  private release(failed: boolean): void {
+    const ep = this.endpoint;
+    if (ep === null) return;
+    this.endpoint = null;
+    ep.load.end(this.loadStart, failed);
+    if (failed) ep.failuresTotal++;
+  }
+
+  /** Answers with the proxy's own error (or resets, if the response already started). */
+  fail(kind: ProxyErrorKind): void {
+    if (this.done) return;
+    if (this.up !== null) {
+      this.up.reset(ErrorCode.CANCEL);
+      this.up = null;
+    }
+    if (this.h1 !== null) {
+      this.h1.abort();
+      this.h1 = null;
+    }
+    this.release(kind === ProxyErrors.TIMEOUT);
+    this.errorCode = kind.code;
+    if (this.responded) {
+      this.downReset(ErrorCode.CANCEL);
+    } else {
+      this.responded = true;
+      this.status = this.isGrpc ? 200 : kind.httpStatus;
+      if (this.isGrpc) this.grpcStatus = kind.grpcStatus;
+      this.downError(kind);
+    }
+    this.finish();
+  }
+
+  onDeadline(): void {
+    if (this.done) return;
+    this.fail(ProxyErrors.TIMEOUT);
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.deadline = 0;
+    this.observer?.onExchangeEnd(this);
+  }
+
+  get finished(): boolean {
+    return this.done;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function statusOf(v: string): number {
+  if (v.length !== 3) return 0;
+  return (v.charCodeAt(0) - 48) * 100 + (v.charCodeAt(1) - 48) * 10 + (v.charCodeAt(2) - 48);
+}
+
+function grpcStatusOf(h: readonly string[]): number {
+  for (let i = 0; i < h.length; i += 2) {
+    if (h[i] === 'grpc-status') {
+      const v = h[i + 1]!;
+      let n = 0;
+      for (let j = 0; j < v.length; j++) n = n * 10 + (v.charCodeAt(j) - 48);
+      return n;
+    }
+  }
+  return -1;
+}

@@ -1,0 +1,45 @@
+import { ErrorCode, type Http2Stream } from '../http2/index.js';
+import type { ProxyErrorKind } from '../errors.js';
+import { errorResponse } from './error-responses.js';
+import { Exchange, type ExchangeObserver } from './exchange.js';
+import type { ServiceRuntime } from './service-runtime.js';
+
+/** An exchange whose client speaks HTTP/2: the downstream is one engine stream. */
+export class H2Exchange extends Exchange {
+  constructor(service: ServiceRuntime, observer: ExchangeObserver | undefined, readonly down: Http2Stream) {
+    super(service, observer);
+    this.downStream = down;
+  }
+
+  protected downHeaders(h: readonly string[], endStream: boolean): void {
+    this.down.respond(h, endStream);
+  }
+
+  protected downData(d: Buffer, endStream: boolean): void {
+    this.down.sendData(d, endStream);
+  }
+
+  protected downTrailers(t: readonly string[]): void {
+    this.down.sendTrailers(t);
+  }
+
+  protected downReset(code: number): void {
+    this.down.reset(code);
+  }
+
+  protected downConsume(n: number): void {
+    this.down.consume(n);
+  }
+
+  protected downError(kind: ProxyErrorKind): void {
+    const r = errorResponse(kind);
+    if (this.isGrpc) {
+      this.down.respond(r.grpcHeaders, true);
+    } else {
+      this.down.respond(r.httpHeaders, false);
+      this.down.sendData(r.httpBody, true);
+    }
+    // §8.1: a complete response before the request ended; tell the client to stop sending.
+    if (!this.reqEnded) this.down.reset(ErrorCode.NO_ERROR);
+  }
+}

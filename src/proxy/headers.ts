@@ -1,0 +1,72 @@
+/**
+ * Header work of the data path, done with plain loops over flat
+ * [name, value, …] lists (no maps, no regular expressions).
+ */
+
+/** RFC 9113 §8.2.2 / RFC 9110 §7.6.1: fields that describe one hop and are not forwarded. */
+export function isHopByHop(name: string): boolean {
+  switch (name) {
+    case 'connection':
+    case 'keep-alive':
+    case 'proxy-connection':
+    case 'transfer-encoding':
+    case 'upgrade':
+    case 'http2-settings':
+    case 'te':
+    case 'host':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** The value of the first field called `name`, or undefined. */
+export function headerValue(h: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < h.length; i += 2) if (h[i] === name) return h[i + 1];
+  return undefined;
+}
+
+/** gRPC requests and responses carry content-type application/grpc[+proto|+json|;…]. */
+export function isGrpcContentType(v: string | undefined): boolean {
+  return v !== undefined && v.length >= 16 && v.startsWith('application/grpc');
+}
+
+/**
+ * gRPC's grpc-timeout (an integer of at most 8 digits and a unit H M S m u n)
+ * in milliseconds, or -1 when absent or malformed.
+ */
+export function parseGrpcTimeout(v: string | undefined): number {
+  if (v === undefined || v.length < 2 || v.length > 9) return -1;
+  let n = 0;
+  for (let i = 0; i < v.length - 1; i++) {
+    const d = v.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  switch (v.charCodeAt(v.length - 1)) {
+    case 72: return n * 3_600_000; // H
+    case 77: return n * 60_000; // M
+    case 83: return n * 1000; // S
+    case 109: return n; // m
+    case 117: return n / 1000; // u
+    case 110: return n / 1_000_000; // n
+    default: return -1;
+  }
+}
+
+/** grpc-timeout value for a remaining budget in ms (milliseconds unit, at most 8 digits). */
+export function formatGrpcTimeout(ms: number): string {
+  const m = Math.max(1, Math.ceil(ms));
+  return m < 100_000_000 ? `${m}m` : `${Math.ceil(m / 1000)}S`;
+}
+
+/** Percent-encoding of grpc-message (gRPC PROTOCOL-HTTP2: status message). */
+export function encodeGrpcMessage(msg: string): string {
+  let out = '';
+  const bytes = Buffer.from(msg, 'utf8');
+  for (const b of bytes) {
+    if (b >= 0x20 && b <= 0x7e && b !== 0x25) out += String.fromCharCode(b);
+    else out += '%' + (b < 16 ? '0' : '') + b.toString(16).toUpperCase();
+  }
+  return out;
+}

@@ -1,0 +1,248 @@
+import http from 'node:http';
+import net from 'node:net';
+import {
+  acceptHttp2, ErrorCode, type ConnectionHandler, type Http2Connection, type Http2Options, type Http2Stream,
+} from '../http2/index.js';
+import type { RandomSource } from '../balancing/index.js';
+import type { ListenerConfig } from '../config/index.js';
+import { ProxyErrors } from '../errors.js';
+import { errorResponse } from './error-responses.js';
+import type { ExchangeObserver } from './exchange.js';
+import { H1Exchange, h1RequestHeaders } from './h1-exchange.js';
+import { H2Exchange } from './h2-exchange.js';
+import { isGrpcContentType, parseGrpcTimeout } from './headers.js';
+import { detectProtocol } from './protocol-detect.js';
+import { hostOf, type RequestHead, type Router } from './router.js';
+import type { ServiceRuntime } from './service-runtime.js';
+import { TcpRelay } from './tcp-relay.js';
+
+/** Counters of one listener, read by telemetry. */
+export interface ListenerCounters {
+  connectionsTotal: number;
+  connectionsOpen: number;
+  detectFailures: number;
+}
+
+/**
+ * One listening port. Accepts HTTP/2 (prior knowledge) and HTTP/1.1 on the
+ * same port when `protocol: auto` (decided from the first bytes), or exactly
+ * one of http1 / http2 / tcp. HTTP requests are routed and forwarded per
+ * request; `tcp` relays whole connections (per-connection balancing).
+ */
+export class Listener implements ConnectionHandler {
+  readonly name: string;
+  readonly server: net.Server;
+  router: Router<ServiceRuntime>;
+  readonly counters: ListenerCounters = { connectionsTotal: 0, connectionsOpen: 0, detectFailures: 0 };
+  private readonly h1Server: http.Server;
+  private readonly h2Options: Http2Options;
+  private readonly h2Connections = new Set<Http2Connection>();
+  private readonly sockets = new Set<net.Socket>();
+  private readonly head: RequestHead = { path: '', host: '', headers: [] };
+  private draining = false;
+
+  constructor(
+    readonly config: ListenerConfig,
+    router: Router<ServiceRuntime>,
+    private readonly random: RandomSource,
+    private readonly observer: ExchangeObserver | undefined,
+    private readonly tcpService: ServiceRuntime | undefined,
+  ) {
+    this.name = config.name;
+    this.router = router;
+    const h = config.http2;
+    this.h2Options = {
+      maxConcurrentStreams: h.maxConcurrentStreams,
+      initialWindowSize: h.initialWindowSize,
+      connectionWindowSize: h.connectionWindowSize,
+      maxFrameSize: h.maxFrameSize,
+      maxHeaderListSize: h.maxHeaderListSize,
+      headerTableSize: h.headerTableSize,
+      keepaliveInterval: h.keepaliveInterval,
+      keepaliveTimeout: h.keepaliveTimeout,
+      maxResetsPerWindow: h.maxResetsPerWindow,
+      floodWindow: h.resetWindow,
+    };
+    this.h1Server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => this.onH1Request(req, res));
+    this.h1Server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
+  }
+
+  listen(): Promise<net.AddressInfo> {
+    const { host, port } = this.config.listen;
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.removeListener('error', reject);
+        resolve(this.server.address() as net.AddressInfo);
+      });
+    });
+  }
+
+  get address(): net.AddressInfo {
+    return this.server.address() as net.AddressInfo;
+  }
+
+  private onConnection(socket: net.Socket): void {
+    this.counters.connectionsTotal++;
+    this.counters.connectionsOpen++;
+    this.sockets.add(socket);
+    socket.on('error', () => {});
+    socket.once('close', () => {
+      this.counters.connectionsOpen--;
+      this.sockets.delete(socket);
+    });
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    switch (this.config.protocol) {
+      case 'http2':
+        this.serveHttp2(socket, undefined);
+        return;
+      case 'http1':
+        this.h1Server.emit('connection', socket);
+        return;
+      case 'tcp':
+        new TcpRelay(socket, this.tcpService!).start();
+        return;
+      default:
+        detectProtocol(socket, this.config.detectTimeout, (protocol, head) => {
+          if (protocol === 'http2') {
+            this.serveHttp2(socket, head);
+          } else if (protocol === 'http1') {
+            socket.unshift(head);
+            this.h1Server.emit('connection', socket);
+            socket.resume();
+          } else {
+            // TLS arrives with the security work; until then, and on timeouts, close.
+            this.counters.detectFailures++;
+            socket.destroy();
+          }
+        });
+    }
+  }
+
+  private serveHttp2(socket: net.Socket, head: Buffer | undefined): void {
+    const conn = acceptHttp2(socket, this, this.h2Options, head);
+    conn.user = socket.remoteAddress;
+    this.h2Connections.add(conn);
+    socket.resume();
+  }
+
+  // ------------------------------------------------------------ HTTP/2 requests
+
+  onStream(conn: Http2Connection, stream: Http2Stream, headers: string[], endStream: boolean): void {
+    const head = this.head;
+    let authority: string | undefined;
+    let contentType: string | undefined;
+    let grpcTimeout: string | undefined;
+    let path = '';
+    let method = '';
+    for (let i = 0; i < headers.length; i += 2) {
+      const n = headers[i]!;
+      switch (n) {
+        case ':path': path = headers[i + 1]!; break;
+        case ':authority': authority = headers[i + 1]; break;
+        case ':method': method = headers[i + 1]!; break;
+        case 'host': if (authority === undefined) authority = headers[i + 1]; break;
+        case 'content-type': contentType = headers[i + 1]; break;
+        case 'grpc-timeout': grpcTimeout = headers[i + 1]; break;
+        default: break;
+      }
+    }
+    head.path = path;
+    head.host = hostOf(authority);
+    head.headers = headers;
+    const route = this.router.match(head);
+    head.headers = EMPTY_LIST;
+    const isGrpc = isGrpcContentType(contentType);
+    if (route === undefined) {
+      const r = errorResponse(ProxyErrors.NO_ROUTE);
+      if (isGrpc) stream.respond(r.grpcHeaders, true);
+      else {
+        stream.respond(r.httpHeaders, false);
+        stream.sendData(r.httpBody, true);
+      }
+      if (!endStream) stream.reset(ErrorCode.NO_ERROR);
+      return;
+    }
+    const service = route.target(this.random);
+    const ex = new H2Exchange(service, this.observer, stream);
+    ex.reqHeaders = headers;
+    ex.isGrpc = isGrpc;
+    ex.path = path;
+    ex.method = method;
+    ex.routeName = route.name;
+    ex.reqEnded = endStream;
+    if (service.hashHeader !== undefined || service.hashOnSource) ex.hashKey = service.hashKey(headers, conn.user as string);
+    stream.handler = ex;
+    let timeout = route.timeout;
+    if (grpcTimeout !== undefined) {
+      const g = parseGrpcTimeout(grpcTimeout);
+      if (g > 0 && (timeout === 0 || g < timeout)) timeout = g;
+    }
+    ex.start(timeout);
+  }
+
+  onClose(conn: Http2Connection): void {
+    this.h2Connections.delete(conn);
+  }
+
+  // ------------------------------------------------------------ HTTP/1.1 requests
+
+  private onH1Request(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const headers = h1RequestHeaders(req);
+    const head = this.head;
+    head.path = req.url ?? '/';
+    head.host = hostOf(req.headers.host);
+    head.headers = headers;
+    const route = this.router.match(head);
+    head.headers = EMPTY_LIST;
+    const contentType = req.headers['content-type'];
+    const isGrpc = isGrpcContentType(contentType);
+    if (route === undefined) {
+      const r = errorResponse(ProxyErrors.NO_ROUTE);
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'switchyard-error': ProxyErrors.NO_ROUTE.code });
+      res.end(r.httpBody);
+      return;
+    }
+    const service = route.target(this.random);
+    const ex = new H1Exchange(service, this.observer, req, res);
+    ex.reqHeaders = headers;
+    ex.isGrpc = isGrpc;
+    ex.path = head.path;
+    ex.method = req.method ?? 'GET';
+    ex.routeName = route.name;
+    if (service.hashHeader !== undefined || service.hashOnSource) ex.hashKey = service.hashKey(headers, req.socket.remoteAddress);
+    ex.attachRequest();
+    ex.start(route.timeout);
+  }
+
+  // ------------------------------------------------------------ shutdown
+
+  /** Stops accepting; HTTP/2 clients get a graceful GOAWAY, idle HTTP/1.1 connections close. */
+  drain(): void {
+    this.draining = true;
+    this.server.close();
+    for (const c of this.h2Connections) c.shutdown();
+    this.h1Server.closeIdleConnections();
+  }
+
+  /** Open client connections (all protocols). */
+  get openConnections(): number {
+    return this.sockets.size;
+  }
+
+  /** Closes whatever is still open. */
+  destroy(): void {
+    this.draining = true;
+    this.server.close();
+    for (const s of this.sockets) s.destroy();
+  }
+}
+
+const EMPTY_LIST: string[] = [];

@@ -1,0 +1,74 @@
+import { monotonicClock, mathRandom, type Clock, type RandomSource } from '../balancing/index.js';
+import type { Config } from '../config/index.js';
+import type { ExchangeObserver } from './exchange.js';
+import { Listener } from './listener.js';
+import { CompiledRoute, Router } from './router.js';
+import { ServiceRuntime } from './service-runtime.js';
+
+export interface ProxyOptions {
+  clock?: Clock;
+  random?: RandomSource;
+  /** Receives every finished request (telemetry). */
+  observer?: ExchangeObserver;
+}
+
+/**
+ * The running data plane built from one configuration: services (endpoints,
+ * pools, balancers) and listeners with their compiled routers. Routes and
+ * services are compiled here once, never per request.
+ */
+export class Proxy {
+  readonly services = new Map<string, ServiceRuntime>();
+  readonly listeners: Listener[] = [];
+  private readonly clock: Clock;
+  private readonly random: RandomSource;
+
+  constructor(readonly config: Config, private readonly options: ProxyOptions = {}) {
+    this.clock = options.clock ?? monotonicClock;
+    this.random = options.random ?? mathRandom;
+    for (const s of config.services) {
+      this.services.set(s.name, new ServiceRuntime(s, { clock: this.clock, random: this.random }));
+    }
+    const resolve = (name: string): ServiceRuntime => {
+      const s = this.services.get(name);
+      // The schema has checked every reference; this is a programming error.
+      if (s === undefined) throw new Error(`unknown service ${name}`);
+      return s;
+    };
+    for (const l of config.listeners) {
+      const routes = l.routes.map((r, i) => new CompiledRoute(r, i, resolve));
+      const fallback = l.service === undefined
+        ? undefined
+        : new CompiledRoute({ name: 'default', match: {}, backends: [{ service: l.service, weight: 1 }], timeout: 0 } as never, routes.length, resolve);
+      const tcpService = l.protocol === 'tcp' && l.service !== undefined ? resolve(l.service) : undefined;
+      this.listeners.push(new Listener(l, new Router(routes, fallback), this.random, options.observer, tcpService));
+    }
+  }
+
+  /** Connects to endpoints and opens every listener. */
+  async start(): Promise<void> {
+    for (const s of this.services.values()) s.start();
+    for (const l of this.listeners) await l.listen();
+  }
+
+  /** True when every service has at least one pickable endpoint. */
+  get ready(): boolean {
+    for (const s of this.services.values()) if (!s.hasPickable) return false;
+    return true;
+  }
+
+  /**
+   * Graceful stop: stop accepting, GOAWAY to HTTP/2 clients, wait for open
+   * client connections to finish (up to drainTimeout), then close the rest
+   * and the upstream pools.
+   */
+  async stop(drainTimeoutMs: number): Promise<void> {
+    for (const l of this.listeners) l.drain();
+    const deadline = Date.now() + drainTimeoutMs;
+    while (Date.now() < deadline && this.listeners.some((l) => l.openConnections > 0)) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const l of this.listeners) l.destroy();
+    for (const s of this.services.values()) s.close(true);
+  }
+}

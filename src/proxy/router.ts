@@ -1,0 +1,116 @@
+import type { RouteConfig } from '../config/index.js';
+import type { RandomSource } from '../balancing/index.js';
+
+/** What a request is routed by, extracted from its head once. */
+export interface RequestHead {
+  path: string;
+  /** :authority or Host, without the port. */
+  host: string;
+  /** The full header list (flat), for header matches. */
+  headers: readonly string[];
+}
+
+/**
+ * A route compiled once per configuration: every string the matcher compares
+ * is prepared here (gRPC "/pkg.Service/" prefixes, lower-cased hosts), so a
+ * request is matched with plain comparisons and no parsing.
+ */
+export class CompiledRoute<S> {
+  readonly name: string;
+  private readonly exactPath: string | undefined;
+  private readonly prefix: string | undefined;
+  private readonly host: string | undefined;
+  private readonly headerMatch: string[];
+  readonly targets: S[];
+  private readonly cumulative: number[];
+  private readonly totalWeight: number;
+  /** Route timeout in ms; 0 = none. */
+  readonly timeout: number;
+
+  constructor(cfg: RouteConfig, index: number, resolve: (service: string) => S) {
+    this.name = cfg.name ?? `route-${index}`;
+    const m = cfg.match;
+    this.exactPath = m.path;
+    this.prefix = m.pathPrefix;
+    if (m.grpcService !== undefined) {
+      // gRPC paths are "/package.Service/Method" (gRPC PROTOCOL-HTTP2).
+      if (m.grpcMethod !== undefined) this.exactPath = `/${m.grpcService}/${m.grpcMethod}`;
+      else this.prefix = `/${m.grpcService}/`;
+    }
+    this.host = m.host?.toLowerCase();
+    this.headerMatch = [];
+    for (const [k, v] of Object.entries(m.headers ?? {})) this.headerMatch.push(k.toLowerCase(), v);
+    this.targets = [];
+    this.cumulative = [];
+    let total = 0;
+    for (const b of cfg.backends) {
+      if (b.weight <= 0) continue;
+      total += b.weight;
+      this.targets.push(resolve(b.service));
+      this.cumulative.push(total);
+    }
+    this.totalWeight = total;
+    this.timeout = cfg.timeout;
+  }
+
+  matches(head: RequestHead): boolean {
+    if (this.exactPath !== undefined && head.path !== this.exactPath) {
+      // A query string does not take part in an exact path match.
+      const q = head.path.indexOf('?');
+      if (q < 0 || head.path.slice(0, q) !== this.exactPath) return false;
+    }
+    if (this.prefix !== undefined && !head.path.startsWith(this.prefix)) return false;
+    if (this.host !== undefined && head.host !== this.host) return false;
+    const hm = this.headerMatch;
+    for (let i = 0; i < hm.length; i += 2) {
+      let found = false;
+      const h = head.headers;
+      for (let j = 0; j < h.length; j += 2) {
+        if (h[j] === hm[i] && h[j + 1] === hm[i + 1]) {
+          found = true;
+          break;
+        }
+      }
+      if (!found) return false;
+    }
+    return true;
+  }
+
+  /** The target for one request: the only one, or a weighted random choice. */
+  target(random: RandomSource): S {
+    if (this.targets.length === 1) return this.targets[0]!;
+    const r = random.next() * this.totalWeight;
+    const c = this.cumulative;
+    for (let i = 0; i < c.length; i++) if (r < c[i]!) return this.targets[i]!;
+    return this.targets[this.targets.length - 1]!;
+  }
+}
+
+/** The routes of one listener, in order, plus the listener's default target. */
+export class Router<S> {
+  constructor(
+    readonly routes: readonly CompiledRoute<S>[],
+    readonly fallback: CompiledRoute<S> | undefined,
+  ) {}
+
+  match(head: RequestHead): CompiledRoute<S> | undefined {
+    const r = this.routes;
+    for (let i = 0; i < r.length; i++) if (r[i]!.matches(head)) return r[i];
+    return this.fallback;
+  }
+}
+
+/** Lower-cased host of an :authority or Host value, without the port ("[::1]:80" → "[::1]"). */
+export function hostOf(authority: string | undefined): string {
+  if (authority === undefined) return '';
+  let end = authority.length;
+  const close = authority.lastIndexOf(']');
+  const colon = authority.lastIndexOf(':');
+  if (colon > close) end = colon;
+  const h = authority.slice(0, end);
+  for (let i = 0; i < h.length; i++) {
+    const c = h.charCodeAt(i);
+    if (c >= 65 && c <= 90) return h.toLowerCase();
+  }
+  return h;
+}

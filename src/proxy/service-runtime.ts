@@ -1,0 +1,128 @@
+import {
+  FailfastQueue, createBalancer, endpointLoadOptions, type BalancerSpec, type Clock, type LoadBalancer, type RandomSource,
+} from '../balancing/index.js';
+import type { ServiceConfig } from '../config/index.js';
+import type { Http2Options } from '../http2/index.js';
+import { Endpoint, EndpointState, type EndpointOwner, type PoolWaiter } from './endpoint.js';
+import { H1Pool } from './upstream-h1-pool.js';
+import { H2Pool } from './upstream-h2-pool.js';
+
+/** A request waiting for an endpoint of a service (the failfast queue's waiter). */
+export interface EndpointWaiter extends PoolWaiter {
+  onReady(): void;
+  onTimeout(): void;
+}
+
+export interface ServiceDeps {
+  clock: Clock;
+  random: RandomSource;
+  /** Engine options for upstream connections. */
+  upstreamHttp2?: Http2Options;
+  failfastTimeout?: number;
+}
+
+/**
+ * A service at run time: its endpoints with their pools, the balancer's
+ * picker over the pickable ones, and the failfast queue for requests that
+ * arrive while none is pickable (Linkerd's behaviour: wait up to 3 s, then
+ * fail fast until an endpoint is ready again).
+ */
+export class ServiceRuntime implements EndpointOwner {
+  readonly name: string;
+  readonly isHttp1: boolean;
+  readonly endpoints: Endpoint[] = [];
+  readonly balancer: LoadBalancer<Endpoint>;
+  readonly failfast: FailfastQueue<EndpointWaiter>;
+  /** After a queue timeout, requests fail at once until an endpoint becomes ready. */
+  failfastMode = false;
+  private pickableCount = 0;
+  /** Where the hash key of hash policies comes from: a header name, ':path', or '' for the client address. */
+  readonly hashHeader: string | undefined;
+  readonly hashOnSource: boolean;
+  /** A slot for telemetry's per-service record. */
+  telemetry: unknown = undefined;
+
+  constructor(readonly config: ServiceConfig, private readonly deps: ServiceDeps) {
+    this.name = config.name;
+    this.isHttp1 = config.protocol === 'http1';
+    const spec = config.balancer as unknown as BalancerSpec;
+    this.balancer = createBalancer<Endpoint>(spec, { clock: deps.clock, random: deps.random });
+    this.failfast = new FailfastQueue<EndpointWaiter>({ clock: deps.clock, timeoutMs: deps.failfastTimeout ?? 3000 });
+    const hashOn = spec.hashOn as Record<string, unknown> | undefined;
+    this.hashHeader = hashOn === undefined ? undefined
+      : typeof hashOn.header === 'string' ? hashOn.header
+      : typeof hashOn.grpcMetadata === 'string' ? hashOn.grpcMetadata
+      : hashOn.path === true ? ':path' : undefined;
+    this.hashOnSource = hashOn?.sourceIp === true;
+    const loadOptions = endpointLoadOptions(spec);
+    for (const e of config.endpoints) {
+      const ep = new Endpoint(e.address, e.weight, deps.clock, loadOptions, this);
+      ep.pool = this.isHttp1
+        ? new H1Pool(ep, { connectTimeout: config.connectTimeout, connections: config.http1.maxConnectionsPerEndpoint })
+        : new H2Pool(ep, {
+            connectTimeout: config.connectTimeout,
+            maxConnections: config.maxConnectionsPerEndpoint,
+            keepaliveInterval: config.keepaliveInterval,
+            keepaliveTimeout: config.keepaliveTimeout,
+            backoffBase: config.reconnectBackoff.base,
+            backoffMax: config.reconnectBackoff.max,
+            http2: deps.upstreamHttp2,
+          }, deps.random);
+      this.endpoints.push(ep);
+    }
+    this.rebuild();
+  }
+
+  /** Connects to every endpoint ahead of traffic. */
+  start(): void {
+    for (const ep of this.endpoints) if (ep.pool instanceof H2Pool) ep.pool.start();
+  }
+
+  /** The hash key of a request for hash policies, or undefined. */
+  hashKey(headers: readonly string[], clientAddress: string | undefined): string | undefined {
+    if (this.hashOnSource) return clientAddress;
+    const name = this.hashHeader;
+    if (name === undefined) return undefined;
+    for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
+    return undefined;
+  }
+
+  /**
+   * An endpoint for a request, avoiding `avoid` (the endpoint of a failed
+   * attempt) when another is pickable. Undefined when none is pickable.
+   */
+  pick(hashKey: string | undefined, avoid: Endpoint | null): Endpoint | undefined {
+    let ep = this.balancer.pick(hashKey);
+    if (ep !== undefined && ep === avoid && this.pickableCount > 1) {
+      for (let i = 0; i < 3 && ep === avoid; i++) ep = this.balancer.pick(undefined);
+    }
+    return ep;
+  }
+
+  get hasPickable(): boolean {
+    return this.pickableCount > 0;
+  }
+
+  onEndpointStateChange(): void {
+    this.rebuild();
+  }
+
+  private rebuild(): void {
+    const pickable: Endpoint[] = [];
+    for (const ep of this.endpoints) if (ep.pickable && ep.weight > 0) pickable.push(ep);
+    this.pickableCount = pickable.length;
+    this.balancer.update(pickable);
+    if (pickable.length > 0) {
+      this.failfastMode = false;
+      this.failfast.wakeAll();
+    }
+  }
+
+  close(graceful: boolean): void {
+    for (const ep of this.endpoints) {
+      ep.state = EndpointState.REMOVED;
+      ep.pool.close(graceful);
+    }
+    this.failfast.close();
+  }
+}

@@ -1,0 +1,206 @@
+import { Readable } from 'node:stream';
+import { Pool, type Dispatcher } from 'undici';
+import { EndpointState, type Endpoint, type EndpointPool, type PoolWaiter } from './endpoint.js';
+import { isHopByHop } from './headers.js';
+
+/** What an HTTP/1.1 upstream request reports to its exchange. */
+export interface H1UpstreamSink {
+  readonly reqHeaders: string[];
+  readonly reqEnded: boolean;
+  upstreamHeaders(h: readonly string[], endStream: boolean): void;
+  upstreamData(d: Buffer, endStream: boolean): void;
+  upstreamTrailers(t: readonly string[]): void;
+  /** The request failed; `connectFailure` when nothing reached the endpoint. */
+  upstreamFailed(connectFailure: boolean): void;
+}
+
+/** The exchange's handle on an HTTP/1.1 upstream request. */
+export interface H1Upstream {
+  write(d: Buffer, end: boolean): void;
+  abort(): void;
+  /** The client took response bytes: resume reading if paused. */
+  resume(): void;
+}
+
+export interface H1PoolSettings {
+  connectTimeout: number;
+  connections: number;
+}
+
+/** Response bytes buffered downstream before the upstream read is paused. */
+const PAUSE_AT = 1 << 20;
+
+/**
+ * HTTP/1.1 keep-alive connections to one endpoint, on undici's Pool (the
+ * well-kept client for this job); the proxy's request and response are
+ * translated to and from HTTP/2-style header lists (RFC 9113 §8.2.2).
+ */
+export class H1Pool implements EndpointPool {
+  private readonly pool: Pool;
+  private connected = 0;
+
+  constructor(private readonly endpoint: Endpoint, settings: H1PoolSettings) {
+    const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
+    this.pool = new Pool(`http://${host}:${endpoint.port}`, {
+      connections: settings.connections,
+      connectTimeout: settings.connectTimeout,
+      keepAliveTimeout: 30_000,
+      pipelining: 1,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+    this.pool.on('connect', () => {
+      this.connected++;
+      this.failures = 0;
+      endpoint.setState(EndpointState.READY);
+    });
+    this.pool.on('disconnect', () => {
+      if (this.connected > 0) this.connected--;
+    });
+    this.pool.on('connectionError', () => {
+      if (this.connected === 0) this.backOff();
+    });
+  }
+
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Not pickable for a while after a failed connect; then pickable again so
+   * the next request tries (undici connects on demand). Backoff doubles up to 30 s.
+   */
+  backOff(): void {
+    this.endpoint.setState(EndpointState.RECONNECTING);
+    if (this.retryTimer !== undefined) return;
+    this.failures++;
+    const delay = Math.min(30_000, 100 * 2 ** Math.min(this.failures - 1, 20));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.endpoint.state === EndpointState.RECONNECTING) this.endpoint.setState(EndpointState.CONNECTING);
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  get connectionCount(): number {
+    return this.connected;
+  }
+
+  dispatch(w: PoolWaiter): void {
+    w.onPoolConnection(this);
+  }
+
+  /** Starts an upstream request for the exchange. */
+  request(sink: H1UpstreamSink): H1Upstream {
+    return new H1Request(this.pool, sink, this.endpoint);
+  }
+
+  close(graceful: boolean): void {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    if (graceful) void this.pool.close().catch(() => {});
+    else void this.pool.destroy().catch(() => {});
+  }
+}
+
+class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | null = null;
+  private body: Readable | null = null;
+  private responseStarted = false;
+  private aborted = false;
+  private bytesOut = 0;
+
+  constructor(pool: Pool, private readonly sink: H1UpstreamSink, private readonly endpoint: Endpoint) {
+    const h = sink.reqHeaders;
+    let method = 'GET';
+    let path = '/';
+    let authority: string | undefined;
+    const headers: string[] = [];
+    for (let i = 0; i < h.length; i += 2) {
+      const name = h[i]!;
+      const value = h[i + 1]!;
+      if (name.charCodeAt(0) === 0x3a) {
+        if (name === ':method') method = value;
+        else if (name === ':path') path = value;
+        else if (name === ':authority') authority = value;
+        continue;
+      }
+      if (isHopByHop(name)) continue;
+      headers.push(name, value);
+    }
+    // RFC 9113 §8.3.1: :authority becomes Host on HTTP/1.1.
+    if (authority !== undefined) headers.push('host', authority);
+    if (!sink.reqEnded) {
+      this.body = new Readable({ read() {} });
+    }
+    pool.dispatch({ method, path, headers, body: this.body, idempotent: false, blocking: true }, this);
+  }
+
+  write(d: Buffer, end: boolean): void {
+    const body = this.body;
+    if (body === null) return;
+    if (d.length > 0) body.push(d);
+    if (end) body.push(null);
+  }
+
+  abort(): void {
+    this.aborted = true;
+    this.controller?.abort(new Error('request cancelled'));
+    this.body?.destroy();
+  }
+
+  resume(): void {
+    const c = this.controller;
+    if (c !== null && c.paused) {
+      this.bytesOut = 0;
+      c.resume();
+    }
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.aborted) controller.abort(new Error('request cancelled'));
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>): void {
+    if (this.aborted) return;
+    const out: string[] = [':status', String(statusCode)];
+    for (const name in headers) {
+      const lower = name.toLowerCase();
+      if (isHopByHop(lower)) continue;
+      const v = headers[name]!;
+      if (Array.isArray(v)) for (const x of v) out.push(lower, x);
+      else out.push(lower, v);
+    }
+    if (statusCode >= 200) this.responseStarted = true;
+    this.sink.upstreamHeaders(out, false);
+  }
+
+  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.aborted) return;
+    this.sink.upstreamData(chunk, false);
+    this.bytesOut += chunk.length;
+    if (this.bytesOut >= PAUSE_AT) c.pause();
+  }
+
+  onResponseEnd(_c: Dispatcher.DispatchController, trailers: Record<string, string | string[]>): void {
+    if (this.aborted) return;
+    const t: string[] = [];
+    for (const name in trailers) {
+      const v = trailers[name]!;
+      if (Array.isArray(v)) for (const x of v) t.push(name.toLowerCase(), x);
+      else t.push(name.toLowerCase(), v);
+    }
+    if (t.length > 0) this.sink.upstreamTrailers(t);
+    else this.sink.upstreamData(EMPTY, true);
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    if (this.aborted) return;
+    const code = (err as { code?: string }).code;
+    const connectFailure =
+      !this.responseStarted &&
+      (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH');
+    this.sink.upstreamFailed(connectFailure);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);

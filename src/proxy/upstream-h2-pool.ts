@@ -1,0 +1,189 @@
+import net from 'node:net';
+import { connectHttp2, type ConnectionHandler, type Http2Connection, type Http2Options } from '../http2/index.js';
+import type { RandomSource } from '../balancing/index.js';
+import { EndpointState, type Endpoint, type EndpointPool, type PoolWaiter } from './endpoint.js';
+
+export interface H2PoolSettings {
+  connectTimeout: number;
+  maxConnections: number;
+  keepaliveInterval: number;
+  keepaliveTimeout: number;
+  backoffBase: number;
+  backoffMax: number;
+  http2?: Http2Options;
+}
+
+/**
+ * HTTP/2 connections to one endpoint. Requests share one connection; another
+ * is opened only when the open ones are at the peer's
+ * SETTINGS_MAX_CONCURRENT_STREAMS (up to maxConnections). A failed connect
+ * puts the endpoint in exponential backoff with jitter (not pickable); a
+ * connection that receives GOAWAY takes no new streams and is replaced.
+ */
+export class H2Pool implements EndpointPool, ConnectionHandler {
+  private readonly conns: Http2Connection[] = [];
+  private connecting = 0;
+  private waiters: PoolWaiter[] = [];
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Connections that got GOAWAY and are finishing their streams. */
+  private readonly draining = new Set<Http2Connection>();
+
+  constructor(
+    private readonly endpoint: Endpoint,
+    private readonly settings: H2PoolSettings,
+    private readonly random: RandomSource,
+  ) {}
+
+  get connectionCount(): number {
+    return this.conns.length + this.draining.size;
+  }
+
+  /** Opens the first connection ahead of traffic (endpoints are connected eagerly, as Linkerd does). */
+  start(): void {
+    if (this.conns.length === 0 && this.connecting === 0) this.connect();
+  }
+
+  dispatch(w: PoolWaiter): void {
+    const c = this.usable();
+    if (c !== undefined && this.waiters.length === 0) {
+      w.onPoolConnection(c);
+      return;
+    }
+    this.waiters.push(w);
+    this.drainWaiters();
+  }
+
+  private usable(): Http2Connection | undefined {
+    const conns = this.conns;
+    for (let i = 0; i < conns.length; i++) if (conns[i]!.canRequest) return conns[i];
+    return undefined;
+  }
+
+  private drainWaiters(): void {
+    while (this.waiters.length > 0) {
+      const w = this.waiters[0]!;
+      if (w.abandoned) {
+        this.waiters.shift();
+        continue;
+      }
+      const c = this.usable();
+      if (c === undefined) break;
+      this.waiters.shift();
+      w.onPoolConnection(c);
+    }
+    if (
+      this.waiters.length > 0 &&
+      this.connecting === 0 &&
+      this.retryTimer === undefined &&
+      this.conns.length < this.settings.maxConnections &&
+      !this.closed
+    ) {
+      this.connect();
+    }
+  }
+
+  private connect(): void {
+    this.connecting++;
+    const socket = net.connect({ host: this.endpoint.host, port: this.endpoint.port });
+    socket.setNoDelay(true);
+    let settled = false;
+    const timer = setTimeout(() => {
+      if (!settled) socket.destroy(new Error(`connect timeout after ${this.settings.connectTimeout} ms`));
+    }, this.settings.connectTimeout);
+    socket.once('connect', () => {
+      settled = true;
+      clearTimeout(timer);
+      this.connecting--;
+      if (this.closed) {
+        socket.destroy();
+        return;
+      }
+      const conn = connectHttp2(socket, this, {
+        ...this.settings.http2,
+        keepaliveInterval: this.settings.keepaliveInterval,
+        keepaliveTimeout: this.settings.keepaliveTimeout,
+      });
+      this.conns.push(conn);
+      this.failures = 0;
+      this.endpoint.setState(EndpointState.READY);
+      this.drainWaiters();
+    });
+    socket.once('error', () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      this.connecting--;
+      this.onConnectFailed();
+    });
+  }
+
+  private onConnectFailed(): void {
+    this.failures++;
+    if (this.conns.length === 0) this.endpoint.setState(EndpointState.RECONNECTING);
+    // Nothing was sent: every waiter may go elsewhere.
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) if (!w.abandoned) w.onPoolConnectFailed();
+    this.scheduleReconnect();
+  }
+
+  /** Exponential backoff with full jitter between base and the capped delay (Linkerd: 100 ms → 60 s). */
+  private scheduleReconnect(): void {
+    if (this.closed || this.retryTimer !== undefined) return;
+    const { backoffBase, backoffMax } = this.settings;
+    const cap = Math.min(backoffMax, backoffBase * 2 ** Math.min(this.failures - 1, 30));
+    const delay = backoffBase + this.random.next() * (cap - backoffBase);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.closed && this.conns.length === 0 && this.connecting === 0) this.connect();
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  onSettings(): void {
+    if (this.waiters.length > 0) this.drainWaiters();
+  }
+
+  onStreamClosed(): void {
+    if (this.waiters.length > 0) this.drainWaiters();
+  }
+
+  onGoaway(conn: Http2Connection): void {
+    const i = this.conns.indexOf(conn);
+    if (i >= 0) {
+      this.conns.splice(i, 1);
+      this.draining.add(conn);
+    }
+    if (this.conns.length === 0 && !this.closed) {
+      // The peer is restarting or shedding load: replace the connection now.
+      this.endpoint.setState(EndpointState.RECONNECTING);
+      if (this.connecting === 0 && this.retryTimer === undefined) this.connect();
+    }
+    this.drainWaiters();
+  }
+
+  onClose(conn: Http2Connection): void {
+    this.draining.delete(conn);
+    const i = this.conns.indexOf(conn);
+    if (i < 0) return;
+    this.conns.splice(i, 1);
+    if (this.conns.length === 0 && !this.closed) {
+      this.endpoint.setState(EndpointState.RECONNECTING);
+      if (this.connecting === 0 && this.retryTimer === undefined) this.connect();
+    }
+  }
+
+  close(graceful: boolean): void {
+    this.closed = true;
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) if (!w.abandoned) w.onPoolConnectFailed();
+    for (const c of [...this.conns, ...this.draining]) {
+      if (graceful) c.shutdown();
+      else c.destroy();
+    }
+  }
+}
