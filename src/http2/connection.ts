@@ -902,6 +902,10 @@ export class Http2Connection implements Flushable, Tickable {
     if (streamId !== 0) throw connectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS on a stream');
     if ((flags & Flags.ACK) !== 0) {
       if (length !== 0) throw connectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS ACK with payload');
+      if (this.settingsAckDeadline !== 0 && this.options.headerTableSize !== 4096) {
+        // RFC 7541 §4.2: the peer may use a smaller table limit only once it has our SETTINGS.
+        this.decoder.setMaxTableSizeLimit(this.options.headerTableSize);
+      }
       this.settingsAckDeadline = 0;
       return;
     }

@@ -1,0 +1,195 @@
+/**
+ * HPACK header block decoder (RFC 7541 §3, §6).
+ */
+import { DynamicTable } from './dynamic-table.js';
+import { HpackError } from './errors.js';
+import { huffmanDecode } from './huffman.js';
+import { STATIC_NAMES, STATIC_TABLE_LENGTH, STATIC_VALUES } from './static-table.js';
+
+/** Initial SETTINGS_HEADER_TABLE_SIZE of every HTTP/2 peer (RFC 9113 §6.5.2). */
+const PROTOCOL_DEFAULT_TABLE_SIZE = 4096;
+/** Largest integer accepted in any HPACK integer field. */
+const MAX_INT = 0x7fffffff;
+/** Continuation octets allowed after a full prefix (5 * 7 bits covers 2^31). */
+const MAX_CONT_OCTETS = 5;
+/** Strings shorter than this are assembled char by char instead of via latin1Slice. */
+const SHORT_STRING = 8;
+
+type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
+
+export class HpackDecoder {
+  private readonly table: DynamicTable;
+  /** Our advertised SETTINGS_HEADER_TABLE_SIZE: upper bound for size updates. */
+  private limit: number;
+  /** Set when our limit dropped below the current table size; the next block must start with a size update. */
+  private updateRequired = false;
+  /** Read cursor for the block being decoded. */
+  private pos = 0;
+
+  /**
+   * @param maxTableSize our SETTINGS_HEADER_TABLE_SIZE: the largest size the
+   * peer's dynamic table size updates may set. The table itself starts at the
+   * protocol's initial 4096 octets, which is what the peer's encoder assumes
+   * until it has seen our SETTINGS. If the advertised value is lower, call
+   * setMaxTableSizeLimit() again when the SETTINGS frame is acknowledged so
+   * that the peer's mandatory size update is enforced.
+   */
+  constructor(maxTableSize = PROTOCOL_DEFAULT_TABLE_SIZE) {
+    checkSize(maxTableSize);
+    this.limit = maxTableSize;
+    // Every peer encoder starts out assuming the protocol default, whatever we
+    // advertise, until it has processed our SETTINGS; so the table starts there.
+    this.table = new DynamicTable(PROTOCOL_DEFAULT_TABLE_SIZE);
+  }
+
+  /**
+   * Change the limit we advertise (SETTINGS_HEADER_TABLE_SIZE). Call once the
+   * peer has acknowledged the SETTINGS frame carrying it. When the limit drops
+   * below the current table size, the table is shrunk now and the peer's next
+   * header block must start with a dynamic table size update (RFC 7541 §4.2).
+   */
+  setMaxTableSizeLimit(n: number): void {
+    checkSize(n);
+    this.limit = n;
+    if (n < this.table.maxSize) {
+      this.table.setMaxSize(n);
+      this.updateRequired = true;
+    }
+  }
+
+  /** Current dynamic table maximum size (as last set by the peer). */
+  get tableMaxSize(): number {
+    return this.table.maxSize;
+  }
+
+  /** Current dynamic table occupancy in octets (RFC 7541 §4.1). */
+  get tableSize(): number {
+    return this.table.size;
+  }
+
+  /** Number of entries in the dynamic table. */
+  get tableLength(): number {
+    return this.table.count;
+  }
+
+  /** Dynamic table contents, newest first, as flat [name, value, ...] (for tests/diagnostics). */
+  tableEntries(): string[] {
+    const out: string[] = [];
+    for (let i = 1; i <= this.table.count; i++) out.push(this.table.nameAt(i), this.table.valueAt(i));
+    return out;
+  }
+
+  /**
+   * Decode one complete header block buf[start, end) and push name, value
+   * pairs onto `out`. Returns the header list size per RFC 9113 §6.5.2.
+   * Throws HpackError on malformed input.
+   */
+  decode(buf: Uint8Array, start: number, end: number, out: string[]): number {
+    if (start < 0 || end > buf.length || start > end) throw new RangeError('hpack: bad block bounds');
+    const src: Latin1Buffer = (
+      Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
+    ) as Latin1Buffer;
+    const table = this.table;
+    let listSize = 0;
+    let fieldsSeen = false;
+    this.pos = start;
+
+    if (this.updateRequired && start < end && (src[start]! & 0xe0) !== 0x20) {
+      throw new HpackError('hpack: expected dynamic table size update at start of block');
+    }
+
+    while (this.pos < end) {
+      const b = src[this.pos]!;
+      let name: string;
+      let value: string;
+      if (b & 0x80) {
+        // Indexed header field (§6.1).
+        const index = this.readInt(src, end, 0x7f);
+        if (index === 0) throw new HpackError('hpack: indexed header field with index 0');
+        if (index <= STATIC_TABLE_LENGTH) {
+          name = STATIC_NAMES[index]!;
+          value = STATIC_VALUES[index]!;
+        } else {
+          const rel = index - STATIC_TABLE_LENGTH;
+          if (rel > table.count) throw new HpackError('hpack: index out of range');
+          name = table.nameAt(rel);
+          value = table.valueAt(rel);
+        }
+      } else if (b & 0x40) {
+        // Literal with incremental indexing (§6.2.1).
+        const index = this.readInt(src, end, 0x3f);
+        name = index === 0 ? this.readString(src, end) : this.nameFor(index);
+        value = this.readString(src, end);
+        table.add(name, value);
+      } else if (b & 0x20) {
+        // Dynamic table size update (§6.3).
+        if (fieldsSeen) throw new HpackError('hpack: dynamic table size update after header field');
+        const size = this.readInt(src, end, 0x1f);
+        if (size > this.limit) throw new HpackError('hpack: dynamic table size update above limit');
+        table.setMaxSize(size);
+        this.updateRequired = false;
+        continue;
+      } else {
+        // Literal without indexing (§6.2.2) or never indexed (§6.2.3).
+        const index = this.readInt(src, end, 0x0f);
+        name = index === 0 ? this.readString(src, end) : this.nameFor(index);
+        value = this.readString(src, end);
+      }
+      fieldsSeen = true;
+      out.push(name, value);
+      listSize += name.length + value.length + 32;
+    }
+    return listSize;
+  }
+
+  private nameFor(index: number): string {
+    if (index <= STATIC_TABLE_LENGTH) return STATIC_NAMES[index]!;
+    const rel = index - STATIC_TABLE_LENGTH;
+    if (rel > this.table.count) throw new HpackError('hpack: name index out of range');
+    return this.table.nameAt(rel);
+  }
+
+  /** Read an integer with the given prefix mask starting at this.pos (§5.1). */
+  private readInt(src: Uint8Array, end: number, mask: number): number {
+    let p = this.pos;
+    let v = src[p++]! & mask;
+    if (v === mask) {
+      let mul = 1;
+      let n = 0;
+      for (;;) {
+        if (p >= end) throw new HpackError('hpack: truncated integer');
+        if (n === MAX_CONT_OCTETS) throw new HpackError('hpack: integer too long');
+        const c = src[p++]!;
+        v += (c & 0x7f) * mul;
+        n++;
+        if ((c & 0x80) === 0) break;
+        mul *= 128;
+      }
+      if (v > MAX_INT) throw new HpackError('hpack: integer overflow');
+    }
+    this.pos = p;
+    return v;
+  }
+
+  /** Read a string literal (§5.2) starting at this.pos. */
+  private readString(src: Latin1Buffer, end: number): string {
+    if (this.pos >= end) throw new HpackError('hpack: truncated header block');
+    const huffman = src[this.pos]! & 0x80;
+    const len = this.readInt(src, end, 0x7f);
+    const s = this.pos;
+    if (len > end - s) throw new HpackError('hpack: string literal past end of block');
+    this.pos = s + len;
+    if (huffman !== 0) return huffmanDecode(src, s, s + len);
+    if (len < SHORT_STRING) {
+      // Building short strings in JS beats the native slice call.
+      let str = '';
+      for (let i = s; i < s + len; i++) str += String.fromCharCode(src[i]!);
+      return str;
+    }
+    return src.latin1Slice(s, s + len);
+  }
+}
+
+function checkSize(n: number): void {
+  if (!Number.isInteger(n) || n < 0 || n > MAX_INT) throw new RangeError('hpack: invalid table size');
+}
