@@ -185,6 +185,13 @@ export const serviceHttp1Schema = z
   })
   .strict();
 
+export const failfastSchema = z
+  .object({
+    timeout: durationSchema.default('3s'),
+    queueSize: z.number().int().min(0).max(1_000_000).default(10_000),
+  })
+  .strict();
+
 export const serviceObjectSchema = z
   .object({
     name: nameSchema,
@@ -197,6 +204,7 @@ export const serviceObjectSchema = z
     keepaliveTimeout: positiveDurationSchema.default('20s'),
     reconnectBackoff: reconnectBackoffSchema.default({}),
     http1: serviceHttp1Schema.default({}),
+    failfast: failfastSchema.default({}),
   })
   .strict();
 

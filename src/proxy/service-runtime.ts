@@ -18,7 +18,6 @@ export interface ServiceDeps {
   random: RandomSource;
   /** Engine options for upstream connections. */
   upstreamHttp2?: Http2Options;
-  failfastTimeout?: number;
 }
 
 /**
@@ -47,7 +46,11 @@ export class ServiceRuntime implements EndpointOwner {
     this.isHttp1 = config.protocol === 'http1';
     const spec = config.balancer as unknown as BalancerSpec;
     this.balancer = createBalancer<Endpoint>(spec, { clock: deps.clock, random: deps.random });
-    this.failfast = new FailfastQueue<EndpointWaiter>({ clock: deps.clock, timeoutMs: deps.failfastTimeout ?? 3000 });
+    this.failfast = new FailfastQueue<EndpointWaiter>({
+      clock: deps.clock,
+      timeoutMs: config.failfast.timeout,
+      capacity: config.failfast.queueSize,
+    });
     const hashOn = spec.hashOn as Record<string, unknown> | undefined;
     this.hashHeader = hashOn === undefined ? undefined
       : typeof hashOn.header === 'string' ? hashOn.header

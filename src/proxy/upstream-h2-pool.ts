@@ -57,7 +57,8 @@ export class H2Pool implements EndpointPool, ConnectionHandler {
 
   private usable(): Http2Connection | undefined {
     const conns = this.conns;
-    for (let i = 0; i < conns.length; i++) if (conns[i]!.canRequest) return conns[i];
+    // A connection takes streams once the peer's SETTINGS told us its stream limit.
+    for (let i = 0; i < conns.length; i++) if (conns[i]!.peerSettingsReceived && conns[i]!.canRequest) return conns[i];
     return undefined;
   }
 
@@ -106,9 +107,6 @@ export class H2Pool implements EndpointPool, ConnectionHandler {
         keepaliveTimeout: this.settings.keepaliveTimeout,
       });
       this.conns.push(conn);
-      this.failures = 0;
-      this.endpoint.setState(EndpointState.READY);
-      this.drainWaiters();
     });
     socket.once('error', () => {
       if (settled) return;
@@ -143,6 +141,8 @@ export class H2Pool implements EndpointPool, ConnectionHandler {
   }
 
   onSettings(): void {
+    this.failures = 0;
+    this.endpoint.setState(EndpointState.READY);
     if (this.waiters.length > 0) this.drainWaiters();
   }
 

@@ -51,6 +51,8 @@ export interface H2Backend {
   requests: number;
   sessions: number;
   close(): Promise<void>;
+  /** Graceful restart: GOAWAY on every session (in-flight streams finish), stop, listen again on the same port. */
+  restart(): Promise<void>;
 }
 
 export interface H2BackendOptions {
@@ -80,6 +82,15 @@ export async function startH2Backend(name: string, opts: H2BackendOptions = {}):
         server.close(() => r());
         for (const s of sessions) s.destroy();
       }),
+    restart: async () => {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      for (const s of sessions) s.close();
+      await closed;
+      await new Promise<void>((r, j) => {
+        server.once('error', j);
+        server.listen(b.port, '127.0.0.1', () => r());
+      });
+    },
   };
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (s) => {
