@@ -72,6 +72,7 @@ export class Http2Connection implements Flushable, Tickable {
   private readonly socket: Duplex;
   private readonly writer = new FrameWriter();
   flushScheduled = false;
+  flushPass = 0;
   private socketBlocked = false;
   private readonly decoder: HpackDecoder;
   private readonly encoder = new HpackEncoder();
@@ -478,9 +479,12 @@ export class Http2Connection implements Flushable, Tickable {
   /** Hands the batch to the socket: one write, or one writev for several chunks. */
   flush(): void {
     if (this.closed) return;
-    if (!this.socketBlocked && !this.failed && this.sendList.length > 0) this.writeQueuedData();
+    // After a connection error, or once our side of the socket ended, queued DATA can never leave:
+    // moving it (or asking to be flushed again) would spin the shared flush loop forever.
+    const canSend = !this.socketBlocked && !this.failed && this.socket.writable;
+    if (canSend && this.sendList.length > 0) this.writeQueuedData();
     this.writeBatch();
-    if (!this.socketBlocked && this.sendList.length > 0 && this.connSendWindow > 0) this.dirty();
+    if (canSend && this.sendList.length > 0 && this.connSendWindow > 0) this.dirty();
   }
 
   private writeBatch(): void {

@@ -7,28 +7,49 @@
  */
 export interface Flushable {
   flushScheduled: boolean;
+  /** The pass in which it was last flushed (owned by the scheduler). */
+  flushPass: number;
   flush(): void;
 }
 
 let queue: Flushable[] = [];
+let next: Flushable[] = [];
 let scheduled = false;
+let running = false;
+let pass = 0;
 
 function runFlushes(): void {
   scheduled = false;
-  // Flushing may schedule more (a window update caused by a relay); process until empty.
-  for (let i = 0; i < queue.length; i++) {
-    const c = queue[i]!;
-    c.flushScheduled = false;
-    c.flush();
+  running = true;
+  pass++;
+  // Flushing may schedule more (a window update caused by a relay on another
+  // connection): those run in this pass. A connection asking again after its
+  // own flush in this pass waits for the next turn, so a producer that never
+  // stops cannot starve the event loop.
+  try {
+    for (let i = 0; i < queue.length; i++) {
+      const c = queue[i]!;
+      c.flushScheduled = false;
+      c.flushPass = pass;
+      c.flush();
+    }
+  } finally {
+    running = false;
   }
-  queue = [];
+  queue = next;
+  next = [];
+  if (queue.length > 0) {
+    scheduled = true;
+    setImmediate(runFlushes);
+  }
 }
 
 export function scheduleFlush(c: Flushable): void {
   if (c.flushScheduled) return;
   c.flushScheduled = true;
-  queue.push(c);
-  if (!scheduled) {
+  if (running && c.flushPass === pass) next.push(c);
+  else queue.push(c);
+  if (!scheduled && !running) {
     scheduled = true;
     setImmediate(runFlushes);
   }

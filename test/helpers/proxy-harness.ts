@@ -158,5 +158,9 @@ export function connect(port: number, options?: http2.ClientSessionOptions): Pro
 }
 
 export function closeSession(s: http2.ClientHttp2Session): Promise<void> {
-  return new Promise((r) => s.close(() => r()));
+  if (s.destroyed) return Promise.resolve();
+  return new Promise((r) => {
+    s.once('close', () => r());
+    if (!s.closed) s.close();
+  });
 }

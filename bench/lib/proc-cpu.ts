@@ -1,0 +1,142 @@
+/**
+ * CPU time and resident memory of a process tree, read from /proc (Linux only).
+ *
+ * CPU time is utime + stime (fields 14 and 15 of /proc/PID/stat, in clock
+ * ticks) summed over the process and every live descendant. Descendants are
+ * found by scanning /proc/* /stat for their parent pid, which works whether or
+ * not the kernel exposes /proc/PID/task/TID/children.
+ */
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+
+let clockTicks: number | undefined;
+
+/** Clock ticks per second (sysconf(_SC_CLK_TCK)); 100 on practically every Linux. */
+export function clockTicksPerSecond(): number {
+  if (clockTicks === undefined) {
+    clockTicks = 100;
+    try {
+      const out = execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim();
+      const n = Number(out);
+      if (Number.isFinite(n) && n > 0) clockTicks = n;
+    } catch {
+      // keep the default
+    }
+  }
+  return clockTicks;
+}
+
+interface StatFields {
+  pid: number;
+  ppid: number;
+  utime: number;
+  stime: number;
+}
+
+function readStat(pid: number): StatFields | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) is in parentheses and may contain spaces or
+  // parentheses itself, so split after the last ")".
+  const close = text.lastIndexOf(")");
+  if (close < 0) return undefined;
+  const rest = text.slice(close + 2).split(" ");
+  // rest[0] is field 3 (state); field N is rest[N - 3].
+  return {
+    pid,
+    ppid: Number(rest[4 - 3]),
+    utime: Number(rest[14 - 3]),
+    stime: Number(rest[15 - 3]),
+  };
+}
+
+/** Pids of all live descendants of `root` (not including `root`). */
+export function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    const st = readStat(Number(name));
+    if (!st) continue;
+    const list = children.get(st.ppid);
+    if (list) list.push(st.pid);
+    else children.set(st.ppid, [st.pid]);
+  }
+  const out: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const p = queue.shift()!;
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      queue.push(c);
+    }
+  }
+  return out;
+}
+
+/** The pid followed by its descendants. */
+export function processTree(pid: number): number[] {
+  return [pid, ...descendants(pid)];
+}
+
+/** CPU time (user + system) in milliseconds of one process (not its children). */
+export function processCpuMs(pid: number): number {
+  const st = readStat(pid);
+  if (!st) return 0;
+  return ((st.utime + st.stime) * 1000) / clockTicksPerSecond();
+}
+
+/** CPU time (user + system) in milliseconds of `pid` and all its live descendants. */
+export function treeCpuMs(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) total += processCpuMs(p);
+  return total;
+}
+
+/** CPU time in milliseconds summed over several process trees. */
+export function treesCpuMs(pids: readonly number[]): number {
+  let total = 0;
+  for (const p of pids) total += treeCpuMs(p);
+  return total;
+}
+
+/** VmRSS of one process in KiB (0 if it is gone or is a kernel thread). */
+export function processRssKb(pid: number): number {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return 0;
+  }
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** VmRSS in KiB summed over `pid` and its live descendants. */
+export function treeRssKb(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) total += processRssKb(p);
+  return total;
+}
+
+/** Measures the CPU a set of process trees spends while `fn` runs. */
+export async function measureCpu<T>(
+  pids: readonly number[],
+  fn: () => Promise<T>,
+): Promise<{ result: T; cpuMs: number; wallMs: number }> {
+  const before = treesCpuMs(pids);
+  const t0 = process.hrtime.bigint();
+  const result = await fn();
+  const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const after = treesCpuMs(pids);
+  return { result, cpuMs: after - before, wallMs };
+}

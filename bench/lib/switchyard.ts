@@ -1,0 +1,129 @@
+/**
+ * Starts Switchyard from the compiled CLI (dist/src/cli/main.js). Readiness
+ * is "the listen port accepts TCP connections".
+ *
+ *   node dist/src/cli/main.js run --listen 127.0.0.1:PORT --to H:P1,H:P2 \
+ *        --balancer round-robin --protocol http2 --admin 127.0.0.1:0
+ *   node dist/src/cli/main.js run --config FILE
+ */
+import { existsSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { RunningServer } from "./nginx.js";
+import { makeTempDir, removeTempDir, startProcess, stopProcess, waitForPort } from "./processes.js";
+
+/** Repository root (this file compiles to dist/bench/lib/switchyard.js). */
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+
+export const switchyardCli = path.join(repoRoot, "dist", "src", "cli", "main.js");
+
+export type SwitchyardBalancer = "round-robin" | "least-request" | "peak-ewma" | (string & {});
+
+export interface SwitchyardOptions {
+  host?: string;
+  port: number;
+  /** Endpoints for the `--to` form. Ignored when `configYaml` is given. */
+  backends?: ReadonlyArray<{ host: string; port: number }>;
+  balancer?: SwitchyardBalancer;
+  protocol?: "http2" | "http1" | "grpc" | (string & {});
+  /** Run with `run --config FILE` using this YAML text instead of flags. */
+  configYaml?: string;
+  /** Extra environment (e.g. NODE_OPTIONS). */
+  env?: Record<string, string>;
+  /** Node binary (default: the one running the bench). */
+  nodeBinary?: string;
+  /** Extra CLI arguments appended after `run ...`. */
+  extraArgs?: readonly string[];
+  readyTimeoutMs?: number;
+}
+
+/** Argument vector for the CLI (without the node binary). */
+export function switchyardArgs(opts: SwitchyardOptions, configFile?: string): string[] {
+  const host = opts.host ?? "127.0.0.1";
+  if (configFile) return [switchyardCli, "run", "--config", configFile, ...(opts.extraArgs ?? [])];
+  const to = (opts.backends ?? []).map((b) => `${b.host}:${b.port}`).join(",");
+  return [
+    switchyardCli,
+    "run",
+    "--listen",
+    `${host}:${opts.port}`,
+    "--to",
+    to,
+    "--balancer",
+    opts.balancer ?? "round-robin",
+    "--protocol",
+    opts.protocol ?? "http2",
+    "--admin",
+    "127.0.0.1:0",
+    ...(opts.extraArgs ?? []),
+  ];
+}
+
+/**
+ * YAML for `run --config`: one listener, one service.
+ * Endpoints are written as "host:port" strings.
+ */
+export function switchyardConfigYaml(opts: {
+  host?: string;
+  port: number;
+  protocol?: string;
+  balancer: string;
+  backends: ReadonlyArray<{ host: string; port: number }>;
+}): string {
+  const host = opts.host ?? "127.0.0.1";
+  const lines = [
+    "admin:",
+    '  listen: "127.0.0.1:0"',
+    "listeners:",
+    "  - name: bench",
+    `    listen: "${host}:${opts.port}"`,
+    `    protocol: ${opts.protocol ?? "http2"}`,
+    "    service: s",
+    "services:",
+    "  - name: s",
+    `    balancer: ${opts.balancer}`,
+    "    endpoints:",
+    ...opts.backends.map((b) => `      - "${b.host}:${b.port}"`),
+    "",
+  ];
+  return lines.join("\n");
+}
+
+export async function startSwitchyard(opts: SwitchyardOptions): Promise<RunningServer> {
+  const host = opts.host ?? "127.0.0.1";
+  if (!existsSync(switchyardCli)) {
+    throw new Error(`Switchyard CLI not built (${path.relative(repoRoot, switchyardCli)} missing; run npm run build)`);
+  }
+  let dir: string | undefined;
+  let configFile: string | undefined;
+  if (opts.configYaml !== undefined) {
+    dir = makeTempDir("switchyard");
+    configFile = path.join(dir, "switchyard.yaml");
+    writeFileSync(configFile, opts.configYaml);
+  }
+  const name = `switchyard(${opts.balancer ?? (configFile ? "config" : "round-robin")})`;
+  const proc = startProcess(name, opts.nodeBinary ?? process.execPath, switchyardArgs(opts, configFile), {
+    cwd: repoRoot,
+    env: { ...process.env, ...(opts.env ?? {}) },
+  });
+  try {
+    await waitForPort(host, opts.port, opts.readyTimeoutMs ?? 15_000, proc);
+  } catch (e) {
+    await stopProcess(proc);
+    if (dir) removeTempDir(dir);
+    throw e;
+  }
+  return {
+    name,
+    pid: proc.pid,
+    process: proc,
+    host,
+    port: opts.port,
+    ports: [opts.port],
+    dir,
+    stop: async () => {
+      await stopProcess(proc);
+      if (dir) removeTempDir(dir);
+    },
+  };
+}
