@@ -41,3 +41,4 @@ export {
   type RingHashConfig,
   type MaglevConfig,
 } from './balancer-options.js';
+export * from './resilience-schema.js';

@@ -7,6 +7,7 @@
  * docs/configuration.md documents every key defined here (a test checks it).
  */
 import { z } from 'zod';
+import { circuitBreakersSchema, healthCheckSchema, hedgeSchema, outlierDetectionSchema, retrySchema } from './resilience-schema.js';
 import { durationSchema, positiveDurationSchema } from './duration.js';
 import {
   listenAddressSchema,
@@ -129,6 +130,14 @@ export const routeObjectSchema = z
     service: serviceRefSchema.optional(),
     backends: z.array(backendRefSchema).min(1).optional(),
     timeout: durationSchema.default(0),
+    /** Retries of failed attempts (absent: only the always-safe resends of unprocessed requests). */
+    retry: retrySchema.optional(),
+    /** Hedged requests: a second attempt after a delay, first answer wins. Needs `idempotent`. */
+    hedge: hedgeSchema.optional(),
+    /** The route's requests may be sent more than once (hedging, retries of any method). */
+    idempotent: z.boolean().default(false),
+    /** Fail a request when nothing moves in either direction for this long; 0 = off. */
+    idleTimeout: durationSchema.default(0),
   })
   .strict();
 
@@ -205,6 +214,11 @@ export const serviceObjectSchema = z
     reconnectBackoff: reconnectBackoffSchema.default({}),
     http1: serviceHttp1Schema.default({}),
     failfast: failfastSchema.default({}),
+    healthCheck: healthCheckSchema.optional(),
+    outlierDetection: outlierDetectionSchema.default({}),
+    /** Below this share (percent) of healthy endpoints, balance over all of them rather than overload the few. */
+    panicThreshold: z.number().min(0).max(100).default(50),
+    circuitBreakers: circuitBreakersSchema.default({}),
   })
   .strict();
 

@@ -75,15 +75,41 @@ export class Endpoint implements Balanceable {
     this.load = new EndpointLoad(clock, loadOptions);
   }
 
-  get pickable(): boolean {
+  /** Active health checking says healthy (true until a checker says otherwise). */
+  healthy = true;
+  /** Passive outlier detection has ejected it for now. */
+  ejected = false;
+
+  /** Connected (or connecting for the first time): requests can be carried. */
+  get connectable(): boolean {
     return this.state === EndpointState.READY || this.state === EndpointState.CONNECTING;
+  }
+
+  /** The balancer may pick it: connectable, healthy and not ejected. */
+  get pickable(): boolean {
+    return this.connectable && this.healthy && !this.ejected;
   }
 
   setState(state: number): void {
     if (this.state === state || this.state === EndpointState.REMOVED) return;
+    this.update(() => (this.state = state));
+  }
+
+  setHealthy(healthy: boolean): void {
+    if (this.healthy !== healthy) this.update(() => (this.healthy = healthy));
+  }
+
+  setEjected(ejected: boolean): void {
+    if (this.ejected !== ejected) this.update(() => (this.ejected = ejected));
+  }
+
+  /** Applies a change and tells the owner when pickability changed (rare: never per request). */
+  private update(change: () => void): void {
     const wasPickable = this.pickable;
-    this.state = state;
-    if (state === EndpointState.READY && !wasPickable) this.readySince = this.clock.now();
-    if (wasPickable !== this.pickable) this.owner.onEndpointStateChange(this);
+    change();
+    const now = this.pickable;
+    // A newly pickable endpoint starts its slow-start ramp now.
+    if (now && !wasPickable) this.readySince = this.clock.now();
+    if (wasPickable !== now) this.owner.onEndpointStateChange(this);
   }
 }

@@ -12,6 +12,9 @@ const MAX_SAFE_ATTEMPTS = 5;
 
 /** What the proxy reports about each finished request (telemetry plugs in here). */
 export interface ExchangeObserver {
+  /** The request was routed and is about to be dispatched. */
+  onExchangeStart(ex: Exchange): void;
+  /** The request finished (response ended, failed, reset or cancelled); called once. */
   onExchangeEnd(ex: Exchange): void;
 }
 
@@ -32,6 +35,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   isGrpc = false;
   hashKey: string | undefined = undefined;
   routeName = '';
+  listenerName = '';
   path = '';
   method = '';
   startedAt = 0;
@@ -89,6 +93,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   /** Starts forwarding. `timeoutMs` > 0 sets the deadline for the whole exchange. */
   start(timeoutMs: number): void {
     this.startedAt = performance.now();
+    this.observer?.onExchangeStart(this);
     if (timeoutMs > 0) {
       this.deadline = this.startedAt + timeoutMs;
       deadlines.add(this);

@@ -177,6 +177,7 @@ export class Listener implements ConnectionHandler {
     ex.path = path;
     ex.method = method;
     ex.routeName = route.name;
+    ex.listenerName = this.name;
     ex.reqEnded = endStream;
     if (service.hashHeader !== undefined || service.hashOnSource) ex.hashKey = service.hashKey(headers, conn.user as string);
     stream.handler = ex;
@@ -217,6 +218,7 @@ export class Listener implements ConnectionHandler {
     ex.path = head.path;
     ex.method = req.method ?? 'GET';
     ex.routeName = route.name;
+    ex.listenerName = this.name;
     if (service.hashHeader !== undefined || service.hashOnSource) ex.hashKey = service.hashKey(headers, req.socket.remoteAddress);
     ex.attachRequest();
     ex.start(route.timeout);

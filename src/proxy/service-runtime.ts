@@ -110,9 +110,20 @@ export class ServiceRuntime implements EndpointOwner {
     this.rebuild();
   }
 
+  /** True while fewer than panicThreshold % of endpoints are healthy: health and ejection are ignored. */
+  panicMode = false;
+
   private rebuild(): void {
-    const pickable: Endpoint[] = [];
+    let pickable: Endpoint[] = [];
     for (const ep of this.endpoints) if (ep.pickable && ep.weight > 0) pickable.push(ep);
+    const total = this.endpoints.length;
+    // Envoy's panic threshold: when too few endpoints are healthy, sending everything to them
+    // would overload them too; balance over every connectable endpoint instead.
+    this.panicMode = total > 0 && (pickable.length * 100) / total < this.config.panicThreshold;
+    if (this.panicMode) {
+      pickable = [];
+      for (const ep of this.endpoints) if (ep.connectable && ep.weight > 0) pickable.push(ep);
+    }
     this.pickableCount = pickable.length;
     this.balancer.update(pickable);
     if (pickable.length > 0) {
