@@ -36,6 +36,11 @@ export interface PoolWaiter {
   onPoolConnectFailed(): void;
 }
 
+/** Receives every real outcome of requests to an endpoint (passive outlier detection). */
+export interface OutcomeRecorder {
+  record(endpoint: Endpoint, failed: boolean): void;
+}
+
 /** Notified when an endpoint's pickability changes. */
 export interface EndpointOwner {
   onEndpointStateChange(endpoint: Endpoint): void;
@@ -59,6 +64,8 @@ export class Endpoint implements Balanceable {
   failuresTotal = 0;
   /** A slot for telemetry's per-endpoint record, reached without a lookup. */
   telemetry: unknown = undefined;
+  /** Passive outlier detection of the service, when enabled. */
+  outlier: OutcomeRecorder | undefined = undefined;
 
   constructor(
     address: HostPort,
@@ -101,6 +108,11 @@ export class Endpoint implements Balanceable {
 
   setEjected(ejected: boolean): void {
     if (this.ejected !== ejected) this.update(() => (this.ejected = ejected));
+  }
+
+  /** A request to this endpoint got a real answer (or a real failure). */
+  recordOutcome(failed: boolean): void {
+    if (this.outlier !== undefined) this.outlier.record(this, failed);
   }
 
   /** Applies a change and tells the owner when pickability changed (rare: never per request). */

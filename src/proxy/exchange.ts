@@ -160,7 +160,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
 
   onPoolConnectFailed(): void {
     // Nothing was sent: always safe to try another endpoint.
-    this.release(true);
+    this.release(true, true);
     if (this.done) return;
     if (this.attempts < MAX_SAFE_ATTEMPTS) this.dispatch();
     else this.fail(ProxyErrors.CONNECT_FAILED);
@@ -323,7 +323,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
       this.fail(ProxyErrors.UPSTREAM_RESET);
       return;
     }
-    this.release(true);
+    this.release(true, true);
     if (!this.responded) {
       this.fail(
         reason === ResetReason.CONNECTION_LOST ? ProxyErrors.CONNECTION_LOST
@@ -346,7 +346,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
       this.onPoolConnectFailed();
       return;
     }
-    this.release(true);
+    this.release(true, true);
     if (!this.responded) this.fail(ProxyErrors.CONNECTION_LOST);
     else {
       this.downReset(ErrorCode.INTERNAL_ERROR);
@@ -358,7 +358,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     this.responseEnded = true;
     this.up = null;
     this.h1 = null;
-    this.release(this.isFailure());
+    this.release(this.isFailure(), true);
     this.finish();
   }
 
@@ -382,12 +382,18 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
 
   // ------------------------------------------------------------ ends
 
-  private release(failed: boolean): void {
+  /**
+   * Releases the endpoint's load record (exactly once per dispatch). `outcome`
+   * marks a real answer of the endpoint (success or failure) for outlier
+   * detection; client cancels and never-processed requests are not outcomes.
+   */
+  private release(failed: boolean, outcome = false): void {
     const ep = this.endpoint;
     if (ep === null) return;
     this.endpoint = null;
     ep.load.end(this.loadStart, failed);
     if (failed) ep.failuresTotal++;
+    if (outcome) ep.recordOutcome(failed);
   }
 
   /** Answers with the proxy's own error (or resets, if the response already started). */
@@ -401,7 +407,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
       this.h1.abort();
       this.h1 = null;
     }
-    this.release(kind === ProxyErrors.TIMEOUT);
+    this.release(kind === ProxyErrors.TIMEOUT, kind === ProxyErrors.TIMEOUT);
     this.errorCode = kind.code;
     if (this.responded) {
       this.downReset(ErrorCode.CANCEL);
