@@ -2,6 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { parseConfig } from '../config/index.js';
 import { compute, squareClient, startSquareReplica, type SquareClient } from '../demo/square-app.js';
 import { Proxy } from '../proxy/proxy.js';
+import { defaultPolicies } from '../policy/index.js';
 import { parseArgs } from './args.js';
 
 export const DEMO_USAGE = `Usage: switchyard demo [--calls N] [--keep]
@@ -58,7 +59,7 @@ export async function runDemo(args: string[], out: NodeJS.WritableStream, err: N
     ],
     services: [{ name: 'square', balancer: 'round-robin', endpoints }],
   });
-  const proxy = new Proxy(config);
+  const proxy = new Proxy(config, { policies: defaultPolicies });
   await proxy.start();
   const [l4, l7] = proxy.listeners as [typeof proxy.listeners[0], typeof proxy.listeners[0]];
   out.write(`Three replicas on ${endpoints.join(', ')}\n`);

@@ -4,6 +4,8 @@ import type { Endpoint } from './endpoint.js';
 import type { EndpointWaiter, ServiceRuntime } from './service-runtime.js';
 import { deadlines, type Deadlined } from './deadlines.js';
 import type { H1Upstream, H1UpstreamSink } from './upstream-h1-pool.js';
+import { RETRY_ON_GRPC_STATUS, RetryOn, type RetryRules } from './policy-hooks.js';
+import { formatGrpcTimeout } from './headers.js';
 
 /** Request body bytes kept to resend a request the upstream did not process (Linkerd keeps 64 KiB). */
 const REPLAY_LIMIT = 64 * 1024;
@@ -68,6 +70,22 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   deadline = 0;
   private done = false;
 
+  // ---- retries (rules compiled per route; absent = only resends of unprocessed requests)
+  retry: RetryRules | undefined = undefined;
+  /** The method may be sent again on failures other than never-processed ones. */
+  idempotent = false;
+  /** Retries (not counting never-processed resends) made so far. */
+  retries = 0;
+  /** Absolute deadline of the whole exchange (0 = none); `deadline` may be an earlier per-try one. */
+  private routeDeadline = 0;
+  /** A response held until its trailers so that a grpc-status in them can still be retried. */
+  private heldHeaders: readonly string[] | null = null;
+  private heldData: Buffer[] = [];
+  private heldBytes = 0;
+  private heldLimit = 0;
+  private retryTimer: NodeJS.Timeout | undefined = undefined;
+  private bufferLimit = REPLAY_LIMIT;
+
   constructor(
     readonly service: ServiceRuntime,
     protected readonly observer: ExchangeObserver | undefined,
@@ -94,11 +112,44 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   start(timeoutMs: number): void {
     this.startedAt = performance.now();
     this.observer?.onExchangeStart(this);
-    if (timeoutMs > 0) {
-      this.deadline = this.startedAt + timeoutMs;
-      deadlines.add(this);
+    const service = this.service;
+    service.inflight++;
+    if (service.inflight > service.config.circuitBreakers.maxRequests) {
+      this.fail(ProxyErrors.OVERLOADED);
+      return;
     }
+    if (this.retry !== undefined) {
+      this.retry.onRequest();
+      this.bufferLimit = this.retry.bufferSize;
+    }
+    if (timeoutMs > 0) this.routeDeadline = this.startedAt + timeoutMs;
+    this.replay = [];
     this.dispatch();
+  }
+
+  /** Arms the deadline of the next attempt: the route's, or an earlier per-try one. */
+  private armDeadline(): void {
+    let d = this.routeDeadline;
+    const perTry = this.retry?.perTryTimeout ?? 0;
+    if (perTry > 0) {
+      const t = performance.now() + perTry;
+      if (d === 0 || t < d) d = t;
+    }
+    if (d === 0) return;
+    this.deadline = d;
+    deadlines.add(this);
+    if (this.isGrpc && this.routeDeadline > 0) this.setHeader('grpc-timeout', formatGrpcTimeout(this.routeDeadline - performance.now()));
+  }
+
+  private setHeader(name: string, value: string): void {
+    const h = this.reqHeaders;
+    for (let i = 0; i < h.length; i += 2) {
+      if (h[i] === name) {
+        h[i + 1] = value;
+        return;
+      }
+    }
+    h.push(name, value);
   }
 
   private dispatch(): void {
@@ -113,6 +164,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     this.endpoint = ep;
     this.lastEndpoint = ep;
     this.attempts++;
+    this.armDeadline();
     this.firstByteSeen = false;
     this.loadStart = ep.load.begin();
     ep.requestsTotal++;
@@ -145,7 +197,6 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     const endNow = this.reqEnded && this.pending.length === 0 && this.reqTrailers === null;
     const up = conn.request(this.reqHeaders, endNow, this);
     this.up = up;
-    if (this.replay === null && this.attempts === 1) this.replay = [];
     const pending = this.pending;
     if (pending.length > 0) {
       this.pending = [];
@@ -169,7 +220,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   private keepForReplay(d: Buffer): void {
     if (this.replay === null) return;
     this.replayBytes += d.length;
-    if (this.replayBytes > REPLAY_LIMIT) this.replay = null;
+    if (this.replayBytes > this.bufferLimit) this.replay = null;
     else this.replay.push(d);
   }
 
@@ -197,6 +248,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
       return;
     }
     if (this.h1 !== null) {
+      this.keepForReplay(d);
       this.h1.write(d, endStream);
       this.downConsume(d.length);
       return;
@@ -241,8 +293,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
 
   onData(s: Http2Stream, d: Buffer, endStream: boolean): void {
     if (s === this.up) {
-      this.downData(d, endStream);
-      if (endStream) this.upstreamEnded();
+      this.upstreamData(d, endStream);
     } else if (s === this.downStream) {
       this.clientData(d, endStream);
     } else {
@@ -296,21 +347,129 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
       return;
     }
     this.status = status;
-    this.responded = true;
     if (endStream && this.isGrpc) this.grpcStatus = grpcStatusOf(h);
+    const retry = this.retry;
+    if (retry !== undefined) {
+      if (this.shouldRetryResponse(retry.on, status, endStream ? this.grpcStatus : -1) && this.retryAttempt()) return;
+      if (!endStream && this.isGrpc && (retry.on & RETRY_ON_GRPC_STATUS) !== 0 && this.attempts < retry.attempts) {
+        // Hold the response until its trailers (or until it is clearly a stream):
+        // a grpc-status in trailers can then still be retried (Envoy only reads headers).
+        this.heldHeaders = h;
+        this.heldLimit = retry.bufferSize;
+        return;
+      }
+    }
+    this.responded = true;
     this.downHeaders(h, endStream);
     if (endStream) this.upstreamEnded();
   }
 
   upstreamData(d: Buffer, endStream: boolean): void {
+    if (this.heldHeaders !== null) {
+      this.heldData.push(d);
+      this.heldBytes += d.length;
+      // One gRPC message fits the hold; a second one means a stream: stop holding it back.
+      if (this.heldBytes > this.heldLimit || endStream || this.heldBytes > firstMessageEnd(this.heldData)) this.releaseHeld();
+      else return;
+      if (endStream) this.upstreamEnded();
+      return;
+    }
     this.downData(d, endStream);
     if (endStream) this.upstreamEnded();
   }
 
   upstreamTrailers(t: readonly string[]): void {
     if (this.isGrpc) this.grpcStatus = grpcStatusOf(t);
+    if (this.heldHeaders !== null) {
+      if (this.shouldRetryResponse(this.retry!.on, this.status, this.grpcStatus)) {
+        const h = this.heldHeaders;
+        this.heldHeaders = null;
+        if (this.retryAttempt()) {
+          this.heldData = [];
+          this.heldBytes = 0;
+          return;
+        }
+        this.heldHeaders = h;
+      }
+      this.releaseHeld();
+    }
     this.downTrailers(t);
     this.upstreamEnded();
+  }
+
+  /** Sends a held response on to the client; no retry is possible from here on. */
+  private releaseHeld(): void {
+    const h = this.heldHeaders!;
+    this.heldHeaders = null;
+    this.responded = true;
+    this.downHeaders(h, false);
+    const data = this.heldData;
+    this.heldData = [];
+    this.heldBytes = 0;
+    for (let i = 0; i < data.length; i++) this.downData(data[i]!, false);
+  }
+
+  /** Whether a response (HTTP status, and gRPC status when known) matches the route's retry conditions. */
+  private shouldRetryResponse(on: number, status: number, grpc: number): boolean {
+    if (status >= 500) {
+      if ((on & RetryOn.HTTP_5XX) !== 0) return true;
+      if ((on & RetryOn.GATEWAY_ERROR) !== 0 && (status === 502 || status === 503 || status === 504)) return true;
+    } else if (status === 409 && (on & RetryOn.RETRIABLE_4XX) !== 0) {
+      return true;
+    }
+    switch (grpc) {
+      case GrpcStatus.UNAVAILABLE: return (on & RetryOn.GRPC_UNAVAILABLE) !== 0;
+      case GrpcStatus.CANCELLED: return (on & RetryOn.GRPC_CANCELLED) !== 0;
+      case GrpcStatus.DEADLINE_EXCEEDED: return (on & RetryOn.GRPC_DEADLINE_EXCEEDED) !== 0;
+      case GrpcStatus.RESOURCE_EXHAUSTED: return (on & RetryOn.GRPC_RESOURCE_EXHAUSTED) !== 0;
+      case GrpcStatus.INTERNAL: return (on & RetryOn.GRPC_INTERNAL) !== 0;
+      case GrpcStatus.UNKNOWN: return (on & RetryOn.GRPC_UNKNOWN) !== 0;
+      default: return false;
+    }
+  }
+
+  /**
+   * Abandons the current attempt and schedules another, if the route allows
+   * one now: attempts left, the body still at hand, a method that may be
+   * repeated, time left, the service's retry breaker and the retry budget.
+   */
+  private retryAttempt(): boolean {
+    const retry = this.retry;
+    if (retry === undefined || this.done || this.responded) return false;
+    if (this.attempts >= retry.attempts || this.replay === null) return false;
+    if (!this.isGrpc && !this.idempotent && !retry.nonIdempotent) return false;
+    const now = performance.now();
+    const delay = retry.backoff(this.retries + 1);
+    if (this.routeDeadline > 0 && now + delay >= this.routeDeadline) return false;
+    const service = this.service;
+    if (service.retriesInFlight >= service.config.circuitBreakers.maxRetries) return false;
+    if (!retry.tryRetry()) return false;
+    if (this.up !== null) {
+      this.up.reset(ErrorCode.CANCEL);
+      this.up = null;
+    }
+    if (this.h1 !== null) {
+      this.h1.abort();
+      this.h1 = null;
+    }
+    this.release(true, true);
+    // The next dispatch arms a fresh deadline; stale wheel entries must not fire meanwhile.
+    this.deadline = 0;
+    this.retries++;
+    service.retriesInFlight++;
+    this.status = 0;
+    this.grpcStatus = -1;
+    if (this.isGrpc) this.setHeader('grpc-previous-rpc-attempts', String(this.attempts));
+    this.retryTimer = setTimeout(retryAfterBackoff, delay, this);
+    return true;
+  }
+
+  /** Runs a scheduled retry (from a timer; a plain function so no closure is made). */
+  runRetry(): void {
+    this.retryTimer = undefined;
+    this.service.retriesInFlight--;
+    if (this.done) return;
+    if (!this.resend()) this.fail(ProxyErrors.UPSTREAM_RESET);
   }
 
   private upstreamReset(code: number, reason: number): void {
@@ -323,6 +482,10 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
       this.fail(ProxyErrors.UPSTREAM_RESET);
       return;
     }
+    if (!this.responded && this.heldHeaders === null && this.retry !== undefined && (this.retry.on & (RetryOn.RESET | RetryOn.GRPC_UNAVAILABLE)) !== 0) {
+      if (this.retryAttempt()) return;
+    }
+    if (this.heldHeaders !== null) this.releaseHeld();
     this.release(true, true);
     if (!this.responded) {
       this.fail(
@@ -374,6 +537,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     const pending = this.pending;
     this.pending = [];
     for (let i = 0; i < pending.length; i++) {
+      this.keepForReplay(pending[i]!);
       h1.write(pending[i]!, i === pending.length - 1 && this.reqEnded);
       this.downConsume(pending[i]!.length);
     }
@@ -422,6 +586,19 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
 
   onDeadline(): void {
     if (this.done) return;
+    const now = performance.now();
+    if (this.routeDeadline === 0 || now < this.routeDeadline) {
+      // A per-try timeout: abandon this attempt and try another endpoint if allowed.
+      if (this.endpoint !== null && this.retryAttempt()) return;
+      if (this.routeDeadline !== 0) {
+        this.deadline = this.routeDeadline;
+        deadlines.add(this);
+        if (this.endpoint === null) return;
+      }
+    }
+    // A held response never reached the client: answer DEADLINE_EXCEEDED / 504 instead.
+    this.heldHeaders = null;
+    this.heldData = [];
     this.fail(ProxyErrors.TIMEOUT);
   }
 
@@ -429,6 +606,12 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     if (this.done) return;
     this.done = true;
     this.deadline = 0;
+    this.service.inflight--;
+    if (this.retryTimer !== undefined) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      this.service.retriesInFlight--;
+    }
     this.observer?.onExchangeEnd(this);
   }
 
@@ -438,6 +621,18 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
 }
 
 const EMPTY = Buffer.alloc(0);
+
+function retryAfterBackoff(ex: Exchange): void {
+  ex.runRetry();
+}
+
+/** Where the first gRPC message of a held body ends (5-byte prefix + length), or Infinity while unknown. */
+function firstMessageEnd(data: readonly Buffer[]): number {
+  const first = data[0]!;
+  if (first.length >= 5) return 5 + first.readUInt32BE(1);
+  const all = Buffer.concat(data as Buffer[]);
+  return all.length >= 5 ? 5 + all.readUInt32BE(1) : Infinity;
+}
 
 function statusOf(v: string): number {
   if (v.length !== 3) return 0;

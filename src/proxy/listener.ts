@@ -179,6 +179,8 @@ export class Listener implements ConnectionHandler {
     ex.routeName = route.name;
     ex.listenerName = this.name;
     ex.reqEnded = endStream;
+    ex.retry = route.retry;
+    ex.idempotent = route.idempotent || isIdempotentMethod(method);
     if (service.hashHeader !== undefined || service.hashOnSource) ex.hashKey = service.hashKey(headers, conn.user as string);
     stream.handler = ex;
     let timeout = route.timeout;
@@ -219,6 +221,8 @@ export class Listener implements ConnectionHandler {
     ex.method = req.method ?? 'GET';
     ex.routeName = route.name;
     ex.listenerName = this.name;
+    ex.retry = route.retry;
+    ex.idempotent = route.idempotent || isIdempotentMethod(ex.method);
     if (service.hashHeader !== undefined || service.hashOnSource) ex.hashKey = service.hashKey(headers, req.socket.remoteAddress);
     ex.attachRequest();
     ex.start(route.timeout);
@@ -248,3 +252,18 @@ export class Listener implements ConnectionHandler {
 }
 
 const EMPTY_LIST: string[] = [];
+
+/** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
+function isIdempotentMethod(m: string): boolean {
+  switch (m) {
+    case 'GET':
+    case 'HEAD':
+    case 'OPTIONS':
+    case 'PUT':
+    case 'DELETE':
+    case 'TRACE':
+      return true;
+    default:
+      return false;
+  }
+}

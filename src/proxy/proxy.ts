@@ -4,12 +4,15 @@ import type { ExchangeObserver } from './exchange.js';
 import { Listener } from './listener.js';
 import { CompiledRoute, Router } from './router.js';
 import { ServiceRuntime } from './service-runtime.js';
+import type { PolicyProvider } from './policy-hooks.js';
 
 export interface ProxyOptions {
   clock?: Clock;
   random?: RandomSource;
   /** Receives every finished request (telemetry). */
   observer?: ExchangeObserver;
+  /** Retries, health checks and outlier detection (src/policy's defaultPolicies). Without it: none. */
+  policies?: PolicyProvider;
 }
 
 /**
@@ -27,7 +30,7 @@ export class Proxy {
     this.clock = options.clock ?? monotonicClock;
     this.random = options.random ?? mathRandom;
     for (const s of config.services) {
-      this.services.set(s.name, new ServiceRuntime(s, { clock: this.clock, random: this.random }));
+      this.services.set(s.name, new ServiceRuntime(s, { clock: this.clock, random: this.random, policies: options.policies }));
     }
     const resolve = (name: string): ServiceRuntime => {
       const s = this.services.get(name);
@@ -36,10 +39,10 @@ export class Proxy {
       return s;
     };
     for (const l of config.listeners) {
-      const routes = l.routes.map((r, i) => new CompiledRoute(r, i, resolve));
+      const routes = l.routes.map((r, i) => new CompiledRoute(r, i, resolve, options.policies?.retryRules(r)));
       const fallback = l.service === undefined
         ? undefined
-        : new CompiledRoute({ name: 'default', match: {}, backends: [{ service: l.service, weight: 1 }], timeout: 0 } as never, routes.length, resolve);
+        : new CompiledRoute({ name: 'default', match: {}, backends: [{ service: l.service, weight: 1 }], timeout: 0, idempotent: false, idleTimeout: 0 } as never, routes.length, resolve);
       const tcpService = l.protocol === 'tcp' && l.service !== undefined ? resolve(l.service) : undefined;
       this.listeners.push(new Listener(l, new Router(routes, fallback), this.random, options.observer, tcpService));
     }

@@ -1,5 +1,6 @@
 import type { RouteConfig } from '../config/index.js';
 import type { RandomSource } from '../balancing/index.js';
+import type { RetryRules } from './policy-hooks.js';
 
 /** What a request is routed by, extracted from its head once. */
 export interface RequestHead {
@@ -26,8 +27,16 @@ export class CompiledRoute<S> {
   private readonly totalWeight: number;
   /** Route timeout in ms; 0 = none. */
   readonly timeout: number;
+  /** Requests of this route may be sent again (hedging, retries of any method). */
+  readonly idempotent: boolean;
 
-  constructor(cfg: RouteConfig, index: number, resolve: (service: string) => S) {
+  constructor(
+    cfg: RouteConfig,
+    index: number,
+    resolve: (service: string) => S,
+    /** Retry rules compiled once for this route, from the policy layer. */
+    readonly retry?: RetryRules,
+  ) {
     this.name = cfg.name ?? `route-${index}`;
     const m = cfg.match;
     this.exactPath = m.path;
@@ -51,6 +60,7 @@ export class CompiledRoute<S> {
     }
     this.totalWeight = total;
     this.timeout = cfg.timeout;
+    this.idempotent = cfg.idempotent;
   }
 
   matches(head: RequestHead): boolean {

@@ -6,6 +6,7 @@ import type { Http2Options } from '../http2/index.js';
 import { Endpoint, EndpointState, type EndpointOwner, type PoolWaiter } from './endpoint.js';
 import { H1Pool } from './upstream-h1-pool.js';
 import { H2Pool } from './upstream-h2-pool.js';
+import type { PolicyProvider, ServiceGuard } from './policy-hooks.js';
 
 /** A request waiting for an endpoint of a service (the failfast queue's waiter). */
 export interface EndpointWaiter extends PoolWaiter {
@@ -16,6 +17,11 @@ export interface EndpointWaiter extends PoolWaiter {
 export interface ServiceDeps {
   clock: Clock;
   random: RandomSource;
+  /**
+   * Health checking and outlier detection come from the policy layer through
+   * this provider (src/proxy/policy-hooks.ts); this file never imports src/policy.
+   */
+  policies?: PolicyProvider;
   /** Engine options for upstream connections. */
   upstreamHttp2?: Http2Options;
 }
@@ -32,6 +38,10 @@ export class ServiceRuntime implements EndpointOwner {
   readonly endpoints: Endpoint[] = [];
   readonly balancer: LoadBalancer<Endpoint>;
   readonly failfast: FailfastQueue<EndpointWaiter>;
+  /** Requests in flight (circuit breaker maxRequests). */
+  inflight = 0;
+  /** Retries waiting or in flight (circuit breaker maxRetries). */
+  retriesInFlight = 0;
   /** After a queue timeout, requests fail at once until an endpoint becomes ready. */
   failfastMode = false;
   private pickableCount = 0;
@@ -74,11 +84,15 @@ export class ServiceRuntime implements EndpointOwner {
       this.endpoints.push(ep);
     }
     this.rebuild();
+    this.guards = deps.policies?.serviceGuards(this) ?? [];
   }
 
-  /** Connects to every endpoint ahead of traffic. */
+  private readonly guards: ServiceGuard[];
+
+  /** Connects to every endpoint ahead of traffic and starts the guards. */
   start(): void {
     for (const ep of this.endpoints) if (ep.pool instanceof H2Pool) ep.pool.start();
+    for (const g of this.guards) g.start();
   }
 
   /** The hash key of a request for hash policies, or undefined. */
@@ -133,6 +147,7 @@ export class ServiceRuntime implements EndpointOwner {
   }
 
   close(graceful: boolean): void {
+    for (const g of this.guards) g.stop();
     for (const ep of this.endpoints) {
       ep.state = EndpointState.REMOVED;
       ep.pool.close(graceful);

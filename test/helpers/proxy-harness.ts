@@ -7,6 +7,7 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { parseConfig } from '../../src/config/index.js';
 import { Proxy } from '../../src/proxy/proxy.js';
+import { defaultPolicies } from '../../src/policy/index.js';
 
 export interface RunningProxy {
   proxy: Proxy;
@@ -17,7 +18,7 @@ export interface RunningProxy {
 
 export async function startProxy(raw: Record<string, unknown>): Promise<RunningProxy> {
   const config = parseConfig({ admin: { enabled: false }, ...raw }, 'test');
-  const proxy = new Proxy(config);
+  const proxy = new Proxy(config, { policies: defaultPolicies });
   await proxy.start();
   return {
     proxy,
