@@ -58,6 +58,7 @@ export const adminSchema = z
 export const logSchema = z
   .object({
     level: z.enum(LOG_LEVELS).default('info'),
+    accessLog: z.boolean().default(false),
   })
   .strict();
 
@@ -145,7 +146,10 @@ export const routeObjectSchema = z
  * A route. The output always has `backends` (a lone `service` becomes one
  * backend of weight 1); `service` is kept when it was written.
  */
-export const routeSchema = routeObjectSchema.transform((r) => {
+export const routeSchema = routeObjectSchema.transform((r, ctx) => {
+  if (r.hedge !== undefined && !r.idempotent) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['hedge'], message: 'hedging sends requests twice: set idempotent: true on the route' });
+  }
   const { backends, ...rest } = r;
   return { ...rest, backends: backends ?? (r.service !== undefined ? [{ service: r.service, weight: 1 }] : []) };
 });

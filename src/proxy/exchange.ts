@@ -6,6 +6,7 @@ import { deadlines, type Deadlined } from './deadlines.js';
 import type { H1Upstream, H1UpstreamSink } from './upstream-h1-pool.js';
 import { RETRY_ON_GRPC_STATUS, RetryOn, type RetryRules } from './policy-hooks.js';
 import { formatGrpcTimeout } from './headers.js';
+import { HedgeAttempt, type HedgeOwner } from './hedge-attempt.js';
 
 /** Request body bytes kept to resend a request the upstream did not process (Linkerd keeps 64 KiB). */
 const REPLAY_LIMIT = 64 * 1024;
@@ -31,7 +32,7 @@ export interface ExchangeObserver {
  * response). The object is the stream handler of its upstream HTTP/2 stream,
  * so no closure is allocated per request.
  */
-export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlined, H1UpstreamSink {
+export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlined, H1UpstreamSink, HedgeOwner {
   // ---- request
   reqHeaders!: string[];
   isGrpc = false;
@@ -85,6 +86,14 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   private heldLimit = 0;
   private retryTimer: NodeJS.Timeout | undefined = undefined;
   private bufferLimit = REPLAY_LIMIT;
+
+  // ---- hedging (idempotent routes with `hedge`)
+  hedgeDelay = 0;
+  hedgeMaxAttempts = 0;
+  /** Hedges sent so far. */
+  hedges = 0;
+  private hedgeAttempts: HedgeAttempt[] | null = null;
+  private hedgeTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(
     readonly service: ServiceRuntime,
@@ -207,6 +216,89 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
       }
     }
     if (this.reqTrailers !== null) up.sendTrailers(this.reqTrailers);
+    if (this.hedgeDelay > 0 && this.hedgeTimer === undefined && this.hedges === 0) {
+      this.hedgeTimer = setTimeout(hedgeAfterDelay, this.hedgeDelay, this);
+    }
+  }
+
+  // ------------------------------------------------------------ hedging
+
+  get replayBody(): readonly Buffer[] {
+    return this.replay ?? EMPTY_LIST;
+  }
+
+  get hedgeAbandoned(): boolean {
+    return this.done || this.responded || this.heldHeaders !== null;
+  }
+
+  /** The hedge delay passed without an answer: send another attempt to a different endpoint. */
+  sendHedge(): void {
+    this.hedgeTimer = undefined;
+    if (this.done || this.responded || this.firstByteSeen || this.heldHeaders !== null) return;
+    // Only a complete, replayable request can be sent twice.
+    if (!this.reqEnded || this.reqTrailers !== null || this.replay === null || this.service.isHttp1) return;
+    if (this.attempts + this.hedges >= this.hedgeMaxAttempts) return;
+    const service = this.service;
+    if (service.retriesInFlight >= service.config.circuitBreakers.maxRetries) return;
+    if (this.retry !== undefined && !this.retry.tryRetry()) return;
+    const ep = service.pick(this.hashKey, this.lastEndpoint);
+    if (ep === undefined || ep === this.lastEndpoint) return;
+    const a = new HedgeAttempt(this, ep);
+    (this.hedgeAttempts ??= []).push(a);
+    this.hedges++;
+    service.retriesInFlight++;
+    ep.pool.dispatch(a);
+    if (this.attempts + this.hedges < this.hedgeMaxAttempts) this.hedgeTimer = setTimeout(hedgeAfterDelay, this.hedgeDelay, this);
+  }
+
+  adoptHedge(a: HedgeAttempt, headers: string[], endStream: boolean): void {
+    this.removeHedge(a);
+    this.cancelHedges();
+    // The first attempt lost: cancel it; its endpoint did nothing wrong.
+    if (this.up !== null) {
+      this.up.reset(ErrorCode.CANCEL);
+      this.up = null;
+    }
+    this.release(false);
+    const s = a.stream!;
+    s.handler = this;
+    this.up = s;
+    this.endpoint = a.endpoint;
+    this.lastEndpoint = a.endpoint;
+    this.loadStart = a.loadStart;
+    this.firstByteSeen = false;
+    this.upstreamHeaders(headers, endStream);
+  }
+
+  hedgeFailed(a: HedgeAttempt): void {
+    this.removeHedge(a);
+    if (!this.done && this.up === null && this.endpoint === null && (this.hedgeAttempts === null || this.hedgeAttempts.length === 0)) {
+      this.fail(ProxyErrors.UPSTREAM_RESET);
+    }
+  }
+
+  private removeHedge(a: HedgeAttempt): void {
+    const list = this.hedgeAttempts;
+    if (list === null) return;
+    const i = list.indexOf(a);
+    if (i >= 0) {
+      list.splice(i, 1);
+      this.service.retriesInFlight--;
+    }
+  }
+
+  private cancelHedges(): void {
+    if (this.hedgeTimer !== undefined) {
+      clearTimeout(this.hedgeTimer);
+      this.hedgeTimer = undefined;
+    }
+    const list = this.hedgeAttempts;
+    if (list === null || list.length === 0) return;
+    this.hedgeAttempts = null;
+    for (const a of list) {
+      a.cancel();
+      this.service.retriesInFlight--;
+    }
   }
 
   onPoolConnectFailed(): void {
@@ -347,6 +439,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
       return;
     }
     this.status = status;
+    if (this.hedgeAttempts !== null || this.hedgeTimer !== undefined) this.cancelHedges();
     if (endStream && this.isGrpc) this.grpcStatus = grpcStatusOf(h);
     const retry = this.retry;
     if (retry !== undefined) {
@@ -482,6 +575,11 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
       this.fail(ProxyErrors.UPSTREAM_RESET);
       return;
     }
+    if (!this.responded && this.hedgeAttempts !== null && this.hedgeAttempts.length > 0) {
+      // A hedge is still out: let it answer.
+      this.release(true, true);
+      return;
+    }
     if (!this.responded && this.heldHeaders === null && this.retry !== undefined && (this.retry.on & (RetryOn.RESET | RetryOn.GRPC_UNAVAILABLE)) !== 0) {
       if (this.retryAttempt()) return;
     }
@@ -607,6 +705,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     this.done = true;
     this.deadline = 0;
     this.service.inflight--;
+    if (this.hedgeAttempts !== null || this.hedgeTimer !== undefined) this.cancelHedges();
     if (this.retryTimer !== undefined) {
       clearTimeout(this.retryTimer);
       this.retryTimer = undefined;
@@ -621,6 +720,12 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
 }
 
 const EMPTY = Buffer.alloc(0);
+
+const EMPTY_LIST: readonly Buffer[] = [];
+
+function hedgeAfterDelay(ex: Exchange): void {
+  ex.sendHedge();
+}
 
 function retryAfterBackoff(ex: Exchange): void {
   ex.runRetry();

@@ -181,6 +181,8 @@ export class Listener implements ConnectionHandler {
     ex.reqEnded = endStream;
     ex.retry = route.retry;
     ex.idempotent = route.idempotent || isIdempotentMethod(method);
+    ex.hedgeDelay = route.hedgeDelay;
+    ex.hedgeMaxAttempts = route.hedgeMaxAttempts;
     if (service.hashHeader !== undefined || service.hashOnSource) ex.hashKey = service.hashKey(headers, conn.user as string);
     stream.handler = ex;
     let timeout = route.timeout;

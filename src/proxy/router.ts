@@ -29,6 +29,9 @@ export class CompiledRoute<S> {
   readonly timeout: number;
   /** Requests of this route may be sent again (hedging, retries of any method). */
   readonly idempotent: boolean;
+  /** Hedge delay (ms) and attempts; 0 = no hedging. Only idempotent routes hedge. */
+  readonly hedgeDelay: number;
+  readonly hedgeMaxAttempts: number;
 
   constructor(
     cfg: RouteConfig,
@@ -61,6 +64,8 @@ export class CompiledRoute<S> {
     this.totalWeight = total;
     this.timeout = cfg.timeout;
     this.idempotent = cfg.idempotent;
+    this.hedgeDelay = cfg.hedge !== undefined && cfg.idempotent ? cfg.hedge.delay : 0;
+    this.hedgeMaxAttempts = cfg.hedge?.maxAttempts ?? 0;
   }
 
   matches(head: RequestHead): boolean {
