@@ -8,6 +8,8 @@ import { encodeGrpcMessage } from './headers.js';
  */
 export interface ErrorResponse {
   readonly grpcHeaders: readonly string[];
+  /** For a gRPC response already under way: the status in trailers instead. */
+  readonly grpcTrailers: readonly string[];
   readonly httpHeaders: readonly string[];
   readonly httpBody: Buffer;
 }
@@ -20,6 +22,11 @@ for (const kind of Object.values(ProxyErrors)) {
     grpcHeaders: [
       ':status', '200',
       'content-type', 'application/grpc',
+      'grpc-status', String(kind.grpcStatus),
+      'grpc-message', encodeGrpcMessage(kind.message),
+      'switchyard-error', kind.code,
+    ],
+    grpcTrailers: [
       'grpc-status', String(kind.grpcStatus),
       'grpc-message', encodeGrpcMessage(kind.message),
       'switchyard-error', kind.code,

@@ -6,6 +6,7 @@ import { deadlines, type Deadlined } from './deadlines.js';
 import type { H1Upstream, H1UpstreamSink } from './upstream-h1-pool.js';
 import { RETRY_ON_GRPC_STATUS, RetryOn, type RetryRules } from './policy-hooks.js';
 import { formatGrpcTimeout } from './headers.js';
+import { errorResponse } from './error-responses.js';
 import { HedgeAttempt, type HedgeOwner } from './hedge-attempt.js';
 
 /** Request body bytes kept to resend a request the upstream did not process (Linkerd keeps 64 KiB). */
@@ -93,6 +94,9 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   /** Hedges sent so far. */
   hedges = 0;
   private hedgeAttempts: HedgeAttempt[] | null = null;
+  /** Route idleTimeout (ms; 0 = off) and its watch, made only for routes that set one. */
+  idleTimeout = 0;
+  private idle: IdleWatch | null = null;
   private hedgeTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(
@@ -132,6 +136,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
       this.bufferLimit = this.retry.bufferSize;
     }
     if (timeoutMs > 0) this.routeDeadline = this.startedAt + timeoutMs;
+    if (this.idleTimeout > 0) this.idle = new IdleWatch(this, this.idleTimeout);
     this.replay = [];
     this.dispatch();
   }
@@ -332,6 +337,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   // ------------------------------------------------------------ request events (from the downstream)
 
   protected clientData(d: Buffer, endStream: boolean): void {
+    if (this.idle !== null) this.idle.touch();
     if (endStream) this.reqEnded = true;
     const up = this.up;
     if (up !== null) {
@@ -429,6 +435,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   // ------------------------------------------------------------ response events (either upstream protocol)
 
   upstreamHeaders(h: readonly string[], endStream: boolean): void {
+    if (this.idle !== null) this.idle.touch();
     if (!this.firstByteSeen && this.endpoint !== null) {
       this.firstByteSeen = true;
       this.endpoint.load.observeRtt(this.loadStart);
@@ -458,6 +465,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   }
 
   upstreamData(d: Buffer, endStream: boolean): void {
+    if (this.idle !== null) this.idle.touch();
     if (this.heldHeaders !== null) {
       this.heldData.push(d);
       this.heldBytes += d.length;
@@ -672,7 +680,13 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     this.release(kind === ProxyErrors.TIMEOUT, kind === ProxyErrors.TIMEOUT);
     this.errorCode = kind.code;
     if (this.responded) {
-      this.downReset(ErrorCode.CANCEL);
+      // gRPC can still carry the status in trailers; plain HTTP can only be cut short.
+      if (this.isGrpc && !this.responseEnded) {
+        this.grpcStatus = kind.grpcStatus;
+        this.downTrailers(errorResponse(kind).grpcTrailers);
+      } else {
+        this.downReset(ErrorCode.CANCEL);
+      }
     } else {
       this.responded = true;
       this.status = this.isGrpc ? 200 : kind.httpStatus;
@@ -722,6 +736,37 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
 const EMPTY = Buffer.alloc(0);
 
 const EMPTY_LIST: readonly Buffer[] = [];
+
+/** The route's idle timeout: fails the exchange when nothing moved either way for `timeout` ms. */
+class IdleWatch implements Deadlined {
+  deadline: number;
+  private last: number;
+
+  constructor(private readonly ex: Exchange, private readonly timeout: number) {
+    this.last = performance.now();
+    this.deadline = this.last + timeout;
+    deadlines.add(this);
+  }
+
+  touch(): void {
+    this.last = performance.now();
+  }
+
+  onDeadline(): void {
+    if (this.ex.finished) {
+      this.deadline = 0;
+      return;
+    }
+    const due = this.last + this.timeout;
+    if (performance.now() >= due) {
+      this.deadline = 0;
+      this.ex.fail(ProxyErrors.TIMEOUT);
+      return;
+    }
+    this.deadline = due;
+    deadlines.add(this);
+  }
+}
 
 function hedgeAfterDelay(ex: Exchange): void {
   ex.sendHedge();

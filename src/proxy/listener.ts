@@ -183,6 +183,7 @@ export class Listener implements ConnectionHandler {
     ex.idempotent = route.idempotent || isIdempotentMethod(method);
     ex.hedgeDelay = route.hedgeDelay;
     ex.hedgeMaxAttempts = route.hedgeMaxAttempts;
+    ex.idleTimeout = route.idleTimeout;
     if (service.hashHeader !== undefined || service.hashOnSource) ex.hashKey = service.hashKey(headers, conn.user as string);
     stream.handler = ex;
     let timeout = route.timeout;
@@ -225,6 +226,7 @@ export class Listener implements ConnectionHandler {
     ex.listenerName = this.name;
     ex.retry = route.retry;
     ex.idempotent = route.idempotent || isIdempotentMethod(ex.method);
+    ex.idleTimeout = route.idleTimeout;
     if (service.hashHeader !== undefined || service.hashOnSource) ex.hashKey = service.hashKey(headers, req.socket.remoteAddress);
     ex.attachRequest();
     ex.start(route.timeout);

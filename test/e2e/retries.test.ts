@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import http2 from 'node:http2';
 import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
 import { closeSession, connect, h2Request, startH2Backend, startProxy, waitReady } from '../helpers/proxy-harness.js';
@@ -178,4 +179,43 @@ test('circuit breaker: requests beyond maxRequests fail at once with SWY_ERR_OVE
   assert.equal(ok, 5);
   assert.equal(shed, 15);
   assert.equal(slow.requests, 5, 'shed requests never reached the backend');
+});
+
+test('idle timeout: a stream on which nothing moves is cut short; a slow but moving one is not', async (t) => {
+  const backend = await startH2Backend('trickle', {
+    handler(stream, headers) {
+      stream.on('error', () => {});
+      stream.respond({ ':status': 200 });
+      if (headers[':path'] === '/stall') return; // headers, then nothing
+      let n = 0;
+      const tick = setInterval(() => {
+        if (stream.destroyed) return clearInterval(tick);
+        stream.write('x');
+        if (++n === 8) {
+          clearInterval(tick);
+          stream.end();
+        }
+      }, 60);
+    },
+  });
+  const p = await startProxy({
+    listeners: [{ name: 'edge', listen: '127.0.0.1:0', protocol: 'http2', service: 'web', routes: [{ match: {}, service: 'web', idleTimeout: '250ms' }] }],
+    services: [{ name: 'web', endpoints: [`127.0.0.1:${backend.port}`] }],
+  });
+  t.after(async () => {
+    await p.stop();
+    await backend.close();
+  });
+  await waitReady(p);
+  const s = await connect(p.port());
+  const moving = await h2Request(s, { ':path': '/trickle' });
+  assert.equal(moving.body.toString(), 'xxxxxxxx', 'a stream that keeps moving is not cut');
+  // The stalled response is cut short (RST_STREAM CANCEL) once nothing moved for 250 ms.
+  const stalled = s.request({ ':path': '/stall' });
+  stalled.resume();
+  const t0 = performance.now();
+  await new Promise<void>((r) => stalled.on('close', () => r()));
+  assert.equal(stalled.rstCode, http2.constants.NGHTTP2_CANCEL);
+  assert.ok(performance.now() - t0 >= 250);
+  await closeSession(s);
 });
