@@ -368,14 +368,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   /** The client went away or cancelled: cancel upstream, release the endpoint. */
   protected clientReset(): void {
     if (this.done) return;
-    if (this.up !== null) {
-      this.up.reset(ErrorCode.CANCEL);
-      this.up = null;
-    }
-    if (this.h1 !== null) {
-      this.h1.abort();
-      this.h1 = null;
-    }
+    this.cancelUpstream();
     if (this.status === 0) this.grpcStatus = GrpcStatus.CANCELLED;
     // A client cancel says nothing about the endpoint's health.
     this.release(false);
@@ -545,14 +538,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     const service = this.service;
     if (service.retriesInFlight >= service.config.circuitBreakers.maxRetries) return false;
     if (!retry.tryRetry()) return false;
-    if (this.up !== null) {
-      this.up.reset(ErrorCode.CANCEL);
-      this.up = null;
-    }
-    if (this.h1 !== null) {
-      this.h1.abort();
-      this.h1 = null;
-    }
+    this.cancelUpstream();
     this.release(true, true);
     // The next dispatch arms a fresh deadline; stale wheel entries must not fire meanwhile.
     this.deadline = 0;
@@ -652,6 +638,18 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
 
   // ------------------------------------------------------------ ends
 
+  /** Cancels the upstream request of the current attempt, if any (RST_STREAM CANCEL, or an aborted HTTP/1.1 request). */
+  private cancelUpstream(): void {
+    if (this.up !== null) {
+      this.up.reset(ErrorCode.CANCEL);
+      this.up = null;
+    }
+    if (this.h1 !== null) {
+      this.h1.abort();
+      this.h1 = null;
+    }
+  }
+
   /**
    * Releases the endpoint's load record (exactly once per dispatch). `outcome`
    * marks a real answer of the endpoint (success or failure) for outlier
@@ -669,14 +667,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   /** Answers with the proxy's own error (or resets, if the response already started). */
   fail(kind: ProxyErrorKind): void {
     if (this.done) return;
-    if (this.up !== null) {
-      this.up.reset(ErrorCode.CANCEL);
-      this.up = null;
-    }
-    if (this.h1 !== null) {
-      this.h1.abort();
-      this.h1 = null;
-    }
+    this.cancelUpstream();
     this.release(kind === ProxyErrors.TIMEOUT, kind === ProxyErrors.TIMEOUT);
     this.errorCode = kind.code;
     if (this.responded) {
