@@ -8,6 +8,8 @@ import { RETRY_ON_GRPC_STATUS, RetryOn, type RetryRules } from './policy-hooks.j
 import { formatGrpcTimeout } from './headers.js';
 import { errorResponse } from './error-responses.js';
 import { HedgeAttempt, type HedgeOwner } from './hedge-attempt.js';
+import { IdleWatch } from './idle-watch.js';
+import { firstMessageEnd, grpcStatusOf, isFailureStatus, matchesRetryConditions, statusOf } from './response-status.js';
 
 /** Request body bytes kept to resend a request the upstream did not process (Linkerd keeps 64 KiB). */
 const REPLAY_LIMIT = 64 * 1024;
@@ -443,7 +445,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     if (endStream && this.isGrpc) this.grpcStatus = grpcStatusOf(h);
     const retry = this.retry;
     if (retry !== undefined) {
-      if (this.shouldRetryResponse(retry.on, status, endStream ? this.grpcStatus : -1) && this.retryAttempt()) return;
+      if (matchesRetryConditions(retry.on, status, endStream ? this.grpcStatus : -1) && this.retryAttempt()) return;
       if (!endStream && this.isGrpc && (retry.on & RETRY_ON_GRPC_STATUS) !== 0 && this.attempts < retry.attempts) {
         // Hold the response until its trailers (or until it is clearly a stream):
         // a grpc-status in trailers can then still be retried (Envoy only reads headers).
@@ -475,7 +477,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   upstreamTrailers(t: readonly string[]): void {
     if (this.isGrpc) this.grpcStatus = grpcStatusOf(t);
     if (this.heldHeaders !== null) {
-      if (this.shouldRetryResponse(this.retry!.on, this.status, this.grpcStatus)) {
+      if (matchesRetryConditions(this.retry!.on, this.status, this.grpcStatus)) {
         const h = this.heldHeaders;
         this.heldHeaders = null;
         if (this.retryAttempt()) {
@@ -501,25 +503,6 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     this.heldData = [];
     this.heldBytes = 0;
     for (let i = 0; i < data.length; i++) this.downData(data[i]!, false);
-  }
-
-  /** Whether a response (HTTP status, and gRPC status when known) matches the route's retry conditions. */
-  private shouldRetryResponse(on: number, status: number, grpc: number): boolean {
-    if (status >= 500) {
-      if ((on & RetryOn.HTTP_5XX) !== 0) return true;
-      if ((on & RetryOn.GATEWAY_ERROR) !== 0 && (status === 502 || status === 503 || status === 504)) return true;
-    } else if (status === 409 && (on & RetryOn.RETRIABLE_4XX) !== 0) {
-      return true;
-    }
-    switch (grpc) {
-      case GrpcStatus.UNAVAILABLE: return (on & RetryOn.GRPC_UNAVAILABLE) !== 0;
-      case GrpcStatus.CANCELLED: return (on & RetryOn.GRPC_CANCELLED) !== 0;
-      case GrpcStatus.DEADLINE_EXCEEDED: return (on & RetryOn.GRPC_DEADLINE_EXCEEDED) !== 0;
-      case GrpcStatus.RESOURCE_EXHAUSTED: return (on & RetryOn.GRPC_RESOURCE_EXHAUSTED) !== 0;
-      case GrpcStatus.INTERNAL: return (on & RetryOn.GRPC_INTERNAL) !== 0;
-      case GrpcStatus.UNKNOWN: return (on & RetryOn.GRPC_UNKNOWN) !== 0;
-      default: return false;
-    }
   }
 
   /**
@@ -613,16 +596,11 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     this.responseEnded = true;
     this.up = null;
     this.h1 = null;
-    this.release(this.isFailure(), true);
+    // Fast failures feed the latency estimate as a penalty, never as a fast sample.
+    this.release(isFailureStatus(this.status, this.grpcStatus), true);
     this.finish();
   }
 
-  /** Fast failures feed the latency estimate as a penalty, never as a fast sample. */
-  private isFailure(): boolean {
-    if (this.status >= 500) return true;
-    const g = this.grpcStatus;
-    return g === GrpcStatus.UNAVAILABLE || g === GrpcStatus.INTERNAL || g === GrpcStatus.UNKNOWN || g === GrpcStatus.RESOURCE_EXHAUSTED;
-  }
 
   private sendPendingH1(): void {
     const h1 = this.h1!;
@@ -728,36 +706,6 @@ const EMPTY = Buffer.alloc(0);
 
 const EMPTY_LIST: readonly Buffer[] = [];
 
-/** The route's idle timeout: fails the exchange when nothing moved either way for `timeout` ms. */
-class IdleWatch implements Deadlined {
-  deadline: number;
-  private last: number;
-
-  constructor(private readonly ex: Exchange, private readonly timeout: number) {
-    this.last = performance.now();
-    this.deadline = this.last + timeout;
-    deadlines.add(this);
-  }
-
-  touch(): void {
-    this.last = performance.now();
-  }
-
-  onDeadline(): void {
-    if (this.ex.finished) {
-      this.deadline = 0;
-      return;
-    }
-    const due = this.last + this.timeout;
-    if (performance.now() >= due) {
-      this.deadline = 0;
-      this.ex.fail(ProxyErrors.TIMEOUT);
-      return;
-    }
-    this.deadline = due;
-    deadlines.add(this);
-  }
-}
 
 function hedgeAfterDelay(ex: Exchange): void {
   ex.sendHedge();
@@ -765,29 +713,4 @@ function hedgeAfterDelay(ex: Exchange): void {
 
 function retryAfterBackoff(ex: Exchange): void {
   ex.runRetry();
-}
-
-/** Where the first gRPC message of a held body ends (5-byte prefix + length), or Infinity while unknown. */
-function firstMessageEnd(data: readonly Buffer[]): number {
-  const first = data[0]!;
-  if (first.length >= 5) return 5 + first.readUInt32BE(1);
-  const all = Buffer.concat(data as Buffer[]);
-  return all.length >= 5 ? 5 + all.readUInt32BE(1) : Infinity;
-}
-
-function statusOf(v: string): number {
-  if (v.length !== 3) return 0;
-  return (v.charCodeAt(0) - 48) * 100 + (v.charCodeAt(1) - 48) * 10 + (v.charCodeAt(2) - 48);
-}
-
-function grpcStatusOf(h: readonly string[]): number {
-  for (let i = 0; i < h.length; i += 2) {
-    if (h[i] === 'grpc-status') {
-      const v = h[i + 1]!;
-      let n = 0;
-      for (let j = 0; j < v.length; j++) n = n * 10 + (v.charCodeAt(j) - 48);
-      return n;
-    }
-  }
-  return -1;
 }
