@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
-import { Pool, type Dispatcher } from 'undici';
+import type { Pool, Dispatcher } from 'undici';
 import { EndpointState, type Endpoint, type EndpointPool, type PoolWaiter } from './endpoint.js';
 import { isHopByHop } from './headers.js';
 
@@ -27,6 +28,16 @@ export interface H1PoolSettings {
   connections: number;
 }
 
+/**
+ * undici is loaded on first use: a proxy with only HTTP/2 services never pays
+ * for it (about 15 MB of resident memory).
+ */
+let PoolClass: typeof Pool | undefined;
+function undiciPool(): typeof Pool {
+  PoolClass ??= (createRequire(import.meta.url)('undici') as { Pool: typeof Pool }).Pool;
+  return PoolClass;
+}
+
 /** Response bytes buffered downstream before the upstream read is paused. */
 const PAUSE_AT = 1 << 20;
 
@@ -41,7 +52,8 @@ export class H1Pool implements EndpointPool {
 
   constructor(private readonly endpoint: Endpoint, settings: H1PoolSettings) {
     const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
-    this.pool = new Pool(`http://${host}:${endpoint.port}`, {
+    const PoolCtor = undiciPool();
+    this.pool = new PoolCtor(`http://${host}:${endpoint.port}`, {
       connections: settings.connections,
       connectTimeout: settings.connectTimeout,
       keepAliveTimeout: 30_000,
