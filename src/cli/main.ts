@@ -2,8 +2,12 @@
 import { readFileSync } from 'node:fs';
 import { runCheck } from './check.js';
 import { runDemo } from './demo.js';
+import { runDiagnose } from './diagnose.js';
 import { runRun } from './run.js';
 import { runSimulate } from './simulate.js';
+import { runStat } from './stat.js';
+import { runTap } from './tap.js';
+import { runTop } from './top.js';
 
 const USAGE = `switchyard — a per-request load balancer for gRPC, HTTP/2 and HTTP/1.1
 
@@ -14,6 +18,10 @@ Commands:
   check      validate a configuration file
   simulate   compare balancing policies on a simulated scenario
   demo       per-connection vs per-request balancing, with three local gRPC replicas
+  stat       success rate, RPS and latency per service, endpoint, route (from the admin server)
+  top        live table of the busiest gRPC methods or paths
+  tap        stream a summary of every request matching filters
+  diagnose   tell whether any HTTP/2 target balances per connection or per request
 
 Run "switchyard <command> --help" for a command's options.
 Options: --help, --version`;
@@ -36,6 +44,14 @@ async function main(argv: string[]): Promise<number> {
       return runSimulate(rest, out, err);
     case 'demo':
       return runDemo(rest, out, err);
+    case 'stat':
+      return runStat(rest, out, err);
+    case 'top':
+      return runTop(rest, out, err);
+    case 'tap':
+      return runTap(rest, out, err);
+    case 'diagnose':
+      return runDiagnose(rest, out, err);
     case '--version':
     case '-v':
     case 'version':

@@ -2,6 +2,7 @@ import pino from 'pino';
 import { ConfigError, formatIssues, loadConfigFile, parseConfig, type Config } from '../config/index.js';
 import { Proxy } from '../proxy/proxy.js';
 import { AdminServer } from '../telemetry/admin-server.js';
+import { Telemetry } from '../telemetry/telemetry.js';
 import { parseArgs, stringFlag, UsageError } from './args.js';
 
 export const RUN_USAGE = `Usage:
@@ -16,8 +17,10 @@ docs/configuration.md). The quick mode forwards one listener to one service:
   --balancer NAME             round-robin, least-request, peak-ewma (default), random, …
   --protocol P                listener protocol: auto (default), http1, http2, tcp
   --upstream-protocol P       http2 (default) or http1
-  --admin HOST:PORT           admin server (default 127.0.0.1:9990; "off" disables)
+  --admin HOST:PORT           admin server (default 127.0.0.1:9990; "off" disables it and
+                              request telemetry: metrics, stats, tap, dashboard)
   --log-level LEVEL           fatal, error, warn, info (default), debug, trace, silent
+  --access-log                one JSON line per finished request on standard output
 
 On SIGTERM or SIGINT it stops accepting, sends GOAWAY to HTTP/2 clients, lets
 in-flight requests finish within the drain timeout and exits 0.
@@ -31,7 +34,7 @@ export function quickConfig(p: ReturnType<typeof parseArgs>): Config {
   const admin = stringFlag(p, 'admin');
   const raw = {
     admin: admin === 'off' ? { enabled: false } : { listen: admin ?? '127.0.0.1:9990' },
-    log: { level: stringFlag(p, 'log-level') ?? 'info' },
+    log: { level: stringFlag(p, 'log-level') ?? 'info', accessLog: p.flags.get('access-log') === true },
     listeners: [{ name: 'quick', listen, protocol: stringFlag(p, 'protocol') ?? 'auto', service: 'backend' }],
     services: [
       {
@@ -48,7 +51,7 @@ export function quickConfig(p: ReturnType<typeof parseArgs>): Config {
 export async function runRun(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   let p: ReturnType<typeof parseArgs>;
   try {
-    p = parseArgs(args, ['help']);
+    p = parseArgs(args, ['help', 'access-log']);
   } catch (e) {
     err.write(`${(e as Error).message}\n\n${RUN_USAGE}\n`);
     return 2;
@@ -75,17 +78,23 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
   }
 
   const log = pino({ level: config.log.level, base: { name: 'switchyard' } });
-  const proxy = new Proxy(config);
+  // Request telemetry feeds the admin server (metrics, stats, tap, dashboard) and the access log;
+  // with neither, the proxy runs without an observer.
+  const telemetry = config.admin.enabled || config.log.accessLog ? new Telemetry({ accessLog: config.log.accessLog }) : undefined;
+  const proxy = new Proxy(config, { observer: telemetry });
+  telemetry?.attach(proxy);
   let admin: AdminServer | undefined;
   try {
     await proxy.start();
     if (config.admin.enabled) {
       admin = new AdminServer(() => proxy.ready);
+      telemetry?.routes(admin);
       const a = await admin.listen(config.admin.listen.host, config.admin.listen.port);
       log.info({ address: `${a.address}:${a.port}` }, 'admin listening');
     }
   } catch (e) {
     log.error({ err: e }, 'start failed');
+    telemetry?.close();
     await proxy.stop(0);
     return 1;
   }
@@ -102,6 +111,7 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
       log.info({ signal, drainTimeoutMs: config.shutdown.drainTimeout }, 'draining');
       void proxy
         .stop(config.shutdown.drainTimeout)
+        .then(() => telemetry?.close())
         .then(() => admin?.close())
         .then(() => {
           log.info('stopped');

@@ -1,0 +1,127 @@
+import http from 'node:http';
+import { parseArgs, stringFlag, UsageError, type ParsedArgs } from './args.js';
+import { adminBase } from './stat.js';
+
+export const TAP_USAGE = `Usage:
+  switchyard tap [--admin HOST:PORT] [--service S] [--route R] [--listener L] [--method M]
+                 [--path PREFIX] [--status N|5xx] [--grpc-status N] [--endpoint HOST:PORT]
+                 [--rate N] [--max N] [--json]
+
+Streams a summary of every finished request matching the filters from a
+running proxy's admin server (/api/v1/tap), one line each. --method matches
+the HTTP method, a gRPC method ("pkg.Svc/Method") or its short name. The proxy
+sends at most --rate events per second (default 100) and reports what it
+dropped. --max exits after N events; --json prints the raw events.
+Exit codes: 0 done, 1 admin server unreachable, 2 usage error.`;
+
+interface TapLine {
+  time: string;
+  listener: string;
+  route: string;
+  service: string;
+  method: string;
+  path: string;
+  endpoint: string;
+  status: number;
+  grpcStatus: number;
+  latencyMs: number;
+  attempts: number;
+  errorCode: string;
+  classification: string;
+}
+
+export function formatTap(e: TapLine): string {
+  const parts = [
+    e.time,
+    `${e.listener}/${e.route}`,
+    e.service,
+    `${e.method} ${e.path}`,
+    `-> ${e.endpoint || '(none)'}`,
+    `status=${e.status}`,
+  ];
+  if (e.grpcStatus >= 0) parts.push(`grpc-status=${e.grpcStatus}`);
+  parts.push(`${e.latencyMs.toFixed(3)}ms`, `attempts=${e.attempts}`, e.classification);
+  if (e.errorCode) parts.push(e.errorCode);
+  return parts.join(' ');
+}
+
+const FILTERS: [flag: string, param: string][] = [
+  ['service', 'service'], ['route', 'route'], ['listener', 'listener'], ['method', 'method'], ['path', 'path'],
+  ['status', 'status'], ['grpc-status', 'grpcStatus'], ['endpoint', 'endpoint'], ['rate', 'rate'],
+];
+
+export async function runTap(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  let p: ParsedArgs;
+  let max = Infinity;
+  const q = new URLSearchParams();
+  try {
+    p = parseArgs(args, ['help', 'json']);
+    if (p.flags.has('help')) {
+      out.write(`${TAP_USAGE}\n`);
+      return 0;
+    }
+    for (const [flag, param] of FILTERS) {
+      const v = stringFlag(p, flag);
+      if (v !== undefined) q.set(param, v);
+    }
+    const m = stringFlag(p, 'max');
+    if (m !== undefined) {
+      max = Number(m);
+      if (!Number.isInteger(max) || max < 1) throw new UsageError('--max must be a positive integer');
+    }
+  } catch (e) {
+    err.write(`${(e as Error).message}\n\n${TAP_USAGE}\n`);
+    return 2;
+  }
+  const json = p.flags.has('json');
+  const url = `${adminBase(p)}/api/v1/tap?${q.toString()}`;
+  return await new Promise<number>((resolve) => {
+    let seen = 0;
+    let buf = '';
+    const req = http.get(url, (res) => {
+      if (res.statusCode !== 200) {
+        err.write(`${url} answered ${res.statusCode}\n`);
+        res.resume();
+        resolve(1);
+        return;
+      }
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        let end: number;
+        while ((end = buf.indexOf('\n\n')) >= 0) {
+          const msg = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          let event = 'message';
+          let data = '';
+          for (const line of msg.split('\n')) {
+            if (line.startsWith('event: ')) event = line.slice(7);
+            else if (line.startsWith('data: ')) data += line.slice(6);
+          }
+          if (data === '') continue;
+          if (event === 'dropped') {
+            const d = JSON.parse(data) as { dropped: number };
+            err.write(`(${d.dropped} events dropped by the rate limit)\n`);
+            continue;
+          }
+          out.write(`${json ? data : formatTap(JSON.parse(data) as TapLine)}\n`);
+          if (++seen >= max) {
+            req.destroy();
+            resolve(0);
+            return;
+          }
+        }
+      });
+      res.on('end', () => resolve(0));
+    });
+    req.on('error', (e) => {
+      if (seen >= max) return;
+      err.write(`cannot tap ${url}: ${e.message}\n`);
+      resolve(1);
+    });
+    process.once('SIGINT', () => {
+      req.destroy();
+      resolve(0);
+    });
+  });
+}

@@ -1,0 +1,181 @@
+import type http from 'node:http';
+
+/** The summary of one finished request, as the tap streams it. */
+export interface TapEvent {
+  time: string;
+  listener: string;
+  route: string;
+  service: string;
+  /** HTTP method (GET, POST…). */
+  method: string;
+  path: string;
+  /** "pkg.Service/Method" for gRPC requests, '' otherwise. */
+  grpcMethod: string;
+  /** The endpoint of the last attempt, '' when none was picked. */
+  endpoint: string;
+  status: number;
+  /** -1 when unknown (not gRPC, or no status was seen). */
+  grpcStatus: number;
+  latencyMs: number;
+  attempts: number;
+  /** SWY_ERR_* code of the proxy's own error answer, or ''. */
+  errorCode: string;
+  classification: string;
+}
+
+/** What a subscriber asked for (every field optional). */
+export interface TapFilter {
+  service?: string;
+  route?: string;
+  listener?: string;
+  /** HTTP method, gRPC method ("pkg.Svc/Method", leading "/" optional) or its short name. */
+  method?: string;
+  /** Exact status ("503") or a class ("5xx"). */
+  status?: string;
+  grpcStatus?: number;
+  endpoint?: string;
+  /** Path prefix. */
+  path?: string;
+}
+
+export function filterFromQuery(q: URLSearchParams): TapFilter {
+  const f: TapFilter = {};
+  const s = (k: string): string | undefined => {
+    const v = q.get(k);
+    return v === null || v === '' ? undefined : v;
+  };
+  f.service = s('service');
+  f.route = s('route');
+  f.listener = s('listener');
+  f.method = s('method');
+  f.status = s('status');
+  f.endpoint = s('endpoint');
+  f.path = s('path');
+  const g = s('grpcStatus') ?? s('grpc-status');
+  if (g !== undefined) f.grpcStatus = Number(g);
+  return f;
+}
+
+export function matches(f: TapFilter, e: TapEvent): boolean {
+  if (f.service !== undefined && f.service !== e.service) return false;
+  if (f.route !== undefined && f.route !== e.route) return false;
+  if (f.listener !== undefined && f.listener !== e.listener) return false;
+  if (f.endpoint !== undefined && f.endpoint !== e.endpoint) return false;
+  if (f.path !== undefined && !e.path.startsWith(f.path)) return false;
+  if (f.grpcStatus !== undefined && f.grpcStatus !== e.grpcStatus) return false;
+  if (f.status !== undefined) {
+    const st = f.status.toLowerCase();
+    if (st.length === 3 && st.endsWith('xx')) {
+      if (Math.floor(e.status / 100) !== Number(st[0])) return false;
+    } else if (Number(st) !== e.status) return false;
+  }
+  if (f.method !== undefined) {
+    const m = f.method;
+    if (m.includes('/')) {
+      if ((m.startsWith('/') ? m.slice(1) : m) !== e.grpcMethod) return false;
+    } else if (m.toUpperCase() !== e.method.toUpperCase() && e.grpcMethod.slice(e.grpcMethod.indexOf('/') + 1) !== m) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** One Server-Sent Events subscriber with its filter and rate limit. */
+class Subscriber {
+  private windowStart = 0;
+  private sentInWindow = 0;
+  dropped = 0;
+  private reportedDropped = 0;
+  sent = 0;
+
+  constructor(
+    readonly res: http.ServerResponse,
+    readonly filter: TapFilter,
+    readonly maxPerSecond: number,
+  ) {}
+
+  offer(e: TapEvent, now: number): void {
+    if (!matches(this.filter, e)) return;
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.sentInWindow = 0;
+    }
+    // A slow reader does not make the proxy buffer without bound.
+    if (this.sentInWindow >= this.maxPerSecond || this.res.writableLength > 1 << 20) {
+      this.dropped++;
+      return;
+    }
+    this.sentInWindow++;
+    this.sent++;
+    this.res.write(`data: ${JSON.stringify(e)}\n\n`);
+  }
+
+  /** Reports drops since the last report (and keeps idle connections alive). */
+  tick(): void {
+    if (this.dropped !== this.reportedDropped) {
+      this.res.write(`event: dropped\ndata: ${JSON.stringify({ dropped: this.dropped - this.reportedDropped, totalDropped: this.dropped })}\n\n`);
+      this.reportedDropped = this.dropped;
+    } else {
+      this.res.write(': keep-alive\n\n');
+    }
+  }
+}
+
+/**
+ * The live request stream (/api/v1/tap). `active` is the one boolean the data
+ * path checks: with no subscriber no event is built.
+ */
+export class TapHub {
+  private readonly subscribers = new Set<Subscriber>();
+  private timer: NodeJS.Timeout | undefined;
+  active = false;
+
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  publish(e: TapEvent): void {
+    const now = performance.now();
+    for (const s of this.subscribers) s.offer(e, now);
+  }
+
+  /** GET /api/v1/tap?service=&route=&method=&status=&endpoint=&path=&grpcStatus=&rate= */
+  handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
+    const rate = Number(url.searchParams.get('rate') ?? 100);
+    const maxPerSecond = Number.isFinite(rate) && rate > 0 ? Math.min(rate, 10_000) : 100;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.write(`: tap open, at most ${maxPerSecond} events/s\n\n`);
+    const s = new Subscriber(res, filterFromQuery(url.searchParams), maxPerSecond);
+    this.subscribers.add(s);
+    this.active = true;
+    if (this.timer === undefined) {
+      this.timer = setInterval(() => {
+        for (const x of this.subscribers) x.tick();
+      }, 1000);
+      this.timer.unref();
+    }
+    const gone = (): void => {
+      this.subscribers.delete(s);
+      this.active = this.subscribers.size > 0;
+      if (!this.active && this.timer !== undefined) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
+    };
+    req.once('close', gone);
+    res.once('close', gone);
+  }
+
+  close(): void {
+    for (const s of this.subscribers) s.res.end();
+    this.subscribers.clear();
+    this.active = false;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

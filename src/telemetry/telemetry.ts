@@ -1,0 +1,579 @@
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { engineCounters } from '../http2/options.js';
+import { ENDPOINT_STATE_NAMES, EndpointState, type Endpoint } from '../proxy/endpoint.js';
+import type { Exchange, ExchangeObserver } from '../proxy/exchange.js';
+import type { Listener } from '../proxy/listener.js';
+import type { Proxy } from '../proxy/proxy.js';
+import type { ServiceRuntime } from '../proxy/service-runtime.js';
+import type { AdminServer } from './admin-server.js';
+import { dashboardHtml } from './dashboard.js';
+import { bucketIndex, DURATION_BUCKETS, histogramSamples, ScrapeMetric, type Sample } from './prom.js';
+import { TapHub, type TapEvent } from './tap.js';
+import { Outcome, OUTCOME_NAMES, WindowStats, type WindowSnapshot } from './window-stats.js';
+
+export interface TelemetryOptions {
+  /** One JSON line per finished request (pino, asynchronous). A logger, or true for stdout. */
+  accessLog?: boolean | pino.Logger;
+  /** Add x-request-id to upstream requests without one (default: on with the access log). */
+  requestIds?: boolean;
+  /** gRPC methods ("pkg.Svc/Method") that always get their own label. */
+  grpcMethods?: readonly string[];
+  /** Distinct paths / gRPC methods tracked by name; later ones are counted as "other" (default 100). */
+  maxPaths?: number;
+  /** Node.js process metrics (prom-client collectDefaultMetrics); default true. */
+  processMetrics?: boolean;
+}
+
+/** The gRPC status codes that count as failures (UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL, UNAVAILABLE). */
+const FAILED_GRPC = new Set([2, 4, 8, 13, 14]);
+
+/** success, failure or cancelled (a client cancel before any response). */
+export function classify(ex: Exchange): number {
+  if (ex.status === 0 && ex.grpcStatus === 1) return Outcome.CANCELLED;
+  if (ex.status >= 500 || ex.errorCode !== '') return Outcome.FAILURE;
+  if (ex.grpcStatus > 0 && FAILED_GRPC.has(ex.grpcStatus)) return Outcome.FAILURE;
+  if (ex.status === 0) return Outcome.FAILURE;
+  return Outcome.SUCCESS;
+}
+
+/** Requests of one (status, grpc-status, classification) of a series. */
+interface OutcomeCount {
+  status: number;
+  grpcStatus: number;
+  outcome: number;
+  n: number;
+}
+
+/** Per listener × route × service × endpoint: counters and the duration histogram. */
+class Series {
+  readonly buckets = new Float64Array(DURATION_BUCKETS.length + 1);
+  sum = 0;
+  count = 0;
+  retries = 0;
+  readonly outcomes = new Map<number, OutcomeCount>();
+  readonly labels: Record<string, string>;
+  /** Windowed stats of this series; listener, route, service and endpoint views merge them when read. */
+  readonly stats = new WindowStats();
+
+  constructor(listener: string, route: string, service: string, endpoint: string) {
+    this.labels = { listener, route, service, endpoint };
+  }
+
+  count1(status: number, grpcStatus: number, outcome: number): void {
+    const key = status * 1000 + (grpcStatus + 1) * 4 + outcome;
+    const o = this.outcomes.get(key);
+    if (o !== undefined) o.n++;
+    else this.outcomes.set(key, { status, grpcStatus, outcome, n: 1 });
+  }
+}
+
+/** The record reached through Endpoint.telemetry: no lookup by label per request. */
+class EndpointRecord {
+  /** listener name → route name → series. */
+  readonly series = new Map<string, Map<string, Series>>();
+  constructor(readonly id: string, readonly endpoint: Endpoint | undefined) {}
+}
+
+/** The record reached through ServiceRuntime.telemetry. */
+class ServiceRecord {
+  inFlight = 0;
+  readonly endpoints: EndpointRecord[] = [];
+  /** Requests that never got an endpoint. */
+  readonly none = new EndpointRecord('none', undefined);
+  constructor(readonly name: string, readonly service: ServiceRuntime) {}
+}
+
+/** Per path (gRPC method for gRPC requests), bounded. */
+class PathRecord {
+  readonly stats = new WindowStats();
+  readonly outcomes = new Map<number, OutcomeCount>();
+  constructor(readonly name: string, readonly grpc: boolean) {}
+}
+
+export interface StatsEntry extends WindowSnapshot {
+  name: string;
+  total: { requests: number; failures: number; cancelled: number };
+}
+
+/**
+ * Telemetry of a running proxy: the ExchangeObserver the data path calls,
+ * Prometheus metrics, windowed statistics, the tap and the access log, plus
+ * the admin routes that expose them.
+ */
+export class Telemetry implements ExchangeObserver {
+  readonly registry = new Registry();
+  readonly tap = new TapHub();
+  private proxy: Proxy | undefined;
+  private readonly services: ServiceRecord[] = [];
+  /** Listener names → their route names (in configuration order). */
+  private readonly listenerRoutes = new Map<string, Set<string>>();
+  private readonly paths = new Map<string, PathRecord>();
+  private readonly other: PathRecord = new PathRecord('other', false);
+  private readonly maxPaths: number;
+  private readonly accessLog: pino.Logger | undefined;
+  private readonly destination: pino.DestinationStream | undefined;
+  private readonly requestIds: boolean;
+  private readonly idPrefix = randomBytes(6).toString('hex');
+  private idCounter = 0;
+  private readonly startedAt = performance.now();
+
+  constructor(options: TelemetryOptions = {}) {
+    this.maxPaths = options.maxPaths ?? 100;
+    for (const m of options.grpcMethods ?? []) {
+      const name = m.startsWith('/') ? m.slice(1) : m;
+      this.paths.set(`/${name}`, new PathRecord(name, true));
+    }
+    if (options.accessLog === true) {
+      const dest = pino.destination({ dest: 1, sync: false });
+      this.destination = dest;
+      this.accessLog = pino({ base: { name: 'switchyard', log: 'access' } }, dest);
+    } else if (options.accessLog) {
+      this.accessLog = options.accessLog;
+    }
+    this.requestIds = options.requestIds ?? this.accessLog !== undefined;
+    this.registerMetrics(options.processMetrics ?? true);
+  }
+
+  /** Attaches to the proxy built with this observer (topology, gauges, per-object records). */
+  attach(proxy: Proxy): void {
+    this.proxy = proxy;
+    for (const s of proxy.services.values()) this.serviceRecord(s);
+    for (const l of proxy.listeners) {
+      this.listener(l.name);
+      for (const r of l.router.routes) this.route(l.name, r.name);
+      if (l.router.fallback !== undefined) this.route(l.name, l.router.fallback.name);
+    }
+  }
+
+  // ------------------------------------------------------------ data path
+
+  onExchangeStart(ex: Exchange): void {
+    const s = ex.service.telemetry as ServiceRecord | undefined;
+    (s ?? this.serviceRecord(ex.service)).inFlight++;
+    if (this.requestIds) {
+      const h = ex.reqHeaders;
+      for (let i = 0; i < h.length; i += 2) if (h[i] === 'x-request-id') return;
+      h.push('x-request-id', `${this.idPrefix}-${(++this.idCounter).toString(36)}`);
+    }
+  }
+
+  onExchangeEnd(ex: Exchange): void {
+    const now = performance.now();
+    const latencyMs = now - ex.startedAt;
+    const svc = ex.service;
+    const sr = (svc.telemetry as ServiceRecord | undefined) ?? this.serviceRecord(svc);
+    sr.inFlight--;
+    const ep = ex.lastEndpoint;
+    const er = ep === null ? sr.none : ((ep.telemetry as EndpointRecord | undefined) ?? this.endpointRecord(sr, ep));
+    let byRoute = er.series.get(ex.listenerName);
+    if (byRoute === undefined) {
+      byRoute = new Map();
+      er.series.set(ex.listenerName, byRoute);
+    }
+    let series = byRoute.get(ex.routeName);
+    if (series === undefined) {
+      series = new Series(ex.listenerName, ex.routeName, sr.name, er.id);
+      byRoute.set(ex.routeName, series);
+      this.route(ex.listenerName, ex.routeName);
+    }
+    const outcome = classify(ex);
+    const status = ex.status;
+    const grpcStatus = ex.grpcStatus;
+    series.count1(status, grpcStatus, outcome);
+    const seconds = latencyMs / 1000;
+    series.buckets[bucketIndex(seconds)]!++;
+    series.sum += seconds;
+    series.count++;
+    if (ex.attempts > 1) series.retries += ex.attempts - 1;
+
+    const sec = Math.floor(now / 1000);
+    const us = Math.round(latencyMs * 1000);
+    series.stats.record(sec, us, outcome);
+    const p = this.pathRecord(ex);
+    p.stats.record(sec, us, outcome);
+    const key = status * 1000 + (grpcStatus + 1) * 4 + outcome;
+    const o = p.outcomes.get(key);
+    if (o !== undefined) o.n++;
+    else p.outcomes.set(key, { status, grpcStatus, outcome, n: 1 });
+
+    if (this.tap.active) this.tap.publish(this.event(ex, er.id, latencyMs, outcome));
+    if (this.accessLog !== undefined) this.logAccess(ex, er.id, latencyMs, outcome);
+  }
+
+  private pathRecord(ex: Exchange): PathRecord {
+    let path = ex.path;
+    const q = path.indexOf('?');
+    if (q >= 0) path = path.slice(0, q);
+    const p = this.paths.get(path);
+    if (p !== undefined) return p;
+    if (this.paths.size >= this.maxPaths) return this.other;
+    const r = new PathRecord(ex.isGrpc ? path.slice(1) : path, ex.isGrpc);
+    this.paths.set(path, r);
+    return r;
+  }
+
+  private event(ex: Exchange, endpoint: string, latencyMs: number, outcome: number): TapEvent {
+    return {
+      time: new Date().toISOString(),
+      listener: ex.listenerName,
+      route: ex.routeName,
+      service: ex.service.name,
+      method: ex.method,
+      path: ex.path,
+      grpcMethod: ex.isGrpc ? ex.path.slice(1) : '',
+      endpoint: endpoint === 'none' ? '' : endpoint,
+      status: ex.status,
+      grpcStatus: ex.grpcStatus,
+      latencyMs: Math.round(latencyMs * 1000) / 1000,
+      attempts: ex.attempts,
+      errorCode: ex.errorCode,
+      classification: OUTCOME_NAMES[outcome]!,
+    };
+  }
+
+  private logAccess(ex: Exchange, endpoint: string, latencyMs: number, outcome: number): void {
+    let requestId: string | undefined;
+    let traceparent: string | undefined;
+    const h = ex.reqHeaders;
+    for (let i = 0; i < h.length; i += 2) {
+      const n = h[i];
+      if (n === 'x-request-id') requestId = h[i + 1];
+      else if (n === 'traceparent') traceparent = h[i + 1];
+    }
+    this.accessLog!.info({
+      listener: ex.listenerName,
+      route: ex.routeName,
+      service: ex.service.name,
+      method: ex.method,
+      path: ex.path,
+      endpoint: endpoint === 'none' ? '' : endpoint,
+      status: ex.status,
+      grpcStatus: ex.grpcStatus,
+      latencyMs: Math.round(latencyMs * 1000) / 1000,
+      attempts: ex.attempts,
+      errorCode: ex.errorCode,
+      classification: OUTCOME_NAMES[outcome],
+      requestId,
+      traceparent,
+    }, 'request');
+  }
+
+  // ------------------------------------------------------------ records
+
+  private serviceRecord(s: ServiceRuntime): ServiceRecord {
+    let r = s.telemetry as ServiceRecord | undefined;
+    if (r !== undefined) return r;
+    r = new ServiceRecord(s.name, s);
+    s.telemetry = r;
+    this.services.push(r);
+    for (const ep of s.endpoints) this.endpointRecord(r, ep);
+    return r;
+  }
+
+  private endpointRecord(sr: ServiceRecord, ep: Endpoint): EndpointRecord {
+    let r = ep.telemetry as EndpointRecord | undefined;
+    if (r !== undefined) return r;
+    r = new EndpointRecord(ep.id, ep);
+    ep.telemetry = r;
+    sr.endpoints.push(r);
+    return r;
+  }
+
+  private listener(name: string): Set<string> {
+    let routes = this.listenerRoutes.get(name);
+    if (routes === undefined) {
+      routes = new Set();
+      this.listenerRoutes.set(name, routes);
+    }
+    return routes;
+  }
+
+  private route(listener: string, route: string): void {
+    this.listener(listener).add(route);
+  }
+
+  private *allSeries(): Generator<Series> {
+    for (const sr of this.services) {
+      for (const er of [...sr.endpoints, sr.none]) for (const byRoute of er.series.values()) yield* byRoute.values();
+    }
+  }
+
+  // ------------------------------------------------------------ metrics
+
+  private registerMetrics(processMetrics: boolean): void {
+    const reg = this.registry;
+    if (processMetrics) collectDefaultMetrics({ register: reg });
+    const grpcLabel = (g: number): string => (g < 0 ? '' : String(g));
+    new ScrapeMetric('switchyard_requests_total', 'Finished requests by listener, route, service, endpoint, status and classification.', 'counter', () => {
+      const out: Sample[] = [];
+      for (const s of this.allSeries()) {
+        for (const o of s.outcomes.values()) {
+          out.push({
+            labels: { ...s.labels, status_code: String(o.status), grpc_status: grpcLabel(o.grpcStatus), classification: OUTCOME_NAMES[o.outcome]! },
+            value: o.n,
+          });
+        }
+      }
+      return out;
+    }).register(reg);
+    new ScrapeMetric('switchyard_request_duration_seconds', 'Request duration from routing to the end of the response.', 'histogram', () => {
+      const out: Sample[] = [];
+      for (const s of this.allSeries()) histogramSamples('switchyard_request_duration_seconds', s.labels, s.buckets, s.sum, s.count, out);
+      return out;
+    }).register(reg);
+    new ScrapeMetric('switchyard_request_retries_total', 'Extra attempts (resends to another or the same endpoint) of finished requests.', 'counter', () => {
+      const out: Sample[] = [];
+      for (const s of this.allSeries()) out.push({ labels: s.labels, value: s.retries });
+      return out;
+    }).register(reg);
+    new ScrapeMetric('switchyard_requests_in_flight', 'Requests routed to a service and not finished yet.', 'gauge', () =>
+      this.services.map((s) => ({ labels: { service: s.name }, value: s.inFlight })),
+    ).register(reg);
+    new ScrapeMetric('switchyard_grpc_requests_total', 'Finished gRPC requests by method (bounded: later methods are "other") and gRPC status.', 'counter', () => {
+      const out: Sample[] = [];
+      for (const p of [...this.paths.values(), this.other]) {
+        for (const o of p.outcomes.values()) {
+          if (o.grpcStatus < 0 && !p.grpc) continue;
+          if (p === this.other && o.grpcStatus < 0) continue;
+          out.push({ labels: { grpc_method: p.name, grpc_status: grpcLabel(o.grpcStatus), classification: OUTCOME_NAMES[o.outcome]! }, value: o.n });
+        }
+      }
+      return out;
+    }).register(reg);
+    const STATES = [...ENDPOINT_STATE_NAMES, 'ejected', 'unhealthy'];
+    new ScrapeMetric('switchyard_endpoint_state', 'Endpoint state: 1 for the current one (connecting, ready, reconnecting, removed, ejected, unhealthy).', 'gauge', () => {
+      const out: Sample[] = [];
+      for (const s of this.services) {
+        for (const e of s.endpoints) {
+          const cur = endpointStateName(e.endpoint!);
+          for (const st of STATES) out.push({ labels: { service: s.name, endpoint: e.id, state: st }, value: st === cur ? 1 : 0 });
+        }
+      }
+      return out;
+    }).register(reg);
+    const perEndpoint = (name: string, help: string, type: 'counter' | 'gauge', f: (e: Endpoint) => number): void => {
+      new ScrapeMetric(name, help, type, () => {
+        const out: Sample[] = [];
+        for (const s of this.services) for (const e of s.endpoints) out.push({ labels: { service: s.name, endpoint: e.id }, value: f(e.endpoint!) });
+        return out;
+      }).register(reg);
+    };
+    perEndpoint('switchyard_endpoint_latency_estimate_seconds', "The balancer's latency estimate (peak EWMA of response times).", 'gauge', (e) => e.load.rttEstimate() / 1000);
+    perEndpoint('switchyard_endpoint_pending_requests', 'Requests dispatched to the endpoint and not finished.', 'gauge', (e) => e.load.pending);
+    perEndpoint('switchyard_upstream_connections', 'Open connections to the endpoint.', 'gauge', (e) => e.pool.connectionCount);
+    perEndpoint('switchyard_endpoint_dispatches_total', 'Attempts dispatched to the endpoint (connections for tcp listeners).', 'counter', (e) => e.requestsTotal);
+    perEndpoint('switchyard_endpoint_failures_total', 'Attempts to the endpoint that failed.', 'counter', (e) => e.failuresTotal);
+    new ScrapeMetric('switchyard_service_panic_mode', '1 while too few endpoints are healthy and the service balances over all of them.', 'gauge', () =>
+      this.services.map((s) => ({ labels: { service: s.name }, value: s.service.panicMode ? 1 : 0 })),
+    ).register(reg);
+    const perListener = (name: string, help: string, type: 'counter' | 'gauge', f: (l: Listener) => number): void => {
+      new ScrapeMetric(name, help, type, () =>
+        (this.proxy?.listeners ?? []).map((l) => ({ labels: { listener: l.name, protocol: l.config.protocol }, value: f(l) })),
+      ).register(reg);
+    };
+    perListener('switchyard_client_connections', 'Open client connections of the listener (all protocols, tcp included).', 'gauge', (l) => l.counters.connectionsOpen);
+    perListener('switchyard_client_connections_total', 'Client connections accepted by the listener.', 'counter', (l) => l.counters.connectionsTotal);
+    perListener('switchyard_protocol_detect_failures_total', 'Connections closed because the protocol could not be detected.', 'counter', (l) => l.counters.detectFailures);
+    new ScrapeMetric('switchyard_http2_engine_events_total', 'HTTP/2 engine events: connection and stream errors, floods, refused streams, keepalive timeouts.', 'counter', () =>
+      Object.entries(engineCounters).map(([event, value]) => ({ labels: { event: snake(event) }, value: value as number })),
+    ).register(reg);
+  }
+
+  /** The Prometheus text exposition. */
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  // ------------------------------------------------------------ stats and topology
+
+  /** Windowed statistics (window 10 or 60 s) per listener, route, service, endpoint and path / gRPC method. */
+  stats(windowSec: number): Record<string, unknown> {
+    const now = performance.now();
+    const elapsed = (now - this.startedAt) / 1000;
+    const all = [...this.allSeries()];
+    const entryOf = (name: string, list: readonly WindowStats[]): StatsEntry => {
+      const total = { requests: 0, failures: 0, cancelled: 0 };
+      for (const w of list) {
+        total.requests += w.total;
+        total.failures += w.totalFailures;
+        total.cancelled += w.totalCancelled;
+      }
+      return { name, ...WindowStats.combined(list, now, windowSec, elapsed), total };
+    };
+    /** Stats and status counts of the series `pred` selects. */
+    const view = (name: string, pred: (s: Series) => boolean) => {
+      const list = all.filter(pred);
+      const statusCodes: Record<string, number> = {};
+      const grpcStatuses: Record<string, number> = {};
+      for (const s of list) {
+        for (const o of s.outcomes.values()) {
+          statusCodes[o.status] = (statusCodes[o.status] ?? 0) + o.n;
+          if (o.grpcStatus >= 0) grpcStatuses[o.grpcStatus] = (grpcStatuses[o.grpcStatus] ?? 0) + o.n;
+        }
+      }
+      return { ...entryOf(name, list.map((s) => s.stats)), statusCodes, grpcStatuses };
+    };
+    const listeners = [...this.listenerRoutes.keys()].map((name) => {
+      const l = this.proxy?.listeners.find((x) => x.name === name);
+      return {
+        ...view(name, (s) => s.labels.listener === name),
+        protocol: l?.config.protocol,
+        connections: l === undefined ? undefined : { open: l.counters.connectionsOpen, total: l.counters.connectionsTotal },
+      };
+    });
+    const routes = [...this.listenerRoutes].flatMap(([listener, names]) =>
+      [...names].map((name) => ({ listener, ...view(name, (s) => s.labels.listener === listener && s.labels.route === name) })),
+    );
+    const services = this.services.map((sr) => {
+      const svc = view(sr.name, (s) => s.labels.service === sr.name);
+      const endpoints = sr.endpoints.map((er) => {
+        const e = er.endpoint!;
+        const st = view(er.id, (s) => s.labels.service === sr.name && s.labels.endpoint === er.id);
+        return {
+          ...st,
+          state: endpointStateName(e),
+          latencyEstimateMs: round3(e.load.rttEstimate()),
+          pending: e.load.pending,
+          connections: e.pool.connectionCount,
+          share: svc.requests > 0 ? st.requests / svc.requests : null,
+        };
+      });
+      let noEndpoint = 0;
+      for (const byRoute of sr.none.series.values()) for (const s of byRoute.values()) noEndpoint += s.count;
+      return { ...svc, inFlight: sr.inFlight, panicMode: sr.service.panicMode, noEndpoint, endpoints };
+    });
+    const paths = [...this.paths.values(), this.other]
+      .filter((p) => p.stats.total > 0)
+      .map((p) => {
+        const statusCodes: Record<string, number> = {};
+        const grpcStatuses: Record<string, number> = {};
+        for (const o of p.outcomes.values()) {
+          statusCodes[o.status] = (statusCodes[o.status] ?? 0) + o.n;
+          if (o.grpcStatus >= 0) grpcStatuses[o.grpcStatus] = (grpcStatuses[o.grpcStatus] ?? 0) + o.n;
+        }
+        return { ...entryOf(p.name, [p.stats]), grpc: p.grpc, statusCodes, grpcStatuses };
+      });
+    return {
+      window: windowSec === 60 ? '1m' : `${windowSec}s`,
+      windowSeconds: windowSec,
+      uptimeSeconds: Math.round(elapsed * 1000) / 1000,
+      tapSubscribers: this.tap.subscriberCount,
+      listeners,
+      routes,
+      services,
+      methods: paths.filter((p) => p.grpc),
+      paths,
+    };
+  }
+
+  /** Listeners → routes → services → endpoints, with states. */
+  topology(): Record<string, unknown> {
+    const proxy = this.proxy;
+    if (proxy === undefined) return { listeners: [], services: [] };
+    return {
+      listeners: proxy.listeners.map((l) => ({
+        name: l.name,
+        protocol: l.config.protocol,
+        address: addressOf(l),
+        routes: [...l.router.routes, ...(l.router.fallback ? [l.router.fallback] : [])].map((r) => ({
+          name: r.name,
+          services: [...new Set(r.targets.map((t) => t.name))],
+        })),
+        // A tcp listener relays whole connections to its service.
+        service: l.config.service,
+      })),
+      services: [...proxy.services.values()].map((s) => ({
+        name: s.name,
+        protocol: s.config.protocol,
+        panicMode: s.panicMode,
+        endpoints: s.endpoints.map((e) => ({ id: e.id, state: endpointStateName(e), weight: e.weight })),
+      })),
+    };
+  }
+
+  // ------------------------------------------------------------ admin routes
+
+  /** /metrics, /api/v1/stats, /api/v1/topology, /api/v1/tap, /dashboard (and / redirecting to it). */
+  routes(admin: AdminServer): void {
+    admin.route('/metrics', (_req, res) => {
+      this.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': this.registry.contentType });
+          res.end(text);
+        },
+        (err: Error) => {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end(`error: ${err.message}\n`);
+        },
+      );
+    });
+    admin.route('/api/v1/stats', (_req, res, url) => {
+      const w = parseWindow(url.searchParams.get('window'));
+      if (w === undefined) {
+        json(res, 400, { error: 'window must be 10s or 1m' });
+        return;
+      }
+      json(res, 200, this.stats(w));
+    });
+    admin.route('/api/v1/topology', (_req, res) => json(res, 200, this.topology()));
+    admin.route('/api/v1/tap', (req, res, url) => this.tap.handle(req, res, url));
+    const html = dashboardHtml();
+    admin.route('/dashboard', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' });
+      res.end(html);
+    });
+    admin.route('/', (_req, res) => {
+      res.writeHead(302, { location: '/dashboard' });
+      res.end();
+    });
+  }
+
+  /** Ends tap streams and flushes the access log. */
+  close(): void {
+    this.tap.close();
+    const d = this.destination as (pino.DestinationStream & { flushSync?: () => void }) | undefined;
+    try {
+      d?.flushSync?.();
+    } catch {
+      // not ready yet (nothing written): nothing to flush
+    }
+  }
+}
+
+export function endpointStateName(e: Endpoint): string {
+  if (e.state !== EndpointState.REMOVED) {
+    if (e.ejected) return 'ejected';
+    if (!e.healthy) return 'unhealthy';
+  }
+  return ENDPOINT_STATE_NAMES[e.state] ?? 'unknown';
+}
+
+export function parseWindow(v: string | null): number | undefined {
+  if (v === null || v === '' || v === '10s') return 10;
+  if (v === '1m' || v === '60s') return 60;
+  return undefined;
+}
+
+function json(res: import('node:http').ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
+  res.end(JSON.stringify(body));
+}
+
+function addressOf(l: Listener): string | undefined {
+  try {
+    const a = l.address;
+    return a === null ? undefined : `${a.address}:${a.port}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function snake(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function round3(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}

@@ -1,0 +1,169 @@
+import hdr from 'hdr-histogram-js';
+
+/** Latencies are recorded in microseconds, from 1 µs up to this (longer ones are clamped). */
+export const MAX_LATENCY_US = 60_000_000;
+
+/** Classification of a finished request. */
+export const Outcome = { SUCCESS: 0, FAILURE: 1, CANCELLED: 2 } as const;
+export const OUTCOME_NAMES = ['success', 'failure', 'cancelled'] as const;
+
+type Histogram = ReturnType<typeof hdr.build>;
+
+function newHistogram(): Histogram {
+  // Pure JavaScript build (no WebAssembly), 2 significant digits: values are
+  // exact to 1 %, a histogram of 1 µs … 60 s holds ~2,600 32-bit counters.
+  return hdr.build({
+    bitBucketSize: 32,
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: MAX_LATENCY_US,
+    numberOfSignificantValueDigits: 2,
+    autoResize: false,
+    useWebAssembly: false,
+  });
+}
+
+const SECONDS = 60;
+const FINE_SLOTS = 10; // one histogram per second: the 10 s window
+const COARSE_SLOTS = 6; // one histogram per 10 s: the 1 min window
+
+/** Latency percentiles of a window, in milliseconds (null when nothing was recorded). */
+export interface Percentiles {
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  p999: number | null;
+  max: number | null;
+}
+
+export interface WindowSnapshot {
+  /** Requests that finished in the window. */
+  requests: number;
+  rps: number;
+  successes: number;
+  failures: number;
+  cancelled: number;
+  /** successes / (successes + failures); cancelled requests are not counted; null without requests. */
+  successRate: number | null;
+  latencyMs: Percentiles;
+}
+
+/**
+ * Sliding-window statistics of one key (a listener, route, service, endpoint
+ * or method): request counts per second for the last minute, and latency
+ * histograms per second (last 10 s) and per 10 s (last minute), merged when
+ * read. Recording costs a few array writes and two histogram records; slots
+ * are reused in place (histograms are reset, never reallocated).
+ */
+export class WindowStats {
+  private readonly secEpoch = new Float64Array(SECONDS).fill(-1);
+  private readonly secCounts = new Uint32Array(SECONDS * 3);
+  private readonly fine: (Histogram | undefined)[] = new Array(FINE_SLOTS).fill(undefined);
+  private readonly fineEpoch = new Float64Array(FINE_SLOTS).fill(-1);
+  private readonly coarse: (Histogram | undefined)[] = new Array(COARSE_SLOTS).fill(undefined);
+  private readonly coarseEpoch = new Float64Array(COARSE_SLOTS).fill(-1);
+  /** Since start. */
+  total = 0;
+  totalFailures = 0;
+  totalCancelled = 0;
+
+  /** `sec`: the second (of performance.now()) the request finished in; `us`: its latency. */
+  record(sec: number, us: number, outcome: number): void {
+    this.total++;
+    if (outcome === Outcome.FAILURE) this.totalFailures++;
+    else if (outcome === Outcome.CANCELLED) this.totalCancelled++;
+    const i = sec % SECONDS;
+    const counts = this.secCounts;
+    if (this.secEpoch[i] !== sec) {
+      this.secEpoch[i] = sec;
+      counts[i * 3] = 0;
+      counts[i * 3 + 1] = 0;
+      counts[i * 3 + 2] = 0;
+    }
+    counts[i * 3 + outcome]!++;
+    if (us < 1) us = 1;
+    else if (us > MAX_LATENCY_US) us = MAX_LATENCY_US;
+    const f = sec % FINE_SLOTS;
+    let h = this.fine[f];
+    if (h === undefined) h = this.fine[f] = newHistogram();
+    if (this.fineEpoch[f] !== sec) {
+      this.fineEpoch[f] = sec;
+      h.reset();
+    }
+    h.recordValue(us);
+    const ten = (sec - (sec % 10)) / 10;
+    const c = ten % COARSE_SLOTS;
+    let hc = this.coarse[c];
+    if (hc === undefined) hc = this.coarse[c] = newHistogram();
+    if (this.coarseEpoch[c] !== ten) {
+      this.coarseEpoch[c] = ten;
+      hc.reset();
+    }
+    hc.recordValue(us);
+  }
+
+  /**
+   * The window of `windowSec` (10 or 60) seconds ending at `nowMs`
+   * (performance.now()). `elapsedSec` caps the rate's denominator while the
+   * process is younger than the window.
+   */
+  snapshot(nowMs: number, windowSec: number, elapsedSec: number): WindowSnapshot {
+    return WindowStats.combined([this], nowMs, windowSec, elapsedSec);
+  }
+
+  /** One window over several keys (e.g. every series of a service), merged when read. */
+  static combined(list: readonly WindowStats[], nowMs: number, windowSec: number, elapsedSec: number): WindowSnapshot {
+    const sec = Math.floor(nowMs / 1000);
+    const fine = windowSec <= FINE_SLOTS;
+    const upTo = fine ? sec : Math.floor(sec / 10);
+    const after = fine ? sec - windowSec : upTo - COARSE_SLOTS;
+    let s = 0;
+    let f = 0;
+    let c = 0;
+    let merged: Histogram | undefined;
+    for (const w of list) {
+      for (let i = 0; i < SECONDS; i++) {
+        const e = w.secEpoch[i]!;
+        if (e > sec - windowSec && e <= sec) {
+          s += w.secCounts[i * 3]!;
+          f += w.secCounts[i * 3 + 1]!;
+          c += w.secCounts[i * 3 + 2]!;
+        }
+      }
+      const hs = fine ? w.fine : w.coarse;
+      const epochs = fine ? w.fineEpoch : w.coarseEpoch;
+      for (let i = 0; i < hs.length; i++) {
+        const h = hs[i];
+        const e = epochs[i]!;
+        if (h === undefined || e <= after || e > upTo || h.totalCount === 0) continue;
+        if (merged === undefined) merged = newHistogram();
+        merged.add(h as never);
+      }
+    }
+    const requests = s + f + c;
+    // The slots cover the last windowSec - 1 whole seconds and the current partial one.
+    let span = windowSec - 1 + (nowMs / 1000 - sec);
+    if (elapsedSec < span) span = elapsedSec;
+    if (span < 1) span = 1;
+    return {
+      requests,
+      rps: requests / span,
+      successes: s,
+      failures: f,
+      cancelled: c,
+      successRate: s + f > 0 ? s / (s + f) : null,
+      latencyMs: percentiles(merged),
+    };
+  }
+}
+
+function percentiles(h: Histogram | undefined): Percentiles {
+  if (h === undefined || h.totalCount === 0) return { p50: null, p95: null, p99: null, p999: null, max: null };
+  const ms = (v: number): number => Math.round(v) / 1000;
+  return {
+    p50: ms(h.getValueAtPercentile(50)),
+    p95: ms(h.getValueAtPercentile(95)),
+    p99: ms(h.getValueAtPercentile(99)),
+    p999: ms(h.getValueAtPercentile(99.9)),
+    max: ms(h.maxValue),
+  };
+}

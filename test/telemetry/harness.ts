@@ -1,0 +1,143 @@
+/**
+ * A proxy with telemetry and its admin server, in this process, for the
+ * telemetry tests: everything on 127.0.0.1 with ephemeral ports.
+ */
+import http from 'node:http';
+import { parseConfig } from '../../src/config/index.js';
+import { Proxy } from '../../src/proxy/proxy.js';
+import { AdminServer } from '../../src/telemetry/admin-server.js';
+import { Telemetry, type TelemetryOptions } from '../../src/telemetry/telemetry.js';
+
+export interface TelemetryProxy {
+  proxy: Proxy;
+  telemetry: Telemetry;
+  admin: AdminServer;
+  adminUrl: string;
+  port(name?: string): number;
+  stop(): Promise<void>;
+}
+
+export async function startTelemetryProxy(raw: Record<string, unknown>, options: TelemetryOptions = {}): Promise<TelemetryProxy> {
+  const config = parseConfig({ admin: { enabled: false }, ...raw }, 'test');
+  const telemetry = new Telemetry({ processMetrics: false, ...options });
+  const proxy = new Proxy(config, { observer: telemetry });
+  telemetry.attach(proxy);
+  await proxy.start();
+  const admin = new AdminServer(() => proxy.ready);
+  telemetry.routes(admin);
+  const a = await admin.listen('127.0.0.1', 0);
+  return {
+    proxy,
+    telemetry,
+    admin,
+    adminUrl: `http://127.0.0.1:${a.port}`,
+    port(name?: string) {
+      const l = name === undefined ? proxy.listeners[0] : proxy.listeners.find((x) => x.name === name);
+      if (l === undefined) throw new Error(`no listener ${name}`);
+      return l.address.port;
+    },
+    async stop() {
+      telemetry.close();
+      await admin.close();
+      await proxy.stop(200);
+    },
+  };
+}
+
+/** Sample values of a metric in Prometheus text, filtered by labels. */
+export function samples(text: string, name: string, labels: Record<string, string> = {}): { labels: Record<string, string>; value: number }[] {
+  const out: { labels: Record<string, string>; value: number }[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (m === null || m[1] !== name) continue;
+    const ls: Record<string, string> = {};
+    for (const p of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) ls[p[1]!] = p[2]!;
+    if (Object.entries(labels).every(([k, v]) => ls[k] === v)) out.push({ labels: ls, value: Number(m[3]) });
+  }
+  return out;
+}
+
+export function sum(xs: { value: number }[]): number {
+  return xs.reduce((a, x) => a + x.value, 0);
+}
+
+export async function getText(url: string): Promise<string> {
+  const r = await fetch(url);
+  if (r.status !== 200) throw new Error(`${url}: ${r.status}`);
+  return r.text();
+}
+
+export async function getJson<T = any>(url: string): Promise<T> {
+  return JSON.parse(await getText(url)) as T;
+}
+
+export interface TapClient {
+  events: Record<string, any>[];
+  dropped: number;
+  /** Resolves when `n` events have arrived. */
+  waitFor(n: number): Promise<void>;
+  /** Resolves once delivered + reported-dropped events reach `n`. */
+  waitForAccounted(n: number): Promise<void>;
+  close(): void;
+}
+
+/** Subscribes to /api/v1/tap; resolves once the subscription is registered. */
+export function tap(adminUrl: string, query: string): Promise<TapClient> {
+  return new Promise((resolve, reject) => {
+    const waiters: (() => void)[] = [];
+    let buf = '';
+    const c: TapClient = {
+      events: [],
+      dropped: 0,
+      waitFor: (n) => new Promise<void>((r) => {
+        const check = (): void => {
+          if (c.events.length >= n) r();
+          else waiters.push(check);
+        };
+        check();
+      }),
+      waitForAccounted: (n) => new Promise<void>((r) => {
+        const check = (): void => {
+          if (c.events.length + c.dropped >= n) r();
+          else waiters.push(check);
+        };
+        check();
+      }),
+      close: () => req.destroy(),
+    };
+    const req = http.get(`${adminUrl}/api/v1/tap?${query}`, (res) => {
+      res.setEncoding('utf8');
+      let opened = false;
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        let end: number;
+        while ((end = buf.indexOf('\n\n')) >= 0) {
+          const msg = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          if (!opened) {
+            opened = true;
+            resolve(c);
+          }
+          let event = 'message';
+          let data = '';
+          for (const line of msg.split('\n')) {
+            if (line.startsWith('event: ')) event = line.slice(7);
+            else if (line.startsWith('data: ')) data += line.slice(6);
+          }
+          if (data === '') continue;
+          const d = JSON.parse(data) as Record<string, any>;
+          if (event === 'dropped') {
+            c.dropped = d.totalDropped as number;
+          } else {
+            c.events.push(d);
+          }
+          for (const w of waiters.splice(0)) w();
+        }
+      });
+    });
+    req.on('error', (e) => {
+      if ((e as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(e);
+    });
+  });
+}
