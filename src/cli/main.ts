@@ -1,13 +1,22 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { runCheck } from './check.js';
-import { runDemo } from './demo.js';
-import { runDiagnose } from './diagnose.js';
-import { runRun } from './run.js';
-import { runSimulate } from './simulate.js';
-import { runStat } from './stat.js';
-import { runTap } from './tap.js';
-import { runTop } from './top.js';
+
+type Command = (args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream) => Promise<number>;
+
+/**
+ * Commands are loaded on demand: `run` does not carry the demo's gRPC library
+ * or the simulator, which keeps the proxy's resident memory down.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  run: async () => (await import('./run.js')).runRun,
+  check: async () => (await import('./check.js')).runCheck,
+  simulate: async () => (await import('./simulate.js')).runSimulate,
+  demo: async () => (await import('./demo.js')).runDemo,
+  stat: async () => (await import('./stat.js')).runStat,
+  top: async () => (await import('./top.js')).runTop,
+  tap: async () => (await import('./tap.js')).runTap,
+  diagnose: async () => (await import('./diagnose.js')).runDiagnose,
+};
 
 const USAGE = `switchyard — a per-request load balancer for gRPC, HTTP/2 and HTTP/1.1
 
@@ -35,23 +44,9 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const out = process.stdout;
   const err = process.stderr;
+  const load = command === undefined ? undefined : COMMANDS[command];
+  if (load !== undefined) return (await load())(rest, out, err);
   switch (command) {
-    case 'run':
-      return runRun(rest, out, err);
-    case 'check':
-      return runCheck(rest, out, err);
-    case 'simulate':
-      return runSimulate(rest, out, err);
-    case 'demo':
-      return runDemo(rest, out, err);
-    case 'stat':
-      return runStat(rest, out, err);
-    case 'top':
-      return runTop(rest, out, err);
-    case 'tap':
-      return runTap(rest, out, err);
-    case 'diagnose':
-      return runDiagnose(rest, out, err);
     case '--version':
     case '-v':
     case 'version':

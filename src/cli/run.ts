@@ -1,9 +1,11 @@
 import pino from 'pino';
 import { ConfigError, formatIssues, loadConfigFile, parseConfig, type Config } from '../config/index.js';
+import { defaultPolicies } from '../policy/index.js';
 import { Proxy } from '../proxy/proxy.js';
 import { AdminServer } from '../telemetry/admin-server.js';
 import { Telemetry } from '../telemetry/telemetry.js';
 import { parseArgs, stringFlag, UsageError } from './args.js';
+import { isPrimaryProcess, resolveWorkerCount, superviseWorkers, workerIndex } from './workers.js';
 
 export const RUN_USAGE = `Usage:
   switchyard run --config FILE
@@ -21,6 +23,8 @@ docs/configuration.md). The quick mode forwards one listener to one service:
                               request telemetry: metrics, stats, tap, dashboard)
   --log-level LEVEL           fatal, error, warn, info (default), debug, trace, silent
   --access-log                one JSON line per finished request on standard output
+  --workers N|auto            run N proxy processes sharing the listening ports (auto: one
+                              per core); the admin server runs in the first worker
 
 On SIGTERM or SIGINT it stops accepting, sends GOAWAY to HTTP/2 clients, lets
 in-flight requests finish within the drain timeout and exits 0.
@@ -77,11 +81,21 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
     return 1;
   }
 
+  let workers: number;
+  try {
+    workers = resolveWorkerCount(stringFlag(p, 'workers'));
+  } catch (e) {
+    err.write(`${(e as Error).message}\n`);
+    return 2;
+  }
   const log = pino({ level: config.log.level, base: { name: 'switchyard' } });
+  if (workers > 1 && isPrimaryProcess()) return superviseWorkers(workers, log);
+  // With several workers, only the first serves the admin port (its figures are its own).
+  if (workers > 1 && workerIndex() > 0) config = { ...config, admin: { ...config.admin, enabled: false } };
   // Request telemetry feeds the admin server (metrics, stats, tap, dashboard) and the access log;
   // with neither, the proxy runs without an observer.
   const telemetry = config.admin.enabled || config.log.accessLog ? new Telemetry({ accessLog: config.log.accessLog }) : undefined;
-  const proxy = new Proxy(config, { observer: telemetry });
+  const proxy = new Proxy(config, { observer: telemetry, policies: defaultPolicies });
   telemetry?.attach(proxy);
   let admin: AdminServer | undefined;
   try {

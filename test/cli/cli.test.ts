@@ -86,3 +86,26 @@ test('demo: L4 pins one connection to one replica, Switchyard spreads it', () =>
   assert.deepEqual(l4!.slice(1).map(Number).sort((x, y) => y - x), [30, 0, 0]);
   assert.deepEqual(l7!.slice(1).map(Number), [10, 10, 10]);
 });
+
+test('run --workers 2: two processes share the port; SIGTERM stops both and exits 0', async (t) => {
+  const a = await startH2Backend('a');
+  t.after(() => a.close());
+  const net = await import('node:net');
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+  const port = (probe.address() as import('node:net').AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const child = spawn(process.execPath, [CLI, 'run', '--listen', `127.0.0.1:${port}`, '--to', `127.0.0.1:${a.port}`, '--protocol', 'http2', '--admin', 'off', '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  const lines = createInterface({ input: child.stdout! });
+  let listening = 0;
+  for await (const line of lines) {
+    if ((JSON.parse(line) as { msg: string }).msg === 'listening' && ++listening === 2) break;
+  }
+  const sessions = await Promise.all([connect(port), connect(port), connect(port), connect(port)]);
+  for (const s of sessions) assert.equal((await h2Request(s, { ':path': '/' })).status, 200);
+  for (const s of sessions) await closeSession(s);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+});
