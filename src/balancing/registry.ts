@@ -1,3 +1,6 @@
+import {
+  BALANCER_POLICIES, DEFAULT_BALANCER_POLICY, normalizePolicyName as normalizeConfiguredName, type BalancerPolicyName,
+} from '../config/balancer-options.js';
 import type { Balanceable, Clock, LoadBalancer, RandomSource } from './types.js';
 import type { EndpointLoadOptions } from './endpoint-load.js';
 import { makeSlowStart } from './slow-start.js';
@@ -9,19 +12,10 @@ import { PeakEwmaBalancer } from './peak-ewma.js';
 import { RingHashBalancer } from './ring-hash.js';
 import { MaglevBalancer } from './maglev.js';
 
-export const POLICY_NAMES = [
-  'round-robin',
-  'weighted-round-robin',
-  'random',
-  'least-request',
-  'peak-ewma',
-  'ring-hash',
-  'maglev',
-] as const;
-
-export type PolicyName = (typeof POLICY_NAMES)[number];
-
-export const DEFAULT_POLICY: PolicyName = 'peak-ewma';
+/** The policy names and their aliases are defined once, by the configuration layer. */
+export const POLICY_NAMES = BALANCER_POLICIES;
+export type PolicyName = BalancerPolicyName;
+export const DEFAULT_POLICY: PolicyName = DEFAULT_BALANCER_POLICY;
 
 /** Where hash policies take the request's hash key from (the proxy extracts it). */
 export type HashOn = { header: string } | { grpcMetadata: string } | { path: true } | { sourceIp: true };
@@ -57,33 +51,8 @@ export interface BalancerDeps {
   random: RandomSource;
 }
 
-const ALIASES: ReadonlyMap<string, PolicyName> = new Map<string, PolicyName>([
-  ['round-robin', 'round-robin'],
-  ['roundrobin', 'round-robin'],
-  ['rr', 'round-robin'],
-  ['weighted-round-robin', 'weighted-round-robin'],
-  ['weightedroundrobin', 'weighted-round-robin'],
-  ['wrr', 'weighted-round-robin'],
-  ['random', 'random'],
-  ['least-request', 'least-request'],
-  ['leastrequest', 'least-request'],
-  ['least-loaded', 'least-request'],
-  ['leastloaded', 'least-request'],
-  ['least-conn', 'least-request'],
-  ['leastconn', 'least-request'],
-  ['peak-ewma', 'peak-ewma'],
-  ['peakewma', 'peak-ewma'],
-  ['ewma', 'peak-ewma'],
-  ['ring-hash', 'ring-hash'],
-  ['ringhash', 'ring-hash'],
-  ['ketama', 'ring-hash'],
-  ['maglev', 'maglev'],
-]);
-
-/** Canonical policy name for a name or alias (case-insensitive; `_` accepted for `-`), or undefined. */
-export function normalizePolicyName(name: string): PolicyName | undefined {
-  return ALIASES.get(name.trim().toLowerCase().replace(/_/g, '-'));
-}
+/** Canonical policy name for a name or alias (roundRobin, round_robin, rr, …), or undefined. */
+export const normalizePolicyName: (name: string) => PolicyName | undefined = normalizeConfiguredName;
 
 /** Options for the EndpointLoad objects the proxy creates for a service's endpoints. */
 export function endpointLoadOptions(spec: Pick<BalancerSpec, 'defaultRtt' | 'decay'>): EndpointLoadOptions {

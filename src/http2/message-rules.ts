@@ -34,7 +34,7 @@ function invalidValue(value: string): boolean {
 }
 
 /** §8.2.2: connection-specific fields are malformed in HTTP/2. */
-function isConnectionSpecific(name: string): boolean {
+export function isConnectionSpecific(name: string): boolean {
   switch (name) {
     case 'connection':
     case 'keep-alive':

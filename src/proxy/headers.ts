@@ -1,16 +1,18 @@
+import { isConnectionSpecific } from '../http2/message-rules.js';
+
 /**
  * Header work of the data path, done with plain loops over flat
  * [name, value, …] lists (no maps, no regular expressions).
  */
 
-/** RFC 9113 §8.2.2 / RFC 9110 §7.6.1: fields that describe one hop and are not forwarded. */
+/**
+ * RFC 9113 §8.2.2 / RFC 9110 §7.6.1: fields that describe one hop and are not
+ * forwarded: HTTP/2's connection-specific fields, plus `te` (rebuilt per hop),
+ * `http2-settings` and `host` (carried as :authority).
+ */
 export function isHopByHop(name: string): boolean {
+  if (isConnectionSpecific(name)) return true;
   switch (name) {
-    case 'connection':
-    case 'keep-alive':
-    case 'proxy-connection':
-    case 'transfer-encoding':
-    case 'upgrade':
     case 'http2-settings':
     case 'te':
     case 'host':
