@@ -16,7 +16,7 @@ import { Outcome, OUTCOME_NAMES, WindowStats, type WindowSnapshot } from './wind
 export interface TelemetryOptions {
   /** One JSON line per finished request (pino, asynchronous). A logger, or true for stdout. */
   accessLog?: boolean | pino.Logger;
-  /** Add x-request-id to upstream requests without one (default: on with the access log). */
+  /** Add x-request-id to upstream requests without one (default: on). */
   requestIds?: boolean;
   /** gRPC methods ("pkg.Svc/Method") that always get their own label. */
   grpcMethods?: readonly string[];
@@ -132,7 +132,7 @@ export class Telemetry implements ExchangeObserver {
     } else if (options.accessLog) {
       this.accessLog = options.accessLog;
     }
-    this.requestIds = options.requestIds ?? this.accessLog !== undefined;
+    this.requestIds = options.requestIds ?? true;
     this.registerMetrics(options.processMetrics ?? true);
   }
 
