@@ -11,6 +11,7 @@ import { checkRequest, checkResponse, checkTrailers, contentLength } from './mes
 import { resolveOptions, type Http2Options, type ResolvedOptions } from './options.js';
 import { applySettings, initialSettings, type PeerSettings } from './settings.js';
 import { Http2Stream, ResetReason, StreamState, type StreamHandler } from './stream.js';
+import { StreamTable } from './stream-table.js';
 import { addTickable, coarseNow, removeTickable, type Tickable } from './ticker.js';
 
 /** Connection-level callbacks. */
@@ -61,7 +62,7 @@ export class Http2Connection implements Flushable, Tickable {
   /** True once the peer's first SETTINGS frame arrived. */
   peerSettingsReceived = false;
 
-  readonly streams = new Map<number, Http2Stream>();
+  readonly streams = new StreamTable();
   /** Streams we opened that are not closed. */
   localActive = 0;
   /** Streams the peer opened that are not closed. */
@@ -554,7 +555,7 @@ export class Http2Connection implements Flushable, Tickable {
 
   private abortStreams(reason: number, errorCode: number): void {
     if (this.streams.size === 0) return;
-    const all = Array.from(this.streams.values());
+    const all = this.streams.list();
     for (const s of all) {
       const unprocessed = !this.isServer && s.id > this.peerGoawayLastId;
       this.closeStream(s, CLOSED_LOCAL_RESET);
@@ -919,7 +920,7 @@ export class Http2Connection implements Flushable, Tickable {
     this.encoder.setPeerMaxTableSize(this.peerSettings.headerTableSize);
     if (delta !== 0) {
       // §6.9.2: a change of SETTINGS_INITIAL_WINDOW_SIZE adjusts every open stream's window.
-      for (const s of this.streams.values()) {
+      for (const s of this.streams.list()) {
         s.sendWindow += delta;
         if (s.sendWindow > MAX_WINDOW) throw connectionError(ErrorCode.FLOW_CONTROL_ERROR, 'stream window overflow');
         if (delta > 0 && (s.queuedBytes > 0 || s.endAfterQueue || s.trailersAfterQueue !== null)) this.addToSendList(s);
@@ -958,7 +959,7 @@ export class Http2Connection implements Flushable, Tickable {
     if (!this.isServer) {
       // §6.8: streams above last-stream-id were not processed and may be retried elsewhere.
       const unprocessed: Http2Stream[] = [];
-      for (const s of this.streams.values()) if (s.id > lastId) unprocessed.push(s);
+      for (const s of this.streams.list()) if (s.id > lastId) unprocessed.push(s);
       for (const s of unprocessed) {
         this.closeStream(s, CLOSED_LOCAL_RESET);
         s.handler.onReset(s, ErrorCode.REFUSED_STREAM, ResetReason.UNPROCESSED);

@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { StreamTable } from '../../src/http2/stream-table.js';
+import type { Http2Stream } from '../../src/http2/stream.js';
+
+/** mulberry32: a small seeded PRNG. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test('the stream table agrees with a Map over 200,000 seeded random operations', () => {
+  const rand = prng(42);
+  const table = new StreamTable(4);
+  const ref = new Map<number, Http2Stream>();
+  let next = 1;
+  for (let op = 0; op < 200_000; op++) {
+    const r = rand();
+    if (r < 0.45 || ref.size === 0) {
+      // Mostly increasing odd ids, as a connection opens them; sometimes an old id again.
+      const id = rand() < 0.9 ? (next += 2) : 1 + 2 * Math.floor(rand() * (next / 2));
+      const s = { id } as unknown as Http2Stream;
+      table.set(id, s);
+      ref.set(id, s);
+    } else if (r < 0.9) {
+      const keys = [...ref.keys()];
+      const id = rand() < 0.9 ? keys[Math.floor(rand() * keys.length)]! : next + 100;
+      assert.equal(table.delete(id), ref.delete(id));
+    } else {
+      const id = 1 + 2 * Math.floor(rand() * (next / 2 + 2));
+      assert.equal(table.get(id), ref.get(id));
+    }
+    assert.equal(table.size, ref.size);
+  }
+  for (const [id, s] of ref) assert.equal(table.get(id), s);
+  assert.equal(new Set(table.list()).size, ref.size);
+});
