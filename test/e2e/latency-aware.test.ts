@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSession, connect, h2Request, startH2Backend, startProxy, waitReady } from '../helpers/proxy-harness.js';
+import { closeSession, connect, h2Request, runConcurrently, startH2Backend, startProxy, waitReady } from '../helpers/proxy-harness.js';
 
 test('peak-ewma through the proxy sends < 10% of requests to a backend 10x slower', async (t) => {
   const fast1 = await startH2Backend('fast1', { delayMs: 5 });
@@ -17,14 +17,9 @@ test('peak-ewma through the proxy sends < 10% of requests to a backend 10x slowe
   await waitReady(p);
   const s = await connect(p.port());
   const total = 1200;
-  let sent = 0;
-  async function worker(): Promise<void> {
-    while (sent < total) {
-      sent++;
-      assert.equal((await h2Request(s, { ':path': '/' })).status, 200);
-    }
-  }
-  await Promise.all(Array.from({ length: 10 }, worker));
+  await runConcurrently(total, 10, async () => {
+    assert.equal((await h2Request(s, { ':path': '/' })).status, 200);
+  });
   await closeSession(s);
   const share = slow.requests / total;
   t.diagnostic(`slow backend got ${slow.requests}/${total} (${(share * 100).toFixed(1)}%)`);
@@ -53,14 +48,9 @@ test('a backend failing fast with 503 gets < 5% under peak-ewma (failures are a 
   await waitReady(p);
   const s = await connect(p.port());
   const total = 1200;
-  let sent = 0;
-  async function worker(): Promise<void> {
-    while (sent < total) {
-      sent++;
-      await h2Request(s, { ':path': '/' });
-    }
-  }
-  await Promise.all(Array.from({ length: 10 }, worker));
+  await runConcurrently(total, 10, async () => {
+    await h2Request(s, { ':path': '/' });
+  });
   await closeSession(s);
   const share = bad.requests / total;
   t.diagnostic(`fast-failing backend got ${bad.requests}/${total} (${(share * 100).toFixed(1)}%)`);

@@ -165,3 +165,12 @@ export function closeSession(s: http2.ClientHttp2Session): Promise<void> {
     if (!s.closed) s.close();
   });
 }
+
+/** Runs `fn` `total` times with at most `concurrency` calls in flight. */
+export async function runConcurrently(total: number, concurrency: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  async function worker(): Promise<void> {
+    while (next < total) await fn(next++);
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}

@@ -2,21 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StreamTable } from '../../src/http2/stream-table.js';
 import type { Http2Stream } from '../../src/http2/stream.js';
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../src/balancing/index.js';
 
 test('the stream table agrees with a Map over 200,000 seeded random operations', () => {
-  const rand = prng(42);
+  const source = seededRandom(42);
+  const rand = (): number => source.next();
   const table = new StreamTable(4);
   const ref = new Map<number, Http2Stream>();
   let next = 1;
