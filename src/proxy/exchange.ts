@@ -350,7 +350,6 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     if (this.h1 !== null) {
       this.keepForReplay(d);
       this.h1.write(d, endStream);
-      this.downConsume(d.length);
       return;
     }
     if (this.done || this.responseEnded) {
@@ -407,14 +406,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   onDataSent(s: Http2Stream, n: number): void {
     if (s === this.up) {
       // Request bytes went upstream: the client may send that much more.
-      let skip = this.consumeSkip;
-      if (skip > 0) {
-        if (skip > n) skip = n;
-        this.consumeSkip -= skip;
-        n -= skip;
-        if (n === 0) return;
-      }
-      this.downConsume(n);
+      this.requestBodyTaken(n);
     } else if (s === this.downStream) {
       this.responseConsumed(n);
     }
@@ -576,6 +568,18 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     this.finish();
   }
 
+  /** Request body bytes left for the upstream: credit the client (skipping bytes it was already credited for before a resend). */
+  requestBodyTaken(n: number): void {
+    let skip = this.consumeSkip;
+    if (skip > 0) {
+      if (skip > n) skip = n;
+      this.consumeSkip -= skip;
+      n -= skip;
+      if (n === 0) return;
+    }
+    this.downConsume(n);
+  }
+
   /** HTTP/1.1 upstream failed before or during the response. */
   upstreamFailed(connectFailure: boolean): void {
     this.h1 = null;
@@ -609,7 +613,6 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     for (let i = 0; i < pending.length; i++) {
       this.keepForReplay(pending[i]!);
       h1.write(pending[i]!, i === pending.length - 1 && this.reqEnded);
-      this.downConsume(pending[i]!.length);
     }
     if (pending.length === 0 && this.reqEnded) h1.write(EMPTY, true);
   }

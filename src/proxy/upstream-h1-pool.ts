@@ -13,6 +13,8 @@ export interface H1UpstreamSink {
   upstreamTrailers(t: readonly string[]): void;
   /** The request failed; `connectFailure` when nothing reached the endpoint. */
   upstreamFailed(connectFailure: boolean): void;
+  /** `n` request body bytes were taken by the upstream connection: the client may send that much more. */
+  requestBodyTaken(n: number): void;
 }
 
 /** The exchange's handle on an HTTP/1.1 upstream request. */
@@ -119,6 +121,8 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
   private responseStarted = false;
   private aborted = false;
   private bytesOut = 0;
+  /** Body bytes pushed but not yet read by undici (credited to the client once read). */
+  private owed = 0;
 
   constructor(pool: Pool, private readonly sink: H1UpstreamSink, private readonly endpoint: Endpoint) {
     const h = sink.reqHeaders;
@@ -141,16 +145,31 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
     // RFC 9113 §8.3.1: :authority becomes Host on HTTP/1.1.
     if (authority !== undefined) headers.push('host', authority);
     if (!sink.reqEnded) {
-      this.body = new Readable({ read() {} });
+      // Back-pressure for request bodies: the client gets flow-control credit only
+      // as undici reads from this stream, not as bytes arrive.
+      this.body = new Readable({ read: () => this.onBodyRead(), highWaterMark: 64 * 1024 });
     }
     pool.dispatch({ method, path, headers, body: this.body, idempotent: false, blocking: true }, this);
   }
 
   write(d: Buffer, end: boolean): void {
     const body = this.body;
-    if (body === null) return;
-    if (d.length > 0) body.push(d);
+    if (body === null) {
+      if (d.length > 0) this.sink.requestBodyTaken(d.length);
+      return;
+    }
+    if (d.length > 0) {
+      this.owed += d.length;
+      if (body.push(d)) this.onBodyRead();
+    }
     if (end) body.push(null);
+  }
+
+  private onBodyRead(): void {
+    const n = this.owed;
+    if (n === 0 || this.aborted) return;
+    this.owed = 0;
+    this.sink.requestBodyTaken(n);
   }
 
   abort(): void {

@@ -130,3 +130,63 @@ test('one auto listener serves HTTP/1.1 and HTTP/2 clients on the same port', as
   assert.equal(h2.status, 200);
   assert.equal(h2.headers['x-backend'], 'both');
 });
+
+test('HTTP/2 client uploading to an HTTP/1.1 backend that reads slowly: the client is held back, proxy memory stays bounded', async (t) => {
+  let received = 0;
+  let paused: http.IncomingMessage | undefined;
+  const server = http.createServer((req, res) => {
+    // Read 1 MiB, then stop reading until the test resumes us.
+    req.on('data', (d: Buffer) => {
+      received += d.length;
+      if (received >= 1 << 20 && paused === undefined) {
+        paused = req;
+        req.pause();
+      }
+    });
+    req.on('end', () => res.end(String(received)));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const p = await startProxy({
+    listeners: [{ name: 'edge', listen: '127.0.0.1:0', protocol: 'http2', service: 'h1' }],
+    services: [{ name: 'h1', protocol: 'http1', endpoints: [`127.0.0.1:${(server.address() as AddressInfo).port}`] }],
+  });
+  t.after(async () => {
+    await p.stop();
+    server.closeAllConnections();
+    server.close();
+  });
+  const session = await connect(p.port());
+  const req = session.request({ ':method': 'POST', ':path': '/upload' }, { endStream: false });
+  const total = 64 * 1024 * 1024;
+  const chunk = Buffer.alloc(256 * 1024, 0x62);
+  let written = 0;
+  const memBefore = process.memoryUsage().arrayBuffers;
+  // Write as fast as the stream accepts; with back-pressure, writing stalls while the backend is paused.
+  const pump = (): void => {
+    while (written < total) {
+      written += chunk.length;
+      if (!req.write(chunk)) {
+        req.once('drain', pump);
+        return;
+      }
+    }
+    req.end();
+  };
+  pump();
+  for (let i = 0; i < 400 && paused === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(paused, 'the backend started reading');
+  let last = -1;
+  for (let i = 0; i < 100 && written !== last; i++) {
+    last = written;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const grown = process.memoryUsage().arrayBuffers - memBefore;
+  t.diagnostic(`client stalled after writing ${written} bytes; buffer memory grew by ${grown}`);
+  assert.ok(written < 32 * 1024 * 1024, `the client was held back (wrote ${written} of ${total})`);
+  paused!.resume();
+  const chunks: Buffer[] = [];
+  req.on('data', (d: Buffer) => chunks.push(d));
+  await new Promise<void>((r) => req.on('end', () => r()));
+  assert.equal(Buffer.concat(chunks).toString(), String(total));
+  await closeSession(session);
+});
