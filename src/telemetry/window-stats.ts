@@ -1,4 +1,14 @@
-import hdr from 'hdr-histogram-js';
+import { createRequire } from 'node:module';
+import type Int32HistogramModule from 'hdr-histogram-js/dist/Int32Histogram.js';
+
+type Int32HistogramCtor = typeof Int32HistogramModule.default;
+
+/**
+ * The package's pure-JavaScript 32-bit histogram, loaded directly: its main
+ * entry also loads the WebAssembly build, which costs ~14 MB of resident
+ * memory that a proxy recording with the JavaScript build never uses.
+ */
+const Int32Histogram = (createRequire(import.meta.url)('hdr-histogram-js/dist/Int32Histogram.js') as { default: Int32HistogramCtor }).default;
 
 /** Latencies are recorded in microseconds, from 1 µs up to this (longer ones are clamped). */
 export const MAX_LATENCY_US = 60_000_000;
@@ -7,19 +17,12 @@ export const MAX_LATENCY_US = 60_000_000;
 export const Outcome = { SUCCESS: 0, FAILURE: 1, CANCELLED: 2 } as const;
 export const OUTCOME_NAMES = ['success', 'failure', 'cancelled'] as const;
 
-type Histogram = ReturnType<typeof hdr.build>;
+type Histogram = InstanceType<Int32HistogramCtor>;
 
 function newHistogram(): Histogram {
   // Pure JavaScript build (no WebAssembly), 2 significant digits: values are
   // exact to 1 %, a histogram of 1 µs … 60 s holds ~2,600 32-bit counters.
-  return hdr.build({
-    bitBucketSize: 32,
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: MAX_LATENCY_US,
-    numberOfSignificantValueDigits: 2,
-    autoResize: false,
-    useWebAssembly: false,
-  });
+  return new Int32Histogram(1, MAX_LATENCY_US, 2);
 }
 
 const SECONDS = 60;
