@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { ConfigError, formatIssues, loadConfigFile, parseConfig, type Config } from '../config/index.js';
-import { defaultPolicies } from '../policy/index.js';
+import { createPolicies } from '../policy/index.js';
 import { Proxy } from '../proxy/proxy.js';
 import { AdminServer } from '../telemetry/admin-server.js';
 import { Telemetry } from '../telemetry/telemetry.js';
@@ -95,7 +95,14 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
   // Request telemetry feeds the admin server (metrics, stats, tap, dashboard) and the access log;
   // with neither, the proxy runs without an observer.
   const telemetry = config.admin.enabled || config.log.accessLog ? new Telemetry({ accessLog: config.log.accessLog }) : undefined;
-  const proxy = new Proxy(config, { observer: telemetry, policies: defaultPolicies });
+  // Health changes and ejections are rare and worth a log line each (Linkerd logs them too).
+  const policies = createPolicies({
+    healthChanged: (service, endpoint, healthy, detail) =>
+      log[healthy ? 'info' : 'warn']({ service, endpoint, detail }, healthy ? 'endpoint healthy' : 'endpoint unhealthy'),
+    ejected: (service, endpoint, reason, durationMs) => log.warn({ service, endpoint, reason, durationMs }, 'endpoint ejected'),
+    returned: (service, endpoint, phase) => log.info({ service, endpoint, phase }, phase === 'returned' ? 'endpoint returned' : 'endpoint on probation'),
+  });
+  const proxy = new Proxy(config, { observer: telemetry, policies });
   telemetry?.attach(proxy);
   let admin: AdminServer | undefined;
   try {

@@ -15,15 +15,43 @@ export { RetryBudget } from './retry-budget.js';
 export { HealthChecker, timerScheduler, type HealthCheckConfig, type Scheduler } from './health-check.js';
 export { OutlierDetector, type OutlierDetectionConfig } from './outlier-detector.js';
 
-export const defaultPolicies: PolicyProvider = {
-  retryRules(route: RouteConfig): RetryRules | undefined {
-    return route.retry === undefined ? undefined : new CompiledRetryRules(route.retry);
-  },
-  serviceGuards(service: ServiceRuntime): ServiceGuard[] {
-    const c = service.config;
-    const guards: ServiceGuard[] = [];
-    if (c.healthCheck !== undefined) guards.push(new HealthChecker(c.healthCheck, service.endpoints, { protocol: c.protocol }));
-    if (c.outlierDetection.enabled) guards.push(new OutlierDetector(c.outlierDetection, service.endpoints, { clock: monotonicClock }));
-    return guards;
-  },
-};
+/** What the policy layer reports as it acts on endpoints (for logs). */
+export interface PolicyEvents {
+  healthChanged?(service: string, endpoint: string, healthy: boolean, detail: string | undefined): void;
+  ejected?(service: string, endpoint: string, reason: string, durationMs: number): void;
+  returned?(service: string, endpoint: string, phase: 'probation' | 'returned'): void;
+}
+
+/** The policies, reporting health changes and ejections to `events`. */
+export function createPolicies(events: PolicyEvents = {}): PolicyProvider {
+  return {
+    retryRules(route: RouteConfig): RetryRules | undefined {
+      return route.retry === undefined ? undefined : new CompiledRetryRules(route.retry);
+    },
+    serviceGuards(service: ServiceRuntime): ServiceGuard[] {
+      const c = service.config;
+      const name = service.name;
+      const guards: ServiceGuard[] = [];
+      if (c.healthCheck !== undefined) {
+        guards.push(
+          new HealthChecker(c.healthCheck, service.endpoints, {
+            protocol: c.protocol,
+            onTransition: (ep, healthy, detail) => events.healthChanged?.(name, ep.id, healthy, detail),
+          }),
+        );
+      }
+      if (c.outlierDetection.enabled) {
+        guards.push(
+          new OutlierDetector(c.outlierDetection, service.endpoints, {
+            clock: monotonicClock,
+            onEject: (ep, reason, ms) => events.ejected?.(name, ep.id, String(reason), ms),
+            onReturn: (ep, phase) => events.returned?.(name, ep.id, phase),
+          }),
+        );
+      }
+      return guards;
+    },
+  };
+}
+
+export const defaultPolicies: PolicyProvider = createPolicies();

@@ -62,6 +62,10 @@ export class Endpoint implements Balanceable {
   /** In-flight requests (the load record counts the same; kept here for telemetry). */
   requestsTotal = 0;
   failuresTotal = 0;
+  /** Times passive outlier detection ejected it. */
+  ejectionsTotal = 0;
+  /** Times active health checking flipped it between healthy and unhealthy. */
+  healthChangesTotal = 0;
   /** A slot for telemetry's per-endpoint record, reached without a lookup. */
   telemetry: unknown = undefined;
   /** Passive outlier detection of the service, when enabled. */
@@ -103,11 +107,15 @@ export class Endpoint implements Balanceable {
   }
 
   setHealthy(healthy: boolean): void {
-    if (this.healthy !== healthy) this.update(() => (this.healthy = healthy));
+    if (this.healthy === healthy) return;
+    this.healthChangesTotal++;
+    this.update(() => (this.healthy = healthy));
   }
 
   setEjected(ejected: boolean): void {
-    if (this.ejected !== ejected) this.update(() => (this.ejected = ejected));
+    if (this.ejected === ejected) return;
+    if (ejected) this.ejectionsTotal++;
+    this.update(() => (this.ejected = ejected));
   }
 
   /** A request to this endpoint got a real answer (or a real failure). */

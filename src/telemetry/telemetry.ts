@@ -365,6 +365,8 @@ export class Telemetry implements ExchangeObserver {
     perEndpoint('switchyard_upstream_connections', 'Open connections to the endpoint.', 'gauge', (e) => e.pool.connectionCount);
     perEndpoint('switchyard_endpoint_dispatches_total', 'Attempts dispatched to the endpoint (connections for tcp listeners).', 'counter', (e) => e.requestsTotal);
     perEndpoint('switchyard_endpoint_failures_total', 'Attempts to the endpoint that failed.', 'counter', (e) => e.failuresTotal);
+    perEndpoint('switchyard_endpoint_ejections_total', 'Times outlier detection ejected the endpoint.', 'counter', (e) => e.ejectionsTotal);
+    perEndpoint('switchyard_endpoint_health_changes_total', 'Times active health checking changed the endpoint between healthy and unhealthy.', 'counter', (e) => e.healthChangesTotal);
     new ScrapeMetric('switchyard_service_panic_mode', '1 while too few endpoints are healthy and the service balances over all of them.', 'gauge', () =>
       this.services.map((s) => ({ labels: { service: s.name }, value: s.service.panicMode ? 1 : 0 })),
     ).register(reg);

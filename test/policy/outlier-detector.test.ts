@@ -97,6 +97,7 @@ test('a failing endpoint gets one probe after the backoff, is re-ejected for twi
     ['probation-failed', 4000],
   ]);
   assert.equal(d.ejectedCount, 0);
+  assert.equal(ep.ejectionsTotal, 3, 'every ejection is counted for /metrics');
 });
 
 test('the ejection time is capped, and the multiplier decays while the endpoint serves', () => {
