@@ -52,6 +52,7 @@ class Series {
   sum = 0;
   count = 0;
   retries = 0;
+  hedges = 0;
   readonly outcomes = new Map<number, OutcomeCount>();
   readonly labels: Record<string, string>;
   /** Windowed stats of this series; listener, route, service and endpoint views merge them when read. */
@@ -187,6 +188,7 @@ export class Telemetry implements ExchangeObserver {
     series.sum += seconds;
     series.count++;
     if (ex.attempts > 1) series.retries += ex.attempts - 1;
+    if (ex.hedges > 0) series.hedges += ex.hedges;
 
     const sec = Math.floor(now / 1000);
     const us = Math.round(latencyMs * 1000);
@@ -326,6 +328,11 @@ export class Telemetry implements ExchangeObserver {
     new ScrapeMetric('switchyard_request_retries_total', 'Extra attempts (resends to another or the same endpoint) of finished requests.', 'counter', () => {
       const out: Sample[] = [];
       for (const s of this.allSeries()) out.push({ labels: s.labels, value: s.retries });
+      return out;
+    }).register(reg);
+    new ScrapeMetric('switchyard_request_hedges_total', 'Hedged attempts (sent in parallel after the hedge delay) of finished requests.', 'counter', () => {
+      const out: Sample[] = [];
+      for (const s of this.allSeries()) out.push({ labels: s.labels, value: s.hedges });
       return out;
     }).register(reg);
     new ScrapeMetric('switchyard_requests_in_flight', 'Requests routed to a service and not finished yet.', 'gauge', () =>

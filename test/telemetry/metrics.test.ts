@@ -176,3 +176,27 @@ test('latency percentiles and histogram reflect a backend that takes 50 ms', asy
   assert.equal(sum(samples(m, 'switchyard_request_duration_seconds_bucket', { le: '+Inf' })), 20);
   assert.ok(sum(samples(m, 'switchyard_request_duration_seconds_sum')) >= 20 * 0.05);
 });
+
+test('hedged attempts are counted in switchyard_request_hedges_total, apart from retries', async (t) => {
+  const slow = await startH2Backend('slow', { delayMs: 400 });
+  const fast = await startH2Backend('fast');
+  const p = await startTelemetryProxy({
+    listeners: [{ name: 'edge', listen: '127.0.0.1:0', protocol: 'http2', service: 'web', routes: [{ name: 'hedged', match: {}, service: 'web', idempotent: true, hedge: { delay: '30ms' } }] }],
+    services: [{ name: 'web', balancer: 'round-robin', endpoints: [`127.0.0.1:${slow.port}`, `127.0.0.1:${fast.port}`] }],
+  });
+  t.after(async () => {
+    await p.stop();
+    await slow.close();
+    await fast.close();
+  });
+  const s = await connect(p.port());
+  for (let i = 0; i < 6; i++) {
+    const r = await h2Request(s, { ':path': '/' });
+    assert.equal(r.headers['x-backend'], 'fast', 'the hedge to the fast endpoint answers first');
+  }
+  await closeSession(s);
+  const m = await getText(`${p.adminUrl}/metrics`);
+  const hedges = sum(samples(m, 'switchyard_request_hedges_total', { route: 'hedged' }));
+  assert.ok(hedges >= 3 && hedges <= 6, `hedges counted: ${hedges}`);
+  assert.equal(sum(samples(m, 'switchyard_request_retries_total', { route: 'hedged' })), 0);
+});
