@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { parseArgs, stringFlag, UsageError, type ParsedArgs } from './args.js';
 import { adminBase } from './stat.js';
+import type { TapEvent } from '../telemetry/tap.js';
 
 export const TAP_USAGE = `Usage:
   switchyard tap [--admin HOST:PORT] [--service S] [--route R] [--listener L] [--method M]
@@ -14,21 +15,8 @@ sends at most --rate events per second (default 100) and reports what it
 dropped. --max exits after N events; --json prints the raw events.
 Exit codes: 0 done, 1 admin server unreachable, 2 usage error.`;
 
-interface TapLine {
-  time: string;
-  listener: string;
-  route: string;
-  service: string;
-  method: string;
-  path: string;
-  endpoint: string;
-  status: number;
-  grpcStatus: number;
-  latencyMs: number;
-  attempts: number;
-  errorCode: string;
-  classification: string;
-}
+/** What the CLI prints of a tap event (the admin server streams TapEvent). */
+type TapLine = Pick<TapEvent, 'time' | 'listener' | 'route' | 'service' | 'method' | 'path' | 'endpoint' | 'status' | 'grpcStatus' | 'latencyMs' | 'attempts' | 'errorCode' | 'classification'>;
 
 export function formatTap(e: TapLine): string {
   const parts = [
