@@ -48,6 +48,7 @@ import {
   writeJson,
   type MachineInfo,
 } from "./lib/report.js";
+import { parseBenchArgs } from "./lib/args.js";
 import { repoRoot, startSwitchyard, switchyardConfigYaml } from "./lib/switchyard.js";
 
 interface Options {
@@ -60,37 +61,27 @@ interface Options {
 
 function parseArgs(argv: readonly string[]): Options {
   const o: Options = { quick: false, runs: 0, requests: 0, systems: ["switchyard", "haproxy", "nginx"], write: true };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
-    const value = () => inline ?? argv[++i] ?? "";
+  parseBenchArgs(argv, "usage: node dist/bench/balance.js [--quick] [--runs N] [--requests N] [--systems switchyard,haproxy,nginx] [--no-write]\n", (flag, value) => {
     switch (flag) {
       case "--quick":
         o.quick = true;
-        break;
+        return true;
       case "--runs":
         o.runs = Math.max(1, Number(value()) || 1);
-        break;
+        return true;
       case "--requests":
         o.requests = Math.max(100, Number(value()) || 100);
-        break;
+        return true;
       case "--systems":
         o.systems = value().split(",");
-        break;
+        return true;
       case "--no-write":
         o.write = false;
-        break;
-      case "--help":
-      case "-h":
-        process.stdout.write(
-          "usage: node dist/bench/balance.js [--quick] [--runs N] [--requests N] [--systems switchyard,haproxy,nginx] [--no-write]\n",
-        );
-        process.exit(0);
+        return true;
       default:
-        process.stderr.write(`unknown argument: ${a}\n`);
-        process.exit(64);
+        return false;
     }
-  }
+  });
   if (!o.runs) o.runs = o.quick ? 1 : 3;
   if (!o.requests) o.requests = o.quick ? 1000 : 4000;
   return o;

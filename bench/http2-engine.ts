@@ -41,6 +41,7 @@ import {
   updateDocSection,
   writeJson,
 } from "./lib/report.js";
+import { parseBenchArgs } from "./lib/args.js";
 import { repoRoot } from "./lib/switchyard.js";
 
 interface Options {
@@ -52,32 +53,24 @@ interface Options {
 
 function parseArgs(argv: readonly string[]): Options {
   const o: Options = { quick: false, runs: 0, durationSec: 0, write: true };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
-    const value = () => inline ?? argv[++i] ?? "";
+  parseBenchArgs(argv, "usage: node dist/bench/http2-engine.js [--quick] [--runs N] [--duration S] [--no-write]\n", (flag, value) => {
     switch (flag) {
       case "--quick":
         o.quick = true;
-        break;
+        return true;
       case "--runs":
         o.runs = Math.max(1, Number(value()) || 1);
-        break;
+        return true;
       case "--duration":
         o.durationSec = Math.max(1, Number(value()) || 1);
-        break;
+        return true;
       case "--no-write":
         o.write = false;
-        break;
-      case "--help":
-      case "-h":
-        process.stdout.write("usage: node dist/bench/http2-engine.js [--quick] [--runs N] [--duration S] [--no-write]\n");
-        process.exit(0);
+        return true;
       default:
-        process.stderr.write(`unknown argument: ${a}\n`);
-        process.exit(64);
+        return false;
     }
-  }
+  });
   if (!o.runs) o.runs = o.quick ? 3 : 5;
   if (!o.durationSec) o.durationSec = o.quick ? 1 : 4;
   return o;

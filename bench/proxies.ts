@@ -49,6 +49,7 @@ import {
   writeJson,
   type MachineInfo,
 } from "./lib/report.js";
+import { parseBenchArgs } from "./lib/args.js";
 import {
   ALL_SYSTEMS,
   startSystem,
@@ -72,6 +73,11 @@ interface Options {
   write: boolean;
 }
 
+const USAGE =
+  "usage: node dist/bench/proxies.js [--quick] [--scenario N[,N]] [--runs N] [--duration S]\n" +
+  "       [--systems direct,haproxy,nginx,switchyard] [--switchyard-node PATH]\n" +
+  "       [--switchyard-env KEY=VALUE] [--no-write]\n";
+
 function parseArgs(argv: readonly string[]): Options {
   const o: Options = {
     quick: false,
@@ -82,57 +88,45 @@ function parseArgs(argv: readonly string[]): Options {
     switchyard: { env: {} },
     write: true,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
-    const value = () => inline ?? argv[++i] ?? "";
+  parseBenchArgs(argv, USAGE, (flag, value) => {
     switch (flag) {
       case "--quick":
         o.quick = true;
-        break;
+        return true;
       case "--scenario":
       case "--scenarios":
         o.scenarios = value()
           .split(",")
           .map(Number)
           .filter((n) => n >= 1 && n <= 7);
-        break;
+        return true;
       case "--runs":
         o.runs = Math.max(1, Number(value()) || 1);
-        break;
+        return true;
       case "--duration":
         o.durationSec = Math.max(1, Number(value()) || 1);
-        break;
+        return true;
       case "--systems":
         o.systems = value()
           .split(",")
           .filter((s): s is SystemId => (ALL_SYSTEMS as readonly string[]).includes(s));
-        break;
+        return true;
       case "--switchyard-node":
         o.switchyard.nodeBinary = value();
-        break;
+        return true;
       case "--switchyard-env": {
         const kv = value();
         const eq = kv.indexOf("=");
         if (eq > 0) o.switchyard.env![kv.slice(0, eq)] = kv.slice(eq + 1);
-        break;
+        return true;
       }
       case "--no-write":
         o.write = false;
-        break;
-      case "--help":
-      case "-h":
-        process.stdout.write(
-          "usage: node dist/bench/proxies.js [--quick] [--scenario N[,N]] [--runs N] [--duration S]\n" +
-            "       [--systems direct,haproxy,nginx,switchyard] [--switchyard-node PATH]\n" +
-            "       [--switchyard-env KEY=VALUE] [--no-write]\n",
-        );
-        process.exit(0);
+        return true;
       default:
-        process.stderr.write(`unknown argument: ${a}\n`);
-        process.exit(64);
+        return false;
     }
-  }
+  });
   if (o.scenarios.length === 0) {
     process.stderr.write("--scenario: expected numbers 1..7\n");
     process.exit(64);
