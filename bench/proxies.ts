@@ -6,6 +6,10 @@
  *        [--duration S] [--systems direct,haproxy,nginx,switchyard]
  *        [--switchyard-node PATH] [--switchyard-env KEY=VALUE]... [--no-write]
  *
+ * Scenarios 1-7 compare the systems under one load each; 8 sweeps the
+ * number of endpoints and of client connections (HAProxy and Switchyard);
+ * 9 compares Switchyard with one and with two worker processes.
+ *
  * The per-core figure is CPU time per request: utime+stime of the measured
  * process tree over a run divided by the requests h2load completed. Every
  * result is a ratio to a baseline measured in the same run (HAProxy, or the
@@ -14,15 +18,17 @@
  */
 import http2 from "node:http2";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { h2loadSupportsRps, runH2load, type H2loadOptions, type H2loadResult } from "./lib/h2load.js";
 import { openIdleClients, type IdleClients } from "./lib/idle-clients.js";
 import { startNginxBackend, type RunningServer } from "./lib/nginx.js";
-import { treesCpuMs } from "./lib/proc-cpu.js";
+import { groupsCpuMs, treesCpuMs } from "./lib/proc-cpu.js";
 import {
   freePorts,
   makeTempDir,
+  openFileLimit,
   requireTools,
   sleep,
   startProcess,
@@ -53,13 +59,14 @@ import { parseBenchArgs } from "./lib/args.js";
 import {
   ALL_SYSTEMS,
   startSystem,
+  SYSTEM_LABEL,
   systemDeath,
   type Endpoint,
   type SwitchyardLaunch,
   type SystemHandle,
   type SystemId,
 } from "./lib/systems.js";
-import { repoRoot } from "./lib/switchyard.js";
+import { repoRoot, switchyardProcessRoles, waitForListeningWorkers } from "./lib/switchyard.js";
 
 // ---------------------------------------------------------------- options
 
@@ -81,7 +88,7 @@ const USAGE =
 function parseArgs(argv: readonly string[]): Options {
   const o: Options = {
     quick: false,
-    scenarios: [1, 2, 3, 4, 5, 6, 7],
+    scenarios: scenarioNumbers(),
     runs: 0,
     durationSec: 0,
     systems: [...ALL_SYSTEMS],
@@ -98,7 +105,7 @@ function parseArgs(argv: readonly string[]): Options {
         o.scenarios = value()
           .split(",")
           .map(Number)
-          .filter((n) => n >= 1 && n <= 7);
+          .filter((n) => scenarioNumbers().includes(n));
         return true;
       case "--runs":
         o.runs = Math.max(1, Number(value()) || 1);
@@ -128,7 +135,7 @@ function parseArgs(argv: readonly string[]): Options {
     }
   });
   if (o.scenarios.length === 0) {
-    process.stderr.write("--scenario: expected numbers 1..7\n");
+    process.stderr.write(`--scenario: expected numbers among ${scenarioNumbers().join(",")}\n`);
     process.exit(64);
   }
   if (!o.runs) o.runs = o.quick ? 2 : 3;
@@ -154,6 +161,8 @@ interface RunSample {
   p50Us?: number;
   p99Us?: number;
   p999Us?: number;
+  /** CPU ms of each process role in the system's tree (scenario 9: primary, worker 0, ...). */
+  processCpuMs?: Record<string, number>;
 }
 
 interface SystemResult {
@@ -171,7 +180,32 @@ interface SystemResult {
   p999Us: number;
   rssIdleKb: number;
   rssAfterKb: number;
+  /** Median share of each process role in the tree's CPU (when the runs recorded roles). */
+  cpuShare?: Record<string, number>;
   /** Extra per-scenario facts (e.g. a gRPC status check). */
+  notes: string[];
+}
+
+/** One value of a swept parameter: every system measured at it. */
+interface SweepPoint {
+  /** The swept value (endpoints, client connections). */
+  value: number;
+  /** What else characterises the point (e.g. the h2load load, or requests in flight per endpoint). */
+  detail: string;
+  systems: SystemResult[];
+}
+
+/** A parameter swept over several values, the other conditions kept equal. */
+interface Sweep {
+  key: string;
+  title: string;
+  description: string;
+  /** The h2load options, with the swept ones named (e.g. "-c C -m M"). */
+  h2load: string;
+  /** Column headers for `SweepPoint.value` and `SweepPoint.detail`. */
+  valueHeader: string;
+  detailHeader: string;
+  points: SweepPoint[];
   notes: string[];
 }
 
@@ -185,18 +219,41 @@ interface ScenarioResult {
   h2load: string;
   /** Fixed-rate scenario: results per target rate. */
   rates?: Array<{ rate: number; systems: SystemResult[] }>;
+  /** Sweep scenario: results per swept parameter and value (`systems` is then empty). */
+  sweeps?: Sweep[];
   systems: SystemResult[];
+  /** Lines printed under the tables (limits of the machine, points skipped). */
+  notes?: string[];
 }
 
-async function measureRun(sys: SystemHandle, backendPids: readonly number[], load: H2loadOptions): Promise<RunSample> {
-  const cpu0 = treesCpuMs(sys.cpuPids);
-  const b0 = treesCpuMs(backendPids);
-  const r: H2loadResult = await runH2load(load);
-  const cpu1 = treesCpuMs(sys.cpuPids);
-  const b1 = treesCpuMs(backendPids);
+/**
+ * One h2load run and the CPU spent meanwhile. `roles` (pid -> role), when
+ * given, splits the system's CPU by process role.
+ */
+async function measureRun(
+  sys: SystemHandle,
+  backendPids: readonly number[],
+  load: H2loadOptions,
+  roles?: ReadonlyMap<number, string>,
+): Promise<RunSample> {
+  const sampleCpu = () => ({
+    system: treesCpuMs(sys.cpuPids),
+    backend: treesCpuMs(backendPids),
+    roles: roles && groupsCpuMs(roles),
+  });
+  let before = sampleCpu();
+  const running = runH2load(load);
+  if (load.warmupSec) {
+    // h2load counts only the requests after its warm-up period (in which it also connects):
+    // CPU is taken over the same window.
+    await sleep(load.warmupSec * 1000);
+    before = sampleCpu();
+  }
+  const r: H2loadResult = await running;
+  const after = sampleCpu();
   const done = r.requests.done;
-  const cpuMs = cpu1 - cpu0;
-  const backendCpuMs = b1 - b0;
+  const cpuMs = after.system - before.system;
+  const backendCpuMs = after.backend - before.backend;
   const sample: RunSample = {
     ok: r.ok,
     error: r.error,
@@ -214,6 +271,10 @@ async function measureRun(sys: SystemHandle, backendPids: readonly number[], loa
     p99Us: r.percentiles?.p99Us,
     p999Us: r.percentiles?.p999Us,
   };
+  if (before.roles && after.roles) {
+    const [r0, r1] = [before.roles, after.roles];
+    sample.processCpuMs = Object.fromEntries(Object.keys(r1).map((role) => [role, r1[role]! - (r0[role] ?? 0)]));
+  }
   if (sample.ok && done > 0 && r.requests.succeeded < done * 0.99) {
     sample.ok = false;
     sample.error = `${done - r.requests.succeeded} of ${done} responses were not 2xx`;
@@ -248,8 +309,21 @@ function summarize(sys: SystemHandle, runs: RunSample[], rssIdleKb: number, rssA
     p999Us: m((r) => r.p999Us),
     rssIdleKb,
     rssAfterKb,
+    cpuShare: medianCpuShare(good),
     notes,
   };
+}
+
+/** Median over runs of each process role's share of the tree's CPU; undefined when no run recorded roles. */
+function medianCpuShare(runs: readonly RunSample[]): Record<string, number> | undefined {
+  const split = runs.map((r) => r.processCpuMs).filter((p): p is Record<string, number> => p !== undefined);
+  if (split.length === 0) return undefined;
+  const roles = [...new Set(split.flatMap((p) => Object.keys(p)))].sort();
+  const share = (p: Record<string, number>, role: string) => {
+    const total = Object.values(p).reduce((a, b) => a + b, 0);
+    return total > 0 ? (p[role] ?? 0) / total : NaN;
+  };
+  return Object.fromEntries(roles.map((role) => [role, median(split.map((p) => share(p, role)))]));
 }
 
 interface ScenarioSetup {
@@ -258,46 +332,68 @@ interface ScenarioSetup {
   stop(): Promise<void>;
 }
 
+/** One system started for a scenario: which one, against which endpoints, launched how. */
+interface SystemSpec {
+  id: SystemId;
+  /** Row label in progress lines and results (default: the system's own label). */
+  label?: string;
+  /** Endpoints for this system (default: all of the scenario's backends). */
+  backends?: Endpoint[];
+  /** Merged over the --switchyard-* options. */
+  switchyard?: SwitchyardLaunch;
+}
+
+/** The --systems selection, each with the same launch options. */
+function selectedSystems(opts: Options, switchyard: SwitchyardLaunch = {}): SystemSpec[] {
+  return opts.systems.map((id) => ({ id, switchyard }));
+}
+
+async function startSpec(opts: Options, setup: ScenarioSetup, spec: SystemSpec, maxConnections?: number): Promise<SystemHandle> {
+  const s = await startSystem(spec.id, spec.backends ?? setup.backends, setup.backendPids, {
+    switchyard: { ...opts.switchyard, ...spec.switchyard },
+    maxConnections,
+  });
+  if (spec.label) s.label = spec.label;
+  if (s.error) log(`  ${s.label}: ${s.error}`);
+  return s;
+}
+
 /**
- * Starts every system against the backends, then runs `load` on each in
- * interleaved order `runs` times (after one short unmeasured warm-up each).
+ * Starts every system (default: the --systems selection against all
+ * backends), then runs `load` on each in interleaved order `runs` times
+ * (after one short unmeasured warm-up each). Results come per load, each
+ * in the order of the systems.
  */
 async function runSystems(
   opts: Options,
   setup: ScenarioSetup,
   load: (target: Endpoint) => H2loadOptions,
   extra: {
+    specs?: SystemSpec[];
     warmup?: (target: Endpoint) => H2loadOptions;
-    beforeRuns?: (sys: SystemHandle) => Promise<string[]>;
+    /** Called per started system with its position among the specs; returns notes, throws to fail it. */
+    beforeRuns?: (sys: SystemHandle, index: number) => Promise<string[]>;
     afterRuns?: () => Promise<void>;
     maxConnections?: number;
-    useConfig?: boolean;
     /** Several loads (e.g. target rates) measured in the same interleaving. */
     loads?: Array<(target: Endpoint) => H2loadOptions>;
     runs?: number;
+    /** Splits each system's CPU by process role (pid -> role), read once before the measured runs. */
+    processRoles?: (sys: SystemHandle) => Map<number, string>;
   } = {},
 ): Promise<SystemResult[][]> {
   const systems: SystemHandle[] = [];
-  for (const id of opts.systems) {
-    const s = await startSystem(id, setup.backends, setup.backendPids, {
-      switchyard: { ...opts.switchyard, useConfig: extra.useConfig ?? opts.switchyard.useConfig },
-      maxConnections: extra.maxConnections,
-    });
-    if (s.error) log(`  ${s.label}: ${s.error}`);
-    systems.push(s);
+  for (const spec of extra.specs ?? selectedSystems(opts)) {
+    systems.push(await startSpec(opts, setup, spec, extra.maxConnections));
   }
   try {
     await sleep(300);
-    const rssIdle = new Map<SystemId, number>();
-    const notes = new Map<SystemId, string[]>();
-    for (const s of systems) {
-      rssIdle.set(s.id, s.error ? NaN : s.rssKb());
-      notes.set(s.id, []);
-    }
-    for (const s of systems) {
+    const rssIdle = systems.map((s) => (s.error ? NaN : s.rssKb()));
+    const notes = systems.map((): string[] => []);
+    for (const [i, s] of systems.entries()) {
       if (s.error || !s.target || !extra.beforeRuns) continue;
       try {
-        notes.get(s.id)!.push(...(await extra.beforeRuns(s)));
+        notes[i]!.push(...(await extra.beforeRuns(s, i)));
       } catch (e) {
         s.error = (e as Error).message;
       }
@@ -313,17 +409,19 @@ async function runSystems(
       if (death) s.error = death;
       else if (!r.ok) log(`  ${s.label}: warm-up: ${r.error}`);
     }
+    const roles = systems.map((s) => (s.error || !extra.processRoles ? undefined : extra.processRoles(s)));
     const loads = extra.loads ?? [load];
-    const samples = loads.map(() => new Map<SystemId, RunSample[]>(systems.map((s) => [s.id, []])));
+    const samples = loads.map(() => systems.map((): RunSample[] => []));
     const runs = extra.runs ?? opts.runs;
     for (let run = 0; run < runs; run++) {
       for (let li = 0; li < loads.length; li++) {
-        for (const s of systems) {
+        for (const [i, s] of systems.entries()) {
           if (s.error || !s.target) continue;
-          const sample = await measureRun(s, setup.backendPids, loads[li]!(s.target));
-          samples[li]!.get(s.id)!.push(sample);
+          const sample = await measureRun(s, setup.backendPids, loads[li]!(s.target), roles[i]);
+          samples[li]![i]!.push(sample);
           log(
-            `  run ${run + 1}/${runs} ${s.label.padEnd(10)} ${fmtNum(sample.reqPerSec).padStart(8)} req/s ` +
+            `  run ${run + 1}/${runs}${loads.length > 1 ? ` load ${li + 1}/${loads.length}` : ""} ` +
+              `${s.label.padEnd(10)} ${fmtNum(sample.reqPerSec).padStart(8)} req/s ` +
               `${fmtNum(sample.cpuUsPerReq, 1).padStart(7)} us CPU/req` +
               (sample.p99Us !== undefined ? `  p50 ${fmtUs(sample.p50Us)} p99 ${fmtUs(sample.p99Us)}` : "") +
               (sample.ok ? "" : `  FAILED: ${sample.error}`),
@@ -334,9 +432,7 @@ async function runSystems(
     }
     await extra.afterRuns?.();
     return loads.map((_, li) =>
-      systems.map((s) =>
-        summarize(s, samples[li]!.get(s.id)!, rssIdle.get(s.id)!, s.error ? NaN : s.rssKb(), [...notes.get(s.id)!]),
-      ),
+      systems.map((s, i) => summarize(s, samples[li]![i]!, rssIdle[i]!, s.error ? NaN : s.rssKb(), [...notes[i]!])),
     );
   } finally {
     for (const s of systems) await s.stop();
@@ -616,7 +712,7 @@ async function scenarioManyEndpoints(opts: Options): Promise<ScenarioResult> {
       opts,
       setup,
       (t) => ({ url: h2(t), clients: 8, streams: 100, durationSec: opts.durationSec }),
-      { maxConnections: 16_384, useConfig: true },
+      { maxConnections: 16_384, specs: selectedSystems(opts, { useConfig: true }) },
     );
     return {
       id: 7,
@@ -627,6 +723,219 @@ async function scenarioManyEndpoints(opts: Options): Promise<ScenarioResult> {
       runs: opts.runs,
       h2load: `-c 8 -m 100 -D ${opts.durationSec}`,
       systems: systems!,
+    };
+  } finally {
+    await setup.stop();
+  }
+}
+
+/** Scenario 8 compares these two; the --systems selection may narrow it. */
+function sweptSystems(opts: Options): SystemId[] {
+  const ids = (["haproxy", "switchyard"] as const).filter((id) => opts.systems.includes(id));
+  if (ids.length === 0) throw new Error("scenario 8 measures haproxy and switchyard; neither is in --systems");
+  return ids;
+}
+
+/** -D of each scenario-8 run: at most 3 s, so that both sweeps with 3 runs fit in about 4 minutes. */
+function sweepDurationSec(opts: Options): number {
+  return Math.min(opts.durationSec, 3);
+}
+
+/**
+ * Endpoint sweep: the same load through 10, 100 and 1,000 endpoints (the
+ * first N ports of one nginx process). All points run side by side and are
+ * measured in one interleaving, so that drift of the shared machine does
+ * not show up as growth.
+ */
+async function sweepEndpoints(opts: Options): Promise<Sweep> {
+  const counts = [10, 100, 1000];
+  const clients = 8;
+  const streams = 100;
+  const duration = sweepDurationSec(opts);
+  const ids = sweptSystems(opts);
+  const setup = await nginxBackends(Math.max(...counts));
+  try {
+    const specs = counts.flatMap((n) =>
+      ids.map((id) => ({
+        id,
+        label: `${SYSTEM_LABEL[id]}/${n}ep`,
+        backends: setup.backends.slice(0, n),
+        switchyard: { useConfig: true },
+      })),
+    );
+    const [results] = await runSystems(
+      opts,
+      setup,
+      (t) => ({ url: h2(t), clients, streams, durationSec: duration }),
+      { specs, maxConnections: 16_384 },
+    );
+    return {
+      key: "endpoints",
+      title: "CPU per request vs endpoints",
+      description:
+        `h2load -c ${clients} -m ${streams} -D ${duration} at every point; one nginx process listening on ${fmtNum(Math.max(...counts))} loopback ports, ` +
+        `the first N of them are the endpoints; round-robin; Switchyard via run --config at every point. ` +
+        `Round-robin spreads the same ${clients * streams} requests in flight over more upstream connections as N grows ` +
+        `(column "in flight per endpoint"): fewer requests share a write or read system call, a cost every proxy pays. ` +
+        `HAProxy's growth shows that shared part; "growth vs HAProxy's growth" is what is left for Switchyard`,
+      h2load: `-c ${clients} -m ${streams} -D ${duration} (endpoints ${counts.join(", ")})`,
+      valueHeader: "endpoints",
+      detailHeader: "in flight per endpoint",
+      points: counts.map((n, i) => ({
+        value: n,
+        detail: fmtNum((clients * streams) / n, 1),
+        systems: results!.slice(i * ids.length, (i + 1) * ids.length),
+      })),
+      notes: [],
+    };
+  } finally {
+    await setup.stop();
+  }
+}
+
+/** Client connections x streams per connection of the connection sweep. */
+const CONNECTION_POINTS = [
+  { clients: 1, streams: 100 },
+  { clients: 10, streams: 10 },
+  { clients: 100, streams: 1 },
+  { clients: 1000, streams: 1 },
+];
+
+/** Open files a proxy needs for `clients` client connections (two descriptors each, and some spare). */
+function openFilesNeeded(clients: number): number {
+  return clients * 2 + 256;
+}
+
+/**
+ * Connection sweep: 1, 10, 100 and 1,000 client connections at 100
+ * requests in flight (1,000 at 1,000 connections: h2load's -m cannot go
+ * below 1), 2 endpoints. Measured after a 1 s h2load warm-up in which the
+ * connections are made: accepting a connection is a cost per connection,
+ * not per request, and would otherwise weigh on the 1,000-connection point
+ * by how short the run is.
+ */
+async function sweepConnections(opts: Options): Promise<Sweep> {
+  const duration = sweepDurationSec(opts);
+  const ids = sweptSystems(opts);
+  const limit = openFileLimit();
+  const points = CONNECTION_POINTS.filter((p) => openFilesNeeded(p.clients) <= limit);
+  if (points.length === 0) throw new Error(`the open-file limit (ulimit -n) is ${limit}: too low for any point of the connection sweep`);
+  const notes = CONNECTION_POINTS.filter((p) => !points.includes(p)).map(
+    (p) =>
+      `${fmtNum(p.clients)} connections skipped: the open-file limit (ulimit -n, inherited by h2load and the proxies) is ${fmtNum(limit)}, ` +
+      `${fmtNum(openFilesNeeded(p.clients))} needed; raise it (e.g. ulimit -n 8192) and run again.`,
+  );
+  const loadAt = (p: (typeof CONNECTION_POINTS)[number]) => (t: Endpoint) => ({
+    url: h2(t),
+    clients: p.clients,
+    streams: p.streams,
+    durationSec: duration,
+    warmupSec: 1,
+  });
+  const setup = await nginxBackends(2);
+  try {
+    const results = await runSystems(opts, setup, loadAt(points[0]!), {
+      specs: ids.map((id) => ({ id })),
+      loads: points.map(loadAt),
+      maxConnections: 16_384,
+    });
+    const sweepPoints = points.map((p, i) => ({
+      value: p.clients,
+      detail: `-c ${p.clients} -m ${p.streams}`,
+      systems: results[i]!,
+    }));
+    for (const p of sweepPoints) {
+      const failed = p.systems.filter((s) => s.error);
+      if (p.value >= 1000 && failed.length > 0) {
+        notes.push(
+          `${fmtNum(p.value)} connections failed for ${failed.map((s) => s.label).join(", ")}; ` +
+            `the open-file limit (ulimit -n) here is ${fmtNum(limit)}.`,
+        );
+      }
+    }
+    return {
+      key: "connections",
+      title: "CPU per request vs client connections",
+      description:
+        `h2load -c C -m M --warm-up-time=1 -D ${duration}, C x M = 100 requests in flight (1,000 at 1,000 connections: -m cannot go below 1); ` +
+        `2 nginx endpoints; round-robin. CPU is taken from the end of h2load's warm-up (in which it connects) to its exit, ` +
+        `so accepting the connections is left out. Fewer streams per connection means fewer requests per read or write ` +
+        `system call on the client side, a cost every proxy pays (HAProxy's growth shows it)`,
+      h2load: `-c C -m M --warm-up-time=1 -D ${duration} (${points.map((p) => `${p.clients}x${p.streams}`).join(", ")})`,
+      valueHeader: "client connections",
+      detailHeader: "h2load",
+      points: sweepPoints,
+      notes,
+    };
+  } finally {
+    await setup.stop();
+  }
+}
+
+async function scenarioSweeps(opts: Options): Promise<ScenarioResult> {
+  const sweeps = [await sweepEndpoints(opts), await sweepConnections(opts)];
+  return {
+    id: 8,
+    key: "cpu-per-request-sweeps",
+    title: "CPU per request vs endpoints and vs client connections",
+    description:
+      "Target for Switchyard: CPU per request flat within 10% from 10 to 1,000 endpoints and from 1 to 1,000 client connections. " +
+      "Each sweep measures all of its points in one interleaving; ratios compare a system with its own first point",
+    date: new Date().toISOString(),
+    runs: opts.runs,
+    h2load: sweeps.map((sw) => sw.h2load).join("; "),
+    sweeps,
+    systems: [],
+  };
+}
+
+/** Worker counts compared by scenario 9. */
+const WORKER_COUNTS = [1, 2];
+
+async function scenarioWorkers(opts: Options): Promise<ScenarioResult> {
+  if (!opts.systems.includes("switchyard")) throw new Error("scenario 9 measures switchyard, which is not in --systems");
+  const clients = 8;
+  const streams = 100;
+  const cores = os.availableParallelism();
+  const setup = await nginxBackends(2);
+  try {
+    // The admin server (and with it request telemetry) runs in the first worker only, so it is off
+    // for both counts: every worker then runs the same code and the comparison stays like for like.
+    const specs = WORKER_COUNTS.map((n) => ({
+      id: "switchyard" as const,
+      label: `Switchyard --workers ${n}`,
+      switchyard: { extraArgs: ["--admin", "off", "--workers", String(n)] },
+    }));
+    const [systems] = await runSystems(
+      opts,
+      setup,
+      (t) => ({ url: h2(t), clients, streams, durationSec: opts.durationSec }),
+      {
+        specs,
+        beforeRuns: async (s, i) => {
+          await waitForListeningWorkers(s.server!.process, WORKER_COUNTS[i]!);
+          return [];
+        },
+        processRoles: (s) => switchyardProcessRoles(s.server!.pid),
+      },
+    );
+    return {
+      id: 9,
+      key: "workers",
+      title: "Switchyard --workers 1 vs --workers 2",
+      description:
+        `h2load -c ${clients} -m ${streams} -D ${opts.durationSec}; 2 nginx endpoints; run --to ... --balancer round-robin --admin off --workers N. ` +
+        `CPU is summed over the whole process tree (node:cluster primary + workers); "CPU share" is each process's part of it, ` +
+        `a proxy for its share of the requests (the primary only accepts connections and hands them to the workers in turn)`,
+      date: new Date().toISOString(),
+      runs: opts.runs,
+      h2load: `-c ${clients} -m ${streams} -D ${opts.durationSec}`,
+      systems: systems!,
+      notes: [
+        `This machine has ${cores} core${cores === 1 ? "" : "s"}, shared by h2load, nginx and Switchyard: the req/s ratio is capped by them ` +
+          `(a scaling of 1.7x or more cannot show here). What the scenario can show: whether CPU per request rises with 2 workers ` +
+          `(cross-worker overhead) and whether the load spreads over both workers.`,
+      ],
     };
   } finally {
     await setup.stop();
@@ -645,29 +954,39 @@ function status(s: SystemResult): string {
   return s.notes.length ? s.notes.join("; ").replace(/\|/g, "/") : "ok";
 }
 
+/**
+ * One row per system: its label, the scenario's own columns (`cells` gets
+ * `v`, which blanks a figure of a failed system), RSS idle and after, status.
+ */
+function systemsTable(
+  systems: readonly SystemResult[],
+  headers: readonly string[],
+  cells: (s: SystemResult, v: (n: number) => number) => string[],
+): string {
+  const rows = systems.map((s) => {
+    const v = (n: number) => (s.error ? NaN : n);
+    return [s.label, ...cells(s, v), fmtMiB(s.rssIdleKb), fmtMiB(s.rssAfterKb), status(s)];
+  });
+  return table(["system", ...headers, "RSS idle", "RSS after", "status"], rows);
+}
+
+/** A rate (req/s, MiB/s), its ratio to direct and its ratio to HAProxy. */
+function rateCells(value: number, direct: number | undefined, haproxy: number | undefined, digits: number): string[] {
+  return [fmtNum(value, digits), fmtRatio(ratio(value, direct)), fmtRatio(ratio(value, haproxy))];
+}
+
+/** A cost (CPU per request, per MiB), its ratio to HAProxy's and HAProxy's to it ("per-core efficiency"); no ratios for direct. */
+function costCells(s: SystemResult, value: number, haproxy: number | undefined, digits: number): string[] {
+  if (s.id === "direct") return [fmtNum(value, digits), "-", "-"];
+  return [fmtNum(value, digits), fmtRatio(ratio(value, haproxy)), fmtRatio(ratio(haproxy, value))];
+}
+
 function throughputTable(sc: ScenarioResult): string {
   const hap = find(sc.systems, "haproxy");
   const dir = find(sc.systems, "direct");
-  const rows = sc.systems.map((s) => {
-    const ok = !s.error;
-    const v = (n: number) => (ok ? n : NaN);
-    return [
-      s.label,
-      fmtNum(v(s.reqPerSec)),
-      fmtRatio(ratio(v(s.reqPerSec), dir?.reqPerSec)),
-      fmtRatio(ratio(v(s.reqPerSec), hap?.reqPerSec)),
-      fmtNum(v(s.cpuUsPerReq), 1),
-      s.id === "direct" ? "-" : fmtRatio(ratio(v(s.cpuUsPerReq), hap?.cpuUsPerReq)),
-      s.id === "direct" ? "-" : fmtRatio(ratio(hap?.cpuUsPerReq, v(s.cpuUsPerReq))),
-      s.id === "direct" ? "-" : fmtRatio(ratio(v(s.cpuUsPerReq), dir?.cpuUsPerReq)),
-      fmtMiB(s.rssIdleKb),
-      fmtMiB(s.rssAfterKb),
-      status(s),
-    ];
-  });
-  return table(
+  return systemsTable(
+    sc.systems,
     [
-      "system",
       "req/s",
       "req/s vs direct",
       "req/s vs HAProxy",
@@ -675,46 +994,25 @@ function throughputTable(sc: ScenarioResult): string {
       "CPU/req vs HAProxy",
       "per-core eff. vs HAProxy",
       "CPU/req vs backend",
-      "RSS idle",
-      "RSS after",
-      "status",
     ],
-    rows,
+    (s, v) => [
+      ...rateCells(v(s.reqPerSec), dir?.reqPerSec, hap?.reqPerSec, 0),
+      ...costCells(s, v(s.cpuUsPerReq), hap?.cpuUsPerReq, 1),
+      s.id === "direct" ? "-" : fmtRatio(ratio(v(s.cpuUsPerReq), dir?.cpuUsPerReq)),
+    ],
   );
 }
 
 function largeTable(sc: ScenarioResult): string {
   const hap = find(sc.systems, "haproxy");
   const dir = find(sc.systems, "direct");
-  const rows = sc.systems.map((s) => {
-    const v = (n: number) => (s.error ? NaN : n);
-    return [
-      s.label,
-      fmtNum(v(s.mbPerSec)),
-      fmtRatio(ratio(v(s.mbPerSec), dir?.mbPerSec)),
-      fmtRatio(ratio(v(s.mbPerSec), hap?.mbPerSec)),
-      fmtNum(v(s.cpuMsPerMiB), 2),
-      s.id === "direct" ? "-" : fmtRatio(ratio(v(s.cpuMsPerMiB), hap?.cpuMsPerMiB)),
-      s.id === "direct" ? "-" : fmtRatio(ratio(hap?.cpuMsPerMiB, v(s.cpuMsPerMiB))),
-      fmtMiB(s.rssIdleKb),
-      fmtMiB(s.rssAfterKb),
-      status(s),
-    ];
-  });
-  return table(
-    [
-      "system",
-      "MiB/s",
-      "vs direct",
-      "vs HAProxy",
-      "CPU ms/MiB",
-      "CPU/MiB vs HAProxy",
-      "per-core eff. vs HAProxy",
-      "RSS idle",
-      "RSS after",
-      "status",
+  return systemsTable(
+    sc.systems,
+    ["MiB/s", "vs direct", "vs HAProxy", "CPU ms/MiB", "CPU/MiB vs HAProxy", "per-core eff. vs HAProxy"],
+    (s, v) => [
+      ...rateCells(v(s.mbPerSec), dir?.mbPerSec, hap?.mbPerSec, 0),
+      ...costCells(s, v(s.cpuMsPerMiB), hap?.cpuMsPerMiB, 2),
     ],
-    rows,
   );
 }
 
@@ -762,9 +1060,108 @@ function ratesTable(sc: ScenarioResult): string {
   );
 }
 
+/** A system's CPU per request at `point` over its own at the sweep's first point. */
+function growth(sw: Sweep, point: SweepPoint, id: SystemId): number {
+  return ratio(find(point.systems, id)?.cpuUsPerReq, find(sw.points[0]!.systems, id)?.cpuUsPerReq);
+}
+
+function sweepTable(sw: Sweep): string {
+  const rows = sw.points.flatMap((p) => {
+    const hap = find(p.systems, "haproxy");
+    return p.systems.map((s) => {
+      const v = (n: number) => (s.error ? NaN : n);
+      const againstHaproxy = (r: number) => (s.id === "haproxy" ? "-" : fmtRatio(r));
+      return [
+        fmtNum(p.value),
+        p.detail,
+        SYSTEM_LABEL[s.id],
+        fmtNum(v(s.reqPerSec)),
+        fmtNum(v(s.cpuUsPerReq), 1),
+        fmtRatio(growth(sw, p, s.id)),
+        againstHaproxy(ratio(v(s.cpuUsPerReq), hap?.cpuUsPerReq)),
+        againstHaproxy(ratio(growth(sw, p, s.id), growth(sw, p, "haproxy"))),
+        status(s),
+      ];
+    });
+  });
+  return table(
+    [
+      sw.valueHeader,
+      sw.detailHeader,
+      "system",
+      "req/s",
+      "CPU us/req",
+      "CPU/req vs own first point",
+      "CPU/req vs HAProxy",
+      "growth vs HAProxy's growth",
+      "status",
+    ],
+    rows,
+  );
+}
+
+/** "0.97x-1.38x": the smallest and largest of the finite ratios ("-" when none is). */
+function fmtRange(ratios: readonly number[]): string {
+  const finite = ratios.filter((r) => Number.isFinite(r));
+  if (finite.length === 0) return "-";
+  return `${fmtRatio(Math.min(...finite))}-${fmtRatio(Math.max(...finite))}`;
+}
+
+/** Each system's CPU per request over the sweep against its first point, next to the 10% target. */
+function sweepSummary(sw: Sweep): string {
+  const ids = [...new Set(sw.points.flatMap((p) => p.systems.map((s) => s.id)))];
+  const ranges = ids.map((id) => `${SYSTEM_LABEL[id]} ${fmtRange(sw.points.map((p) => growth(sw, p, id)))}`);
+  const beyondHaproxy = fmtRange(sw.points.map((p) => ratio(growth(sw, p, "switchyard"), growth(sw, p, "haproxy"))));
+  return (
+    `CPU per request against the first point, range over the points: ${ranges.join(", ")}` +
+    (beyondHaproxy === "-" ? "" : `; Switchyard's growth / HAProxy's growth: ${beyondHaproxy}`) +
+    `. Target for Switchyard: within 0.90x-1.10x.`
+  );
+}
+
+function sweepTables(sc: ScenarioResult): string {
+  return (sc.sweeps ?? [])
+    .map((sw) => [`#### ${sw.title}`, `${sw.description}.`, sweepTable(sw), sweepSummary(sw), ...sw.notes].join("\n\n"))
+    .join("\n\n");
+}
+
+/** "primary 0.4%, worker 0 49.9%, ..." */
+function fmtCpuShare(share: Record<string, number> | undefined): string {
+  if (!share) return "-";
+  return Object.entries(share)
+    .map(([role, fraction]) => `${role} ${Number.isFinite(fraction) ? (fraction * 100).toFixed(1) : "-"}%`)
+    .join(", ");
+}
+
+/** Scenario 9: every row against the first (one worker). */
+function workersTable(sc: ScenarioResult): string {
+  const first = sc.systems[0]?.error ? undefined : sc.systems[0];
+  const against = first?.label ?? "first";
+  return systemsTable(
+    sc.systems,
+    ["req/s", `req/s vs ${against}`, "CPU us/req", `CPU/req vs ${against}`, "CPU share per process"],
+    (s, v) => [
+      fmtNum(v(s.reqPerSec)),
+      fmtRatio(ratio(v(s.reqPerSec), first?.reqPerSec)),
+      fmtNum(v(s.cpuUsPerReq), 1),
+      fmtRatio(ratio(v(s.cpuUsPerReq), first?.cpuUsPerReq)),
+      fmtCpuShare(s.error ? undefined : s.cpuShare),
+    ],
+  );
+}
+
+/** Scenarios whose results do not fit the throughput table. */
+const SCENARIO_TABLES: Partial<Record<number, (sc: ScenarioResult) => string>> = {
+  3: ratesTable,
+  5: largeTable,
+  8: sweepTables,
+  9: workersTable,
+};
+
 function scenarioText(sc: ScenarioResult): string {
-  const body = sc.id === 3 ? ratesTable(sc) : sc.id === 5 ? largeTable(sc) : throughputTable(sc);
-  return `### ${sc.id}. ${sc.title}\n\n${sc.description}. Medians of ${sc.runs} interleaved run(s); measured ${sc.date}.\n\n${body}\n`;
+  const body = (SCENARIO_TABLES[sc.id] ?? throughputTable)(sc);
+  const notes = (sc.notes ?? []).map((n) => `\n${n}\n`).join("");
+  return `### ${sc.id}. ${sc.title}\n\n${sc.description}. Medians of ${sc.runs} interleaved run(s); measured ${sc.date}.\n\n${body}\n${notes}`;
 }
 
 interface ResultsFile {
@@ -792,7 +1189,9 @@ system; "CPU/req vs backend" compares the proxy's CPU with what the backend
 itself spends per request. req/s is capped by the shared CPUs. All proxies
 run one thread (HAProxy nbthread 1, nginx 1 worker, master off), HTTP/2
 cleartext on both sides; nginx proxies with grpc_pass (one upstream stream
-per connection, upstream keepalive pool).
+per connection, upstream keepalive pool). Scenario 8 compares each system
+with itself at the first point of a sweep (and that growth with HAProxy's);
+scenario 9 compares Switchyard with two worker processes with itself with one.
 
 ${scs.map(scenarioText).join("\n")}`;
 }
@@ -802,6 +1201,23 @@ function printScenario(sc: ScenarioResult): void {
 }
 
 // ---------------------------------------------------------------- main
+
+/** Every scenario by number (`--scenario N`); a run without --scenario does them all, in this order. */
+const SCENARIOS: Record<number, (opts: Options) => Promise<ScenarioResult>> = {
+  1: (opts) => scenarioConcurrency(opts, 1, 1),
+  2: (opts) => scenarioConcurrency(opts, 2, 8),
+  3: scenarioRates,
+  4: scenarioGrpc,
+  5: scenarioLarge,
+  6: scenarioIdle,
+  7: scenarioManyEndpoints,
+  8: scenarioSweeps,
+  9: scenarioWorkers,
+};
+
+function scenarioNumbers(): number[] {
+  return Object.keys(SCENARIOS).map(Number);
+}
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
@@ -815,19 +1231,10 @@ async function main(): Promise<void> {
   log(`runs per system: ${opts.runs}, duration ${opts.durationSec}s, scenarios ${opts.scenarios.join(",")}`);
   const t0 = Date.now();
   const results: ScenarioResult[] = [];
-  const scenarioRunners: Record<number, () => Promise<ScenarioResult>> = {
-    1: () => scenarioConcurrency(opts, 1, 1),
-    2: () => scenarioConcurrency(opts, 2, 8),
-    3: () => scenarioRates(opts),
-    4: () => scenarioGrpc(opts),
-    5: () => scenarioLarge(opts),
-    6: () => scenarioIdle(opts),
-    7: () => scenarioManyEndpoints(opts),
-  };
   for (const n of opts.scenarios) {
     log(`\nscenario ${n} ...`);
     try {
-      const sc = await scenarioRunners[n]!();
+      const sc = await SCENARIOS[n]!(opts);
       results.push(sc);
       printScenario(sc);
     } catch (e) {

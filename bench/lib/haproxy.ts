@@ -2,12 +2,13 @@
  * Starts HAProxy in the foreground (-db) with a generated configuration:
  * one thread, HTTP mode, an h2c frontend and h2c servers.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { RunningServer } from "./nginx.js";
 import {
   findExecutable,
   makeTempDir,
+  openFileLimit,
   removeTempDir,
   runToCompletion,
   startProcess,
@@ -27,17 +28,6 @@ export interface HaproxyOptions {
   maxConnections?: number;
   /** Extra lines appended to the backend section. */
   backendExtra?: readonly string[];
-}
-
-/** Soft RLIMIT_NOFILE of this process (children inherit it). */
-function openFileLimit(): number {
-  try {
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync("/proc/self/limits", "utf8"));
-    if (m && m[1] !== "unlimited") return Number(m[1]);
-  } catch {
-    // fall through
-  }
-  return 1_048_576;
 }
 
 export function haproxyConfig(opts: HaproxyOptions): string {

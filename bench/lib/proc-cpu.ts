@@ -109,6 +109,28 @@ export function treesCpuMs(pids: readonly number[]): number {
   return total;
 }
 
+/** CPU time in milliseconds per named group of processes (pid -> group name, e.g. "worker 0"). */
+export function groupsCpuMs(groups: ReadonlyMap<number, string>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [pid, group] of groups) out[group] = (out[group] ?? 0) + processCpuMs(pid);
+  return out;
+}
+
+/** One variable of a process's initial environment (/proc/PID/environ); undefined if unset or unreadable. */
+export function processEnvVar(pid: number, name: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/environ`, "utf8");
+  } catch {
+    return undefined;
+  }
+  const prefix = `${name}=`;
+  return text
+    .split("\0")
+    .find((entry) => entry.startsWith(prefix))
+    ?.slice(prefix.length);
+}
+
 /** VmRSS of one process in KiB (0 if it is gone or is a kernel thread). */
 export function processRssKb(pid: number): number {
   let text: string;

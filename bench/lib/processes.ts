@@ -5,7 +5,7 @@
  * benchmark exits, including on SIGINT/SIGTERM and uncaught errors.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -296,6 +296,17 @@ export function findExecutable(name: string, extraDirs: readonly string[] = ["/u
     }
   }
   return undefined;
+}
+
+/** Soft RLIMIT_NOFILE of this process (children inherit it). */
+export function openFileLimit(): number {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+    if (m && m[1] !== "unlimited") return Number(m[1]);
+  } catch {
+    // fall through
+  }
+  return 1_048_576;
 }
 
 /** Exit code for "a required tool is missing". */

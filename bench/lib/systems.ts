@@ -44,6 +44,8 @@ export interface SwitchyardLaunch {
   env?: Record<string, string>;
   /** Use `run --config` with a generated YAML instead of `--to`. */
   useConfig?: boolean;
+  /** Extra `run` arguments (e.g. `--workers 2`); a flag given twice takes the last value. */
+  extraArgs?: readonly string[];
 }
 
 export async function startSystem(
@@ -92,6 +94,7 @@ export async function startSystem(
         protocol: "http2",
         nodeBinary: sy.nodeBinary,
         env: sy.env,
+        extraArgs: sy.extraArgs,
         configYaml: sy.useConfig ? switchyardConfigYaml({ port, balancer, backends, protocol: "http2" }) : undefined,
       });
     }
