@@ -23,7 +23,7 @@ import { Telemetry } from '../src/telemetry/telemetry.js';
 import { runH2load } from './lib/h2load.js';
 import { treeCpuMs } from './lib/proc-cpu.js';
 import { freePorts, requireTools, startProcess, stopAll, stopProcess, waitForPort } from './lib/processes.js';
-import { repoRoot, switchyardCli } from './lib/switchyard.js';
+import { repoRoot, switchyardCli, switchyardNodeFlags } from './lib/switchyard.js';
 import pino from 'pino';
 
 const argv = process.argv.slice(2);
@@ -139,7 +139,7 @@ async function endToEnd(runs: number, requests: number): Promise<void> {
   for (let r = 0; r < runs; r++) {
     for (const m of modes) {
       const proxy = startProcess('switchyard', process.execPath, [
-        switchyardCli, 'run', '--listen', `127.0.0.1:${port}`, '--to', `127.0.0.1:${b1},127.0.0.1:${b2}`,
+        ...switchyardNodeFlags(), switchyardCli, 'run', '--listen', `127.0.0.1:${port}`, '--to', `127.0.0.1:${b1},127.0.0.1:${b2}`,
         '--balancer', 'round-robin', '--protocol', 'http2', '--log-level', 'warn',
         '--admin', m.telemetry ? `127.0.0.1:${adminPort}` : 'off',
       ]);

@@ -6,16 +6,28 @@
  *        --balancer round-robin --protocol http2 --admin 127.0.0.1:0
  *   node dist/src/cli/main.js run --config FILE
  */
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { RunningServer } from "./nginx.js";
-import { makeTempDir, removeTempDir, startProcess, stopProcess, waitForPort } from "./processes.js";
+import { processEnvVar, processTree } from "./proc-cpu.js";
+import { makeTempDir, removeTempDir, sleep, startProcess, stopProcess, waitForPort, type Tracked } from "./processes.js";
 
 /** Repository root (this file compiles to dist/bench/lib/switchyard.js). */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
 export const switchyardCli = path.join(repoRoot, "dist", "src", "cli", "main.js");
+
+/**
+ * The Node flags the `switchyard` program starts Node with: its shell prologue
+ * (line 2 of the CLI) execs `node FLAGS "$0"`. The bench starts the CLI with
+ * `node` directly, so it reads the flags from there to measure what users run.
+ */
+export function switchyardNodeFlags(): string[] {
+  const prologue = readFileSync(switchyardCli, "utf8").split("\n", 2)[1] ?? "";
+  const m = / node ((?:--\S+ ?)*)"\$0"/.exec(prologue);
+  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+}
 
 export type SwitchyardBalancer = "round-robin" | "least-request" | "peak-ewma" | (string & {});
 
@@ -102,7 +114,7 @@ export async function startSwitchyard(opts: SwitchyardOptions): Promise<RunningS
     writeFileSync(configFile, opts.configYaml);
   }
   const name = `switchyard(${opts.balancer ?? (configFile ? "config" : "round-robin")})`;
-  const proc = startProcess(name, opts.nodeBinary ?? process.execPath, switchyardArgs(opts, configFile), {
+  const proc = startProcess(name, opts.nodeBinary ?? process.execPath, [...switchyardNodeFlags(), ...switchyardArgs(opts, configFile)], {
     cwd: repoRoot,
     env: { ...process.env, ...(opts.env ?? {}) },
   });
@@ -126,4 +138,37 @@ export async function startSwitchyard(opts: SwitchyardOptions): Promise<RunningS
       if (dir) removeTempDir(dir);
     },
   };
+}
+
+/**
+ * The role of each process in a Switchyard tree: "single process" without
+ * --workers; with it, "primary" (the node:cluster primary, which only
+ * accepts and hands connections on) and "worker N" (from the
+ * SWITCHYARD_WORKER variable the primary gives each worker).
+ */
+export function switchyardProcessRoles(rootPid: number): Map<number, string> {
+  const tree = processTree(rootPid);
+  if (tree.length === 1) return new Map([[rootPid, "single process"]]);
+  return new Map(
+    tree.map((pid) => {
+      if (pid === rootPid) return [pid, "primary"];
+      const index = processEnvVar(pid, "SWITCHYARD_WORKER");
+      return [pid, index === undefined ? `pid ${pid}` : `worker ${index}`];
+    }),
+  );
+}
+
+/**
+ * Waits until `count` processes of a Switchyard run have logged "listening".
+ * With --workers the port accepts connections as soon as the first worker
+ * listens; a connection made before the others are up would all go to it.
+ */
+export async function waitForListeningWorkers(proc: Tracked, count: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const listening = () => proc.stdout().split("\n").filter((line) => line.includes('"msg":"listening"')).length;
+  while (listening() < count) {
+    if (proc.hasExited()) throw new Error(`Switchyard exited (${proc.exitStatus()}) before ${count} workers listened`);
+    if (Date.now() > deadline) throw new Error(`only ${listening()} of ${count} workers listened within ${timeoutMs} ms`);
+    await sleep(50);
+  }
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -25,6 +25,27 @@ test('--version, --help and unknown commands', () => {
   const u = run(['nosuch']);
   assert.equal(u.code, 2);
   assert.match(u.err, /unknown command "nosuch"/);
+});
+
+test('run as a program: the shell prologue starts Node with the launch flags', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
+  // What `npx switchyard` and an installed `switchyard` do: the file is
+  // executed, sh reads line 2 and execs Node with the flags.
+  const v = spawnSync('sh', [CLI, '--version'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(v.status, 0, v.stderr);
+  assert.match(v.stdout, /^\d+\.\d+\.\d+\n$/);
+  const child = spawn('sh', [CLI, 'run', '--listen', '127.0.0.1:0', '--to', '127.0.0.1:1', '--admin', 'off'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  for await (const line of createInterface({ input: child.stdout! })) {
+    if ((JSON.parse(line) as { msg: string }).msg === 'listening') break;
+  }
+  // exec keeps the pid: the process sh started is now Node.
+  const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+  assert.match(path.basename(argv[0]!), /^node/);
+  assert.ok(argv.includes('--max-semi-space-size=4'), argv.join(' '));
+  assert.equal(argv[argv.indexOf('--max-semi-space-size=4') + 1], CLI);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
 });
 
 test('check: exit 0 for a valid file, 1 with every error named by its path', () => {
