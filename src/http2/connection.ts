@@ -618,11 +618,10 @@ export class Http2Connection implements Flushable, Tickable {
       }
       if (this.failed || this.closed) return;
     }
-    // The unparsed tail (a frame cut by the read boundary) is copied rather
-    // than sliced: a slice would keep the whole read buffer (up to 64 KiB)
-    // alive until the next read, long enough for V8 to promote it to the old
-    // generation, where it waits for a full GC and inflates resident memory.
-    if (pos < len) this.buffered = Buffer.from(buf.subarray(pos));
+    // The unparsed tail (a frame cut by the read boundary) is kept as a slice
+    // of the read buffer. Copying it instead was measured: 1 MiB responses
+    // cost 1.5x more CPU per MiB through the proxy, for no clear memory gain.
+    if (pos < len) this.buffered = buf.subarray(pos);
   }
 
   private onStreamError(err: Http2Error): void {
