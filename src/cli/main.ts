@@ -5,9 +5,8 @@
 // itself with Node; Node strips line 1 and reads line 2 as a comment. It exists
 // to pass V8 flags a shebang cannot carry portably. --max-semi-space-size=4
 // caps V8's young generation at 4 MiB per semi-space: by default it grows to
-// 16 MiB under load, which added ~13 MiB of resident memory to a busy proxy
-// for no measurable CPU gain (docs/benchmarks.md, "Memory"). `node main.js`
-// skips the prologue and runs with Node's defaults.
+// 16 MiB under load, resident memory the proxy does not need (docs/benchmarks.md,
+// "Memory"). `node main.js` skips the prologue and runs with Node's defaults.
 import { readFileSync } from 'node:fs';
 
 type Command = (args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream) => Promise<number>;
