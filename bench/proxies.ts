@@ -67,6 +67,7 @@ import {
   type SystemId,
 } from "./lib/systems.js";
 import { repoRoot, switchyardProcessRoles, waitForListeningWorkers } from "./lib/switchyard.js";
+import type { LoopDelay } from "./servers/loop-delay-probe.js";
 
 // ---------------------------------------------------------------- options
 
@@ -585,6 +586,7 @@ async function scenarioRates(opts: Options): Promise<ScenarioResult> {
         runs: opts.quick ? 1 : opts.runs,
       },
     );
+    const jitter = await machineJitter(setup.backends[0]!, 2000, clients, duration);
     return {
       id: 3,
       key: "fixed-rate-latency",
@@ -595,9 +597,35 @@ async function scenarioRates(opts: Options): Promise<ScenarioResult> {
       h2load: `-c ${clients} -m 100 --rps=R/${clients} -D ${duration}`,
       rates: rates.map((rate, i) => ({ rate, systems: results[i]! })),
       systems: results[rates.length - 1]!,
+      notes: [jitter],
     };
   } finally {
     await setup.stop();
+  }
+}
+
+/**
+ * The scheduling jitter of the machine under this scenario's load, as a
+ * reference for the tail columns: an idle Node process measures how late its
+ * 1 ms timer fires while h2load drives a backend directly at `rate` req/s.
+ * Whatever a proxy adds at p99 on a shared machine sits on top of this.
+ */
+async function machineJitter(backend: Endpoint, rate: number, clients: number, durationSec: number): Promise<string> {
+  const probeScript = path.join(repoRoot, "dist", "bench", "servers", "loop-delay-probe.js");
+  const probe = startProcess("loop-delay-probe", process.execPath, [probeScript, String(durationSec)]);
+  try {
+    await runH2load({ url: h2(backend), clients, streams: 100, durationSec, rpsPerClient: rate / clients });
+    await probe.exited;
+    const d = JSON.parse(probe.stdout().trim().split("\n").pop() ?? "{}") as Partial<LoopDelay>;
+    if (d.p99Us === undefined) return `Machine jitter reference: the probe printed nothing (${probe.stderr().trim()}).`;
+    return (
+      `Machine jitter reference: an idle Node process on the same machine, while h2load sent ${fmtNum(rate)} req/s ` +
+      `straight to the backend for ${durationSec} s, saw its 1 ms timer fire late by p50 ${fmtUs(d.p50Us)}, ` +
+      `p99 ${fmtUs(d.p99Us)}, p99.9 ${fmtUs(d.p999Us)}, max ${fmtUs(d.maxUs)}: scheduling delay any process gets here, ` +
+      `under every proxy's p99 and p99.9.`
+    );
+  } finally {
+    await stopProcess(probe);
   }
 }
 
