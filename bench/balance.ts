@@ -21,17 +21,17 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { runH2load, type H2loadOptions } from "./lib/h2load.js";
 import { startHaproxy } from "./lib/haproxy.js";
-import { startNginxProxy, type RunningServer } from "./lib/nginx.js";
+import { startNginxProxy } from "./lib/nginx.js";
 import {
   freePort,
   freePorts,
   makeTempDir,
   requireTools,
   startProcess,
-  stopAll,
   stopProcess,
   waitForPort,
   type Tracked,
+  type RunningServer,
 } from "./lib/processes.js";
 import {
   benchmarksDoc,
@@ -49,6 +49,7 @@ import {
   type MachineInfo,
 } from "./lib/report.js";
 import { parseBenchArgs } from "./lib/args.js";
+import { runBenchMain } from "./lib/entry.js";
 import { repoRoot, startSwitchyard, switchyardConfigYaml } from "./lib/switchyard.js";
 
 interface Options {
@@ -431,14 +432,4 @@ async function main(): Promise<void> {
   log(`wrote ${path.relative(repoRoot, jsonFile)} and ${path.relative(repoRoot, benchmarksDoc)}`);
 }
 
-main().then(
-  async () => {
-    await stopAll();
-    process.exit(0);
-  },
-  async (e) => {
-    log(`bench failed: ${(e as Error).stack ?? String(e)}`);
-    await stopAll();
-    process.exit(1);
-  },
-);
+runBenchMain(main);

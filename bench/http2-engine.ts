@@ -20,7 +20,6 @@ import {
   requireTools,
   sleep,
   startProcess,
-  stopAll,
   stopProcess,
   waitForPort,
   type Tracked,
@@ -42,6 +41,7 @@ import {
   writeJson,
 } from "./lib/report.js";
 import { parseBenchArgs } from "./lib/args.js";
+import { runBenchMain } from "./lib/entry.js";
 import { repoRoot } from "./lib/switchyard.js";
 
 interface Options {
@@ -226,14 +226,4 @@ async function main(): Promise<void> {
   log(`wrote ${path.relative(repoRoot, jsonFile)} and ${path.relative(repoRoot, benchmarksDoc)}`);
 }
 
-main().then(
-  async () => {
-    await stopAll();
-    process.exit(0);
-  },
-  async (e) => {
-    log(`bench failed: ${(e as Error).stack ?? String(e)}`);
-    await stopAll();
-    process.exit(1);
-  },
-);
+runBenchMain(main);

@@ -23,7 +23,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { h2loadSupportsRps, runH2load, type H2loadOptions, type H2loadResult } from "./lib/h2load.js";
 import { openIdleClients, type IdleClients } from "./lib/idle-clients.js";
-import { startNginxBackend, type RunningServer } from "./lib/nginx.js";
+import { startNginxBackend } from "./lib/nginx.js";
 import { groupsCpuMs, treesCpuMs } from "./lib/proc-cpu.js";
 import {
   freePorts,
@@ -36,6 +36,7 @@ import {
   stopProcess,
   waitForPort,
   type Tracked,
+  type RunningServer,
 } from "./lib/processes.js";
 import {
   benchmarksDoc,
@@ -56,6 +57,7 @@ import {
   type MachineInfo,
 } from "./lib/report.js";
 import { parseBenchArgs } from "./lib/args.js";
+import { runBenchMain } from "./lib/entry.js";
 import {
   ALL_SYSTEMS,
   startSystem,
@@ -1295,14 +1297,4 @@ async function main(): Promise<void> {
   log(`wrote ${path.relative(repoRoot, jsonFile)} and ${path.relative(repoRoot, benchmarksDoc)}`);
 }
 
-main().then(
-  async () => {
-    await stopAll();
-    process.exit(0);
-  },
-  async (e) => {
-    log(`bench failed: ${(e as Error).stack ?? String(e)}`);
-    await stopAll();
-    process.exit(1);
-  },
-);
+runBenchMain(main);

@@ -4,16 +4,14 @@
  */
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import type { RunningServer } from "./nginx.js";
 import {
   findExecutable,
   makeTempDir,
   openFileLimit,
-  removeTempDir,
+  readyServer,
   runToCompletion,
   startProcess,
-  stopProcess,
-  waitForPort,
+  type RunningServer,
 } from "./processes.js";
 
 export function haproxyBinary(): string | undefined {
@@ -78,26 +76,7 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<RunningServer>
   writeFileSync(cfg, haproxyConfig(opts));
   const name = `haproxy(${opts.balance})`;
   const proc = startProcess(name, bin, ["-db", "-f", cfg], { cwd: dir });
-  try {
-    await waitForPort(host, opts.port, 15_000, proc);
-  } catch (e) {
-    await stopProcess(proc);
-    removeTempDir(dir);
-    throw e;
-  }
-  return {
-    name,
-    pid: proc.pid,
-    process: proc,
-    host,
-    port: opts.port,
-    ports: [opts.port],
-    dir,
-    stop: async () => {
-      await stopProcess(proc);
-      removeTempDir(dir);
-    },
-  };
+  return readyServer(proc, { host, ports: [opts.port], timeoutMs: 15_000, dir });
 }
 
 /** First line of `haproxy -v`. */

@@ -8,25 +8,12 @@ import path from "node:path";
 import {
   findExecutable,
   makeTempDir,
-  removeTempDir,
+  readyServer,
   runToCompletion,
   startProcess,
-  stopProcess,
-  waitForPort,
-  type Tracked,
+  type RunningServer,
 } from "./processes.js";
 
-export interface RunningServer {
-  readonly name: string;
-  readonly pid: number;
-  readonly process: Tracked;
-  readonly host: string;
-  readonly port: number;
-  /** All ports served (a backend may serve several endpoints). */
-  readonly ports: readonly number[];
-  readonly dir?: string;
-  stop(): Promise<void>;
-}
 
 export function nginxBinary(): string | undefined {
   return findExecutable("nginx");
@@ -68,28 +55,9 @@ async function launch(name: string, dir: string, conf: string, host: string, por
   const confPath = path.join(dir, "nginx.conf");
   writeFileSync(confPath, conf);
   const proc = startProcess(name, bin, ["-e", "stderr", "-p", dir + "/", "-c", confPath]);
-  try {
-    for (const p of ports.length > 4 ? [ports[0]!, ports[ports.length - 1]!] : ports) {
-      await waitForPort(host, p, 10_000, proc);
-    }
-  } catch (e) {
-    await stopProcess(proc);
-    removeTempDir(dir);
-    throw e;
-  }
-  return {
-    name,
-    pid: proc.pid,
-    process: proc,
-    host,
-    port: ports[0]!,
-    ports,
-    dir,
-    stop: async () => {
-      await stopProcess(proc);
-      removeTempDir(dir);
-    },
-  };
+  // With many ports, the first and last answering is enough: nginx binds them all before serving.
+  const waitPorts = ports.length > 4 ? [ports[0]!, ports[ports.length - 1]!] : ports;
+  return readyServer(proc, { host, ports, waitPorts, timeoutMs: 10_000, dir });
 }
 
 export interface NginxBackendOptions {

@@ -183,6 +183,42 @@ export async function stopProcess(t: Tracked | undefined, graceMs = 3000): Promi
   live.delete(t);
 }
 
+/** A server process the bench started and owns. */
+export interface RunningServer {
+  readonly name: string;
+  readonly pid: number;
+  readonly process: Tracked;
+  readonly host: string;
+  readonly port: number;
+  /** All ports served (a backend may serve several endpoints). */
+  readonly ports: readonly number[];
+  readonly dir?: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Waits until `proc` accepts connections on each of `waitPorts` (default:
+ * all of `ports`) and returns it as a RunningServer whose stop() ends the
+ * process and removes `dir`. If it never gets ready, the process is stopped
+ * and `dir` removed before the error is rethrown.
+ */
+export async function readyServer(
+  proc: Tracked,
+  spec: { host: string; ports: readonly number[]; waitPorts?: readonly number[]; timeoutMs: number; dir?: string },
+): Promise<RunningServer> {
+  const stop = async () => {
+    await stopProcess(proc);
+    if (spec.dir) removeTempDir(spec.dir);
+  };
+  try {
+    for (const p of spec.waitPorts ?? spec.ports) await waitForPort(spec.host, p, spec.timeoutMs, proc);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { name: proc.name, pid: proc.pid, process: proc, host: spec.host, port: spec.ports[0]!, ports: spec.ports, dir: spec.dir, stop };
+}
+
 /** Stops every tracked child (in parallel). */
 export async function stopAll(): Promise<void> {
   await Promise.all([...live].map((t) => stopProcess(t)));

@@ -9,9 +9,8 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { RunningServer } from "./nginx.js";
 import { processEnvVar, processTree } from "./proc-cpu.js";
-import { makeTempDir, removeTempDir, sleep, startProcess, stopProcess, waitForPort, type Tracked } from "./processes.js";
+import { makeTempDir, readyServer, sleep, startProcess, type RunningServer, type Tracked } from "./processes.js";
 
 /** Repository root (this file compiles to dist/bench/lib/switchyard.js). */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -118,26 +117,7 @@ export async function startSwitchyard(opts: SwitchyardOptions): Promise<RunningS
     cwd: repoRoot,
     env: { ...process.env, ...(opts.env ?? {}) },
   });
-  try {
-    await waitForPort(host, opts.port, opts.readyTimeoutMs ?? 15_000, proc);
-  } catch (e) {
-    await stopProcess(proc);
-    if (dir) removeTempDir(dir);
-    throw e;
-  }
-  return {
-    name,
-    pid: proc.pid,
-    process: proc,
-    host,
-    port: opts.port,
-    ports: [opts.port],
-    dir,
-    stop: async () => {
-      await stopProcess(proc);
-      if (dir) removeTempDir(dir);
-    },
-  };
+  return readyServer(proc, { host, ports: [opts.port], timeoutMs: opts.readyTimeoutMs ?? 15_000, dir });
 }
 
 /**

@@ -5,8 +5,8 @@
  * instead of throwing, so the bench can report it and go on.
  */
 import { startHaproxy } from "./haproxy.js";
-import { startNginxProxy, type RunningServer } from "./nginx.js";
-import { freePort } from "./processes.js";
+import { startNginxProxy } from "./nginx.js";
+import { freePort, type RunningServer } from "./processes.js";
 import { processRssKb, treeRssKb } from "./proc-cpu.js";
 import { startSwitchyard, switchyardConfigYaml } from "./switchyard.js";
 
