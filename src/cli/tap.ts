@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { parseArgs, stringFlag, UsageError, type ParsedArgs } from './args.js';
 import { adminBase } from './stat.js';
+import { SseReader } from '../telemetry/sse-reader.js';
 import type { TapEvent } from '../telemetry/tap.js';
 
 export const TAP_USAGE = `Usage:
@@ -65,7 +66,7 @@ export async function runTap(args: string[], out: NodeJS.WritableStream, err: No
   const url = `${adminBase(p)}/api/v1/tap?${q.toString()}`;
   return await new Promise<number>((resolve) => {
     let seen = 0;
-    let buf = '';
+    const sse = new SseReader();
     const req = http.get(url, (res) => {
       if (res.statusCode !== 200) {
         err.write(`${url} answered ${res.statusCode}\n`);
@@ -75,17 +76,7 @@ export async function runTap(args: string[], out: NodeJS.WritableStream, err: No
       }
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
-        buf += chunk;
-        let end: number;
-        while ((end = buf.indexOf('\n\n')) >= 0) {
-          const msg = buf.slice(0, end);
-          buf = buf.slice(end + 2);
-          let event = 'message';
-          let data = '';
-          for (const line of msg.split('\n')) {
-            if (line.startsWith('event: ')) event = line.slice(7);
-            else if (line.startsWith('data: ')) data += line.slice(6);
-          }
+        for (const { event, data } of sse.push(chunk)) {
           if (data === '') continue;
           if (event === 'dropped') {
             const d = JSON.parse(data) as { dropped: number };

@@ -6,6 +6,7 @@ import http from 'node:http';
 import { parseConfig } from '../../src/config/index.js';
 import { Proxy } from '../../src/proxy/proxy.js';
 import { AdminServer } from '../../src/telemetry/admin-server.js';
+import { SseReader } from '../../src/telemetry/sse-reader.js';
 import { Telemetry, type TelemetryOptions } from '../../src/telemetry/telemetry.js';
 
 export interface TelemetryProxy {
@@ -86,7 +87,7 @@ export interface TapClient {
 export function tap(adminUrl: string, query: string): Promise<TapClient> {
   return new Promise((resolve, reject) => {
     const waiters: (() => void)[] = [];
-    let buf = '';
+    const sse = new SseReader();
     const c: TapClient = {
       events: [],
       dropped: 0,
@@ -110,20 +111,10 @@ export function tap(adminUrl: string, query: string): Promise<TapClient> {
       res.setEncoding('utf8');
       let opened = false;
       res.on('data', (chunk: string) => {
-        buf += chunk;
-        let end: number;
-        while ((end = buf.indexOf('\n\n')) >= 0) {
-          const msg = buf.slice(0, end);
-          buf = buf.slice(end + 2);
+        for (const { event, data } of sse.push(chunk)) {
           if (!opened) {
             opened = true;
             resolve(c);
-          }
-          let event = 'message';
-          let data = '';
-          for (const line of msg.split('\n')) {
-            if (line.startsWith('event: ')) event = line.slice(7);
-            else if (line.startsWith('data: ')) data += line.slice(6);
           }
           if (data === '') continue;
           const d = JSON.parse(data) as Record<string, any>;
