@@ -1,5 +1,6 @@
 import { DEFAULT_ADMIN_LISTEN } from '../config/index.js';
 import { parseArgs, stringFlag, UsageError, type ParsedArgs } from './args.js';
+import type { StatsEntry } from '../telemetry/telemetry.js';
 
 export const STAT_USAGE = `Usage:
   switchyard stat [services|routes|listeners|methods] [NAME] [--admin HOST:PORT] [--window 10s|1m] [--json]
@@ -10,18 +11,8 @@ list their endpoints below them with each one's share of the traffic. NAME
 narrows the table to one service, route, listener or method.
 Exit codes: 0 printed, 1 admin server unreachable or nothing matched, 2 usage error.`;
 
-/** Windowed statistics of one key as /api/v1/stats returns them. */
-export interface StatRow {
-  name: string;
-  requests: number;
-  rps: number;
-  successes: number;
-  failures: number;
-  cancelled: number;
-  successRate: number | null;
-  latencyMs: { p50: number | null; p95: number | null; p99: number | null; p999: number | null; max: number | null };
-  total: { requests: number; failures: number; cancelled: number };
-}
+/** Windowed statistics of one key as /api/v1/stats returns them (the telemetry's own type; a type-only import). */
+export type StatRow = StatsEntry;
 
 export interface EndpointRow extends StatRow {
   state: string;

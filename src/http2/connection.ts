@@ -44,7 +44,6 @@ const STREAM_QUANTUM = 64 * 1024;
 const DRAIN_PING_WAIT = 1000;
 
 const SHUTDOWN_PING = Buffer.from('swy-drn');
-const EMPTY_LIST: string[] = [];
 
 /**
  * One HTTP/2 connection in either role over any duplex socket (RFC 9113).

@@ -26,7 +26,7 @@ export class Proxy {
   private readonly clock: Clock;
   private readonly random: RandomSource;
 
-  constructor(readonly config: Config, private readonly options: ProxyOptions = {}) {
+  constructor(readonly config: Config, options: ProxyOptions = {}) {
     this.clock = options.clock ?? monotonicClock;
     this.random = options.random ?? mathRandom;
     for (const s of config.services) {

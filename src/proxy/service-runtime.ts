@@ -51,7 +51,7 @@ export class ServiceRuntime implements EndpointOwner {
   /** A slot for telemetry's per-service record. */
   telemetry: unknown = undefined;
 
-  constructor(readonly config: ServiceConfig, private readonly deps: ServiceDeps) {
+  constructor(readonly config: ServiceConfig, deps: ServiceDeps) {
     this.name = config.name;
     this.isHttp1 = config.protocol === 'http1';
     const spec = config.balancer as unknown as BalancerSpec;

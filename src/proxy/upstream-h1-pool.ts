@@ -105,7 +105,7 @@ export class H1Pool implements EndpointPool {
 
   /** Starts an upstream request for the exchange. */
   request(sink: H1UpstreamSink): H1Upstream {
-    return new H1Request(this.pool, sink, this.endpoint);
+    return new H1Request(this.pool, sink);
   }
 
   close(graceful: boolean): void {
@@ -124,7 +124,7 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
   /** Body bytes pushed but not yet read by undici (credited to the client once read). */
   private owed = 0;
 
-  constructor(pool: Pool, private readonly sink: H1UpstreamSink, private readonly endpoint: Endpoint) {
+  constructor(pool: Pool, private readonly sink: H1UpstreamSink) {
     const h = sink.reqHeaders;
     let method = 'GET';
     let path = '/';

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { closeSession, connect, h2Request, startH2Backend, startProxy, waitReady, type H2Backend } from '../helpers/proxy-harness.js';
 
 async function threeBackends(): Promise<H2Backend[]> {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { closeSession, connect, h2Request, startH2Backend, startProxy, waitReady, type H2Backend } from '../helpers/proxy-harness.js';
+import { closeSession, connect, h2Request, startH2Backend, startProxy, waitReady } from '../helpers/proxy-harness.js';
 import { echoClient, unary } from '../helpers/grpc-echo.js';
 
 async function freePort(): Promise<number> {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { HpackDecoder, HpackEncoder } from '../../src/http2/hpack/index.js';
+import { mulberry32 } from '../helpers/engine-frames.js';
 
 const require = createRequire(import.meta.url);
 
@@ -25,17 +26,6 @@ const hpack = require('hpack.js') as {
   compressor: { create(o: unknown): RefCompressor };
   decompressor: { create(o: unknown): RefDecompressor };
 };
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NAME_POOL = [
   ':method', ':scheme', ':path', ':authority', ':status', 'accept', 'accept-encoding', 'accept-language',

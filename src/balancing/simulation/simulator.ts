@@ -288,7 +288,7 @@ class Run {
     });
     this.latencies = new Float64Array(s.requests);
     const ng = s.groups.length;
-    this.groupLatencies = s.groups.map((g) => new Float64Array(Math.min(s.requests, 1 << 16)));
+    this.groupLatencies = s.groups.map(() => new Float64Array(Math.min(s.requests, 1 << 16)));
     this.groupLatCount = new Int32Array(ng);
     this.endpointPicks = new Float64Array(this.endpoints.length);
     this.groupPicks = new Float64Array(ng);
