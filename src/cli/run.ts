@@ -119,12 +119,9 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
     await proxy.stop(0);
     return 1;
   }
-  for (const l of proxy.listeners) {
-    const a = l.address;
-    log.info({ listener: l.name, protocol: l.config.protocol, address: `${a.address}:${a.port}` }, 'listening');
-  }
-
-  return await new Promise<number>((resolve) => {
+  // The signal handlers go in before "listening" is logged: a supervisor that
+  // reads readiness from the log may send SIGTERM the moment it sees the line.
+  const stopped = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
@@ -142,4 +139,9 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  for (const l of proxy.listeners) {
+    const a = l.address;
+    log.info({ listener: l.name, protocol: l.config.protocol, address: `${a.address}:${a.port}` }, 'listening');
+  }
+  return await stopped;
 }
