@@ -215,6 +215,8 @@ export const serviceObjectSchema = z
     maxConnectionsPerEndpoint: z.number().int().min(1).max(10_000).default(8),
     keepaliveInterval: durationSchema.default('10s'),
     keepaliveTimeout: positiveDurationSchema.default('20s'),
+    /** Replace an upstream HTTP/2 connection whose flow control makes no progress this long; 0 = never. */
+    stallTimeout: durationSchema.default('10s'),
     reconnectBackoff: reconnectBackoffSchema.default({}),
     http1: serviceHttp1Schema.default({}),
     failfast: failfastSchema.default({}),

@@ -26,6 +26,13 @@ export interface ConnectionHandler {
   onStreamClosed?(connection: Http2Connection, stream: Http2Stream): void;
   /** The connection is closed; called once. `error` is set when it failed. */
   onClose?(connection: Http2Connection, error: Error | undefined): void;
+  /**
+   * Flow control made no progress for `stallTimeout` ms: DATA waits on a send
+   * window the peer does not replenish, or our receive window stays nearly
+   * exhausted. Called once per connection; the user decides (the upstream
+   * pool stops using it, opens a replacement and sends GOAWAY).
+   */
+  onStall?(connection: Http2Connection, direction: 'send' | 'receive'): void;
 }
 
 /** How a closed stream ended, remembered briefly to answer late frames as §5.1 says. */
@@ -43,7 +50,10 @@ const STREAM_QUANTUM = 64 * 1024;
 /** How long a graceful GOAWAY waits for its PING before the final GOAWAY (§6.8). */
 const DRAIN_PING_WAIT = 1000;
 
-const SHUTDOWN_PING = Buffer.from('swy-drn');
+/** Payload of the graceful-shutdown PING: exactly 8 octets (§6.7), compared byte for byte on the ACK. */
+const SHUTDOWN_PING = Buffer.from('swydrain');
+/** A receive window smaller than one frame of the default size: the peer can hardly send. */
+const RECV_STALL_WINDOW = 16384;
 
 /**
  * One HTTP/2 connection in either role over any duplex socket (RFC 9113).
@@ -77,9 +87,23 @@ export class Http2Connection implements Flushable, Tickable {
   private readonly decoder: HpackDecoder;
   private readonly encoder = new HpackEncoder();
 
+  // Flow control (§6.9). Receive side, for every DATA octet accounted exactly once:
+  // connRecvWindow (the peer may still send) + connRecvUnacked (handled, not yet
+  // returned by WINDOW_UPDATE) + connRecvOutstanding (delivered to the user, not
+  // yet consumed) = options.connectionWindowSize, at all times.
   private connSendWindow = DEFAULT_WINDOW;
   private connRecvWindow = DEFAULT_WINDOW;
   private connRecvUnacked = 0;
+  private connRecvOutstanding = 0;
+  private connRecvConfigured = DEFAULT_WINDOW;
+  /** DATA octets queued on streams, waiting for windows or the socket. */
+  private connQueuedBytes = 0;
+  /** Last time DATA left or the peer granted send credit (coarse clock). */
+  private lastSendProgressAt = coarseNow;
+  /** Since when our receive window has been nearly exhausted (0 = it is not). */
+  private recvLowSince = 0;
+  /** onStall was reported. */
+  stalled = false;
   private readonly streamUpdateThreshold: number;
   private readonly connUpdateThreshold: number;
   private sendList: Http2Stream[] = [];
@@ -216,7 +240,11 @@ export class Http2Connection implements Flushable, Tickable {
   }
 
   sendData(s: Http2Stream, data: Buffer, endStream: boolean): void {
-    if (s.state === StreamState.CLOSED || s.localEnded || this.failed) return;
+    if (s.state === StreamState.CLOSED || s.localEnded || this.failed) {
+      // These octets will never leave: say so, so a relay can credit their source.
+      if (data.length > 0 && !s.localEnded) s.handler.onDataDropped?.(s, data.length);
+      return;
+    }
     if (endStream) s.localEnded = true;
     const n = data.length;
     if (
@@ -231,6 +259,7 @@ export class Http2Connection implements Flushable, Tickable {
       this.writer.data(s.id, data, 0, n, endStream);
       s.sendWindow -= n;
       this.connSendWindow -= n;
+      this.lastSendProgressAt = coarseNow;
       this.dirty();
       if (endStream) this.localEndWritten(s);
       if (n > 0) s.handler.onDataSent(s, n);
@@ -239,6 +268,7 @@ export class Http2Connection implements Flushable, Tickable {
     if (n > 0) {
       s.queue.push(data);
       s.queuedBytes += n;
+      this.connQueuedBytes += n;
     }
     if (endStream) s.endAfterQueue = true;
     this.addToSendList(s);
@@ -266,9 +296,28 @@ export class Http2Connection implements Flushable, Tickable {
     this.closeStream(s, CLOSED_LOCAL_RESET);
   }
 
-  /** Returns receive credit for `n` bytes the user handled (§6.9). */
+  /** See Http2Stream.resetWhenSent. */
+  resetWhenSent(s: Http2Stream, code: number): void {
+    if (s.state === StreamState.CLOSED) return;
+    if (s.state === StreamState.HALF_CLOSED_LOCAL) {
+      // Our side is already on its way (END_STREAM written): only the peer's remains.
+      this.resetStream(s, code);
+      return;
+    }
+    s.resetAfterEnd = code;
+  }
+
+  /**
+   * Returns receive credit for `n` bytes the user handled (§6.9). Clamped to
+   * what the stream delivered and was not yet credited, so credit is returned
+   * exactly once even when a stream reset already returned it.
+   */
   consume(s: Http2Stream, n: number): void {
-    if (n <= 0 || this.failed || this.closed) return;
+    if (n > s.recvOutstanding) n = s.recvOutstanding;
+    if (n <= 0) return;
+    s.recvOutstanding -= n;
+    this.connRecvOutstanding -= n;
+    if (this.failed || this.closed) return;
     if (s.state !== StreamState.CLOSED && !s.remoteEnded) {
       s.recvUnacked += n;
       if (s.recvUnacked >= this.streamUpdateThreshold) {
@@ -287,8 +336,49 @@ export class Http2Connection implements Flushable, Tickable {
       this.writer.windowUpdate(0, this.connRecvUnacked);
       this.connRecvWindow += this.connRecvUnacked;
       this.connRecvUnacked = 0;
+      this.recvLowSince = 0;
       this.dirty();
     }
+  }
+
+  // ---------------------------------------------------------------- flow-control state (read-only)
+
+  /** Connection receive window: octets the peer may still send us. */
+  get recvWindow(): number {
+    return this.connRecvWindow;
+  }
+
+  /** Octets handled by the user and not yet returned to the peer with WINDOW_UPDATE. */
+  get recvUnacked(): number {
+    return this.connRecvUnacked;
+  }
+
+  /** Octets delivered to the user and not yet consumed (nor credited by a reset). */
+  get recvOutstanding(): number {
+    return this.connRecvOutstanding;
+  }
+
+  /** The receive window we advertise for the connection. */
+  get recvWindowConfigured(): number {
+    return this.connRecvConfigured;
+  }
+
+  /** Connection send window: octets we may still send. */
+  get sendWindow(): number {
+    return this.connSendWindow;
+  }
+
+  /** DATA octets queued on streams. */
+  get queuedBytes(): number {
+    return this.connQueuedBytes;
+  }
+
+  /**
+   * Receive credit unaccounted for: configured − window − unacked − outstanding.
+   * Always 0 unless credit leaked; asserted in tests and exported as a metric.
+   */
+  get recvLeaked(): number {
+    return this.connRecvConfigured - this.connRecvWindow - this.connRecvUnacked - this.connRecvOutstanding;
   }
 
   /** Sends a PING; the answer updates `pingRtt`. */
@@ -384,6 +474,7 @@ export class Http2Connection implements Flushable, Tickable {
       this.writer.windowUpdate(0, o.connectionWindowSize - DEFAULT_WINDOW);
       this.connRecvWindow = o.connectionWindowSize;
     }
+    this.connRecvConfigured = this.connRecvWindow;
     this.settingsAckDeadline = performance.now() + o.settingsTimeout;
   }
 
@@ -443,6 +534,7 @@ export class Http2Connection implements Flushable, Tickable {
       s.sendWindow -= n;
       this.connSendWindow -= n;
       s.queuedBytes -= n;
+      this.connQueuedBytes -= n;
       written += n;
       if (n === head.length) {
         s.queue[s.queueHead] = EMPTY_BUFFER;
@@ -472,7 +564,10 @@ export class Http2Connection implements Flushable, Tickable {
         wroteEnd = true;
       }
     }
-    if (written > 0) s.handler.onDataSent(s, written);
+    if (written > 0) {
+      this.lastSendProgressAt = coarseNow;
+      s.handler.onDataSent(s, written);
+    }
     return written > 0 || wroteEnd;
   }
 
@@ -507,8 +602,12 @@ export class Http2Connection implements Flushable, Tickable {
   // ---------------------------------------------------------------- stream bookkeeping
 
   private localEndWritten(s: Http2Stream): void {
-    if (s.state === StreamState.OPEN) s.state = StreamState.HALF_CLOSED_LOCAL;
-    else if (s.state === StreamState.HALF_CLOSED_REMOTE) this.closeStream(s, CLOSED_ENDED);
+    if (s.state === StreamState.OPEN) {
+      s.state = StreamState.HALF_CLOSED_LOCAL;
+      if (s.resetAfterEnd >= 0) this.resetStream(s, s.resetAfterEnd);
+    } else if (s.state === StreamState.HALF_CLOSED_REMOTE) {
+      this.closeStream(s, CLOSED_ENDED);
+    }
   }
 
   private remoteEnd(s: Http2Stream): void {
@@ -526,13 +625,28 @@ export class Http2Connection implements Flushable, Tickable {
     this.closedIds[this.closedPos] = s.id;
     this.closedHow[this.closedPos] = how;
     this.closedPos = (this.closedPos + 1) % CLOSED_MEMORY;
-    if (s.queuedBytes > 0) {
+    // Received octets the user will never consume now: a stream that ended
+    // abnormally returns their credit here, exactly once (consume() clamps).
+    // A stream that ended normally keeps them: the user consumes them as it
+    // relays them, so that back-pressure still holds after END_STREAM.
+    const owed = s.recvOutstanding;
+    if (owed > 0 && how !== CLOSED_ENDED) {
+      s.recvOutstanding = 0;
+      this.connRecvOutstanding -= owed;
+      if (!this.failed && !this.closed) this.creditConnection(owed);
+    }
+    const dropped = s.queuedBytes;
+    if (dropped > 0) {
       s.queue.length = 0;
       s.queueHead = 0;
       s.queuedBytes = 0;
+      this.connQueuedBytes -= dropped;
     }
-    // Credit the connection for data the user will never consume now.
+    s.endAfterQueue = false;
+    s.trailersAfterQueue = null;
     this.handler.onStreamClosed?.(this, s);
+    // Queued octets that will never leave: a relay credits their source.
+    if (dropped > 0) s.handler.onDataDropped?.(s, dropped);
     if (this.streams.size === 0 && (this.goawayState === 2 || this.goawayReceived) && !this.closed) {
       this.endSocket();
     }
@@ -707,6 +821,10 @@ export class Http2Connection implements Flushable, Tickable {
       throw streamError(streamId, ErrorCode.FLOW_CONTROL_ERROR, 'stream window exceeded');
     }
     s.recvWindow -= length;
+    // From here every octet of the frame is the stream's: consumed by the user,
+    // or credited back if the stream ends abnormally (even by the checks below).
+    s.recvOutstanding += length;
+    this.connRecvOutstanding += length;
     if (length !== dataLength) this.consume(s, length - dataLength);
     const endStream = (flags & Flags.END_STREAM) !== 0;
     if (dataLength === 0 && !endStream) this.countEmptyData();
@@ -977,6 +1095,7 @@ export class Http2Connection implements Flushable, Tickable {
     if (streamId === 0) {
       if (inc === 0) throw connectionError(ErrorCode.PROTOCOL_ERROR, 'WINDOW_UPDATE increment of 0');
       this.connSendWindow += inc;
+      this.lastSendProgressAt = coarseNow;
       if (this.connSendWindow > MAX_WINDOW) throw connectionError(ErrorCode.FLOW_CONTROL_ERROR, 'connection window overflow');
       if (this.sendList.length > 0) this.dirty();
       return;
@@ -988,6 +1107,7 @@ export class Http2Connection implements Flushable, Tickable {
     }
     if (inc === 0) throw streamError(streamId, ErrorCode.PROTOCOL_ERROR, 'WINDOW_UPDATE increment of 0');
     s.sendWindow += inc;
+    this.lastSendProgressAt = coarseNow;
     if (s.sendWindow > MAX_WINDOW) throw streamError(streamId, ErrorCode.FLOW_CONTROL_ERROR, 'stream window overflow');
     if (s.queuedBytes > 0 || s.endAfterQueue || s.trailersAfterQueue !== null) this.addToSendList(s);
   }
@@ -1036,6 +1156,7 @@ export class Http2Connection implements Flushable, Tickable {
       return;
     }
     if (this.goawayState === 1 && now > this.drainDeadline) this.finishGracefulGoaway();
+    if (this.options.stallTimeout > 0 && !this.stalled) this.checkStall(now);
     const interval = this.options.keepaliveInterval;
     if (interval > 0) {
       if (this.pingOutstanding) {
@@ -1047,6 +1168,28 @@ export class Http2Connection implements Flushable, Tickable {
         this.ping();
       }
     }
+  }
+
+  /**
+   * Flow control that stopped moving (keepalive PINGs are not flow-controlled,
+   * so a peer that never returns credit still answers them): DATA queued with
+   * no octet sent and no credit granted for stallTimeout, or a receive window
+   * nearly exhausted for that long.
+   */
+  private checkStall(now: number): void {
+    const timeout = this.options.stallTimeout;
+    let direction: 'send' | 'receive' | undefined;
+    if (this.connQueuedBytes > 0 && !this.socketBlocked && now - this.lastSendProgressAt > timeout) direction = 'send';
+    if (this.connRecvWindow < RECV_STALL_WINDOW) {
+      if (this.recvLowSince === 0) this.recvLowSince = now;
+      else if (now - this.recvLowSince > timeout) direction = 'receive';
+    } else {
+      this.recvLowSince = 0;
+    }
+    if (direction === undefined) return;
+    this.stalled = true;
+    this.options.counters.flowControlStalls++;
+    this.handler.onStall?.(this, direction);
   }
 
   private onSocketClose(): void {

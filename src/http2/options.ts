@@ -30,6 +30,11 @@ export interface Http2Options {
   maxSettingsPerWindow?: number;
   /** Empty DATA frames without END_STREAM per window. Default 1000. */
   maxEmptyDataPerWindow?: number;
+  /**
+   * Report a connection whose flow control made no progress for this long
+   * (ConnectionHandler.onStall); 0 = off. Default off.
+   */
+  stallTimeout?: number;
   /** Counters to feed (shared by all connections by default). */
   counters?: EngineCounters;
 }
@@ -42,6 +47,8 @@ export interface EngineCounters {
   floodsDetected: number;
   refusedStreams: number;
   keepaliveTimeouts: number;
+  /** Connections whose flow control made no progress for stallTimeout. */
+  flowControlStalls: number;
 }
 
 export const engineCounters: EngineCounters = {
@@ -50,6 +57,7 @@ export const engineCounters: EngineCounters = {
   floodsDetected: 0,
   refusedStreams: 0,
   keepaliveTimeouts: 0,
+  flowControlStalls: 0,
 };
 
 export interface ResolvedOptions {
@@ -68,6 +76,7 @@ export interface ResolvedOptions {
   maxPingsPerWindow: number;
   maxSettingsPerWindow: number;
   maxEmptyDataPerWindow: number;
+  stallTimeout: number;
   counters: EngineCounters;
 }
 
@@ -88,6 +97,7 @@ export function resolveOptions(o: Http2Options | undefined, isServer: boolean): 
     maxPingsPerWindow: o?.maxPingsPerWindow ?? 1000,
     maxSettingsPerWindow: o?.maxSettingsPerWindow ?? 100,
     maxEmptyDataPerWindow: o?.maxEmptyDataPerWindow ?? 1000,
+    stallTimeout: o?.stallTimeout ?? 0,
     counters: o?.counters ?? engineCounters,
   };
 }

@@ -38,6 +38,11 @@ export interface StreamHandler {
   onReset(stream: Http2Stream, errorCode: number, reason: number): void;
   /** `bytes` of DATA queued by sendData left for the socket: the moment to take more from a relayed peer. */
   onDataSent(stream: Http2Stream, bytes: number): void;
+  /**
+   * `bytes` of DATA passed to sendData will never leave: the stream was reset
+   * or closed with them queued. A relay credits their source as if they were sent.
+   */
+  onDataDropped?(stream: Http2Stream, bytes: number): void;
 }
 
 /** A stream handler that ignores everything: the default until the user sets one. */
@@ -64,6 +69,10 @@ export class Http2Stream {
   recvWindow: number;
   /** Bytes the user consumed that we have not yet returned with WINDOW_UPDATE. */
   recvUnacked = 0;
+  /** Bytes delivered to the user and not yet consumed (or credited back by an abnormal end). */
+  recvOutstanding = 0;
+  /** Reset with this code once our side has been written in full (-1: no). */
+  resetAfterEnd = -1;
 
   /** Queued DATA not yet sent (flow control or socket back-pressure). */
   queue: Buffer[] = [];
@@ -123,6 +132,16 @@ export class Http2Stream {
   /** Resets the stream (RST_STREAM). Handlers are not called. */
   reset(errorCode: number): void {
     this.connection.resetStream(this, errorCode);
+  }
+
+  /**
+   * Once our side is completely written, reset the stream with `code` if the
+   * peer is still sending: RFC 9113 §8.1 lets a server that sent a complete
+   * response ask the client to stop sending the request (NO_ERROR). Nothing
+   * queued is lost; a stream already closed is left alone.
+   */
+  resetWhenSent(code: number): void {
+    this.connection.resetWhenSent(this, code);
   }
 
   /** The user has handled `n` received bytes: the peer may send that much more (§6.9). */

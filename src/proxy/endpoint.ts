@@ -66,6 +66,8 @@ export class Endpoint implements Balanceable {
   ejectionsTotal = 0;
   /** Times active health checking flipped it between healthy and unhealthy. */
   healthChangesTotal = 0;
+  /** Upstream connections replaced because their flow control stalled. */
+  stallsTotal = 0;
   /** A slot for telemetry's per-endpoint record, reached without a lookup. */
   telemetry: unknown = undefined;
   /** Passive outlier detection of the service, when enabled. */

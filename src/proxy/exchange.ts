@@ -59,6 +59,12 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   /** The endpoint of the last attempt (kept after release, for telemetry and for avoiding it on a retry). */
   lastEndpoint: Endpoint | null = null;
   up: Http2Stream | null = null;
+  /**
+   * The upstream stream whose response octets are being relayed downstream.
+   * Credit for them goes back through it as they leave (or are dropped), even
+   * after the upstream ended: never through whichever stream is current.
+   */
+  private respSrc: Http2Stream | null = null;
   private h1: H1Upstream | null = null;
   private loadStart = 0;
   attempts = 0;
@@ -100,6 +106,8 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   idleTimeout = 0;
   private idle: IdleWatch | null = null;
   private hedgeTimer: NodeJS.Timeout | undefined = undefined;
+  /** In the service's failfast queue, waiting for an endpoint to become pickable. */
+  private waiting = false;
 
   constructor(
     readonly service: ServiceRuntime,
@@ -118,6 +126,8 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   protected abstract downReset(code: number): void;
   protected abstract downConsume(n: number): void;
   protected abstract downError(kind: ProxyErrorKind): void;
+  /** The response is complete while the client is still sending: let it stop (HTTP/2: RST_STREAM NO_ERROR once sent). */
+  protected abstract requestCutShort(): void;
   /** The downstream HTTP/2 stream, when there is one (events from it are request events). */
   protected downStream: Http2Stream | null = null;
 
@@ -175,6 +185,14 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     if (ep === undefined) {
       if (service.failfastMode) this.fail(ProxyErrors.NO_ENDPOINT);
       else if (!service.failfast.enqueue(this)) this.fail(ProxyErrors.QUEUE_FULL);
+      else {
+        this.waiting = true;
+        // The route timeout (or grpc-timeout) bounds the wait too: answer at the deadline, not after failfast's.
+        if (this.routeDeadline > 0 && this.deadline !== this.routeDeadline) {
+          this.deadline = this.routeDeadline;
+          deadlines.add(this);
+        }
+      }
       return;
     }
     this.endpoint = ep;
@@ -189,11 +207,13 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
 
   /** Failfast queue: an endpoint is pickable again. */
   onReady(): void {
+    this.waiting = false;
     this.dispatch();
   }
 
   /** Failfast queue: waited too long. From now on the service fails requests at once. */
   onTimeout(): void {
+    this.waiting = false;
     if (this.done) return;
     this.service.failfastMode = true;
     this.fail(ProxyErrors.QUEUE_TIMEOUT);
@@ -213,6 +233,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     const endNow = this.reqEnded && this.pending.length === 0 && this.reqTrailers === null;
     const up = conn.request(this.reqHeaders, endNow, this);
     this.up = up;
+    this.respSrc = up;
     const pending = this.pending;
     if (pending.length > 0) {
       this.pending = [];
@@ -270,6 +291,9 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     const s = a.stream!;
     s.handler = this;
     this.up = s;
+    this.respSrc = s;
+    // The hedge's copy of the body was credited to the client when first sent: skip what is still queued.
+    this.consumeSkip += s.queuedBytes;
     this.endpoint = a.endpoint;
     this.lastEndpoint = a.endpoint;
     this.loadStart = a.loadStart;
@@ -371,6 +395,9 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     if (this.done) return;
     this.cancelUpstream();
     if (this.status === 0) this.grpcStatus = GrpcStatus.CANCELLED;
+    // The client gave up while no endpoint could take the request: that is an
+    // outage the proxy could not serve, not a neutral cancel.
+    if (this.waiting && this.status === 0) this.errorCode = ProxyErrors.NO_ENDPOINT.code;
     // A client cancel says nothing about the endpoint's health.
     this.release(false);
     this.finish();
@@ -404,18 +431,26 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   }
 
   onDataSent(s: Http2Stream, n: number): void {
-    if (s === this.up) {
+    if (s === this.downStream) {
+      this.responseConsumed(n);
+    } else {
       // Request bytes went upstream: the client may send that much more.
       this.requestBodyTaken(n);
-    } else if (s === this.downStream) {
-      this.responseConsumed(n);
     }
+  }
+
+  /**
+   * Queued octets that will never leave (the stream was reset or closed):
+   * credited to their source exactly as if they had been sent.
+   */
+  onDataDropped(s: Http2Stream, n: number): void {
+    this.onDataSent(s, n);
   }
 
   /** Response bytes went to the client: take that much more from upstream (end-to-end back-pressure). */
   protected responseConsumed(n: number): void {
-    const up = this.up;
-    if (up !== null) up.consume(n);
+    const src = this.respSrc;
+    if (src !== null) src.consume(n);
     else if (this.h1 !== null) this.h1.resume();
   }
 
@@ -472,11 +507,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
       if (matchesRetryConditions(this.retry!.on, this.status, this.grpcStatus)) {
         const h = this.heldHeaders;
         this.heldHeaders = null;
-        if (this.retryAttempt()) {
-          this.heldData = [];
-          this.heldBytes = 0;
-          return;
-        }
+        if (this.retryAttempt()) return;
         this.heldHeaders = h;
       }
       this.releaseHeld();
@@ -497,6 +528,15 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     for (let i = 0; i < data.length; i++) this.downData(data[i]!, false);
   }
 
+  /** Drops a held response that will never be sent; its octets are credited to the stream they came from. */
+  private discardHeld(): void {
+    const n = this.heldBytes;
+    this.heldHeaders = null;
+    this.heldData = [];
+    this.heldBytes = 0;
+    if (n > 0 && this.respSrc !== null) this.respSrc.consume(n);
+  }
+
   /**
    * Abandons the current attempt and schedules another, if the route allows
    * one now: attempts left, the body still at hand, a method that may be
@@ -513,6 +553,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     const service = this.service;
     if (service.retriesInFlight >= service.config.circuitBreakers.maxRetries) return false;
     if (!retry.tryRetry()) return false;
+    this.discardHeld();
     this.cancelUpstream();
     this.release(true, true);
     // The next dispatch arms a fresh deadline; stale wheel entries must not fire meanwhile.
@@ -598,7 +639,13 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
 
   private upstreamEnded(): void {
     this.responseEnded = true;
+    const up = this.up;
     this.up = null;
+    // §8.1: the response is complete before the request was sent in full (an
+    // early 413 or 401): stop sending upstream; the queued request octets are
+    // credited back to the client (onDataDropped), so nothing stalls on them.
+    if (up !== null && !up.closed) up.reset(ErrorCode.CANCEL);
+    if (!this.reqEnded) this.requestCutShort();
     this.h1 = null;
     // Fast failures feed the latency estimate as a penalty, never as a fast sample.
     this.release(isFailureStatus(this.status, this.grpcStatus), true);
@@ -681,8 +728,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
       }
     }
     // A held response never reached the client: answer DEADLINE_EXCEEDED / 504 instead.
-    this.heldHeaders = null;
-    this.heldData = [];
+    this.discardHeld();
     this.fail(ProxyErrors.TIMEOUT);
   }
 
@@ -691,6 +737,18 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     this.done = true;
     this.deadline = 0;
     this.service.inflight--;
+    if (this.waiting) {
+      this.waiting = false;
+      this.service.failfast.remove(this);
+    }
+    if (this.pending.length > 0) {
+      // Request octets that never went upstream: credit the client for them.
+      const pending = this.pending;
+      this.pending = [];
+      let n = 0;
+      for (let i = 0; i < pending.length; i++) n += pending[i]!.length;
+      this.requestBodyTaken(n);
+    }
     if (this.hedgeAttempts !== null || this.hedgeTimer !== undefined) this.cancelHedges();
     if (this.retryTimer !== undefined) {
       clearTimeout(this.retryTimer);

@@ -105,6 +105,9 @@ export class H1Exchange extends Exchange {
     }
   }
 
+  /** node:http reads and discards the rest of the request body once the response is finished. */
+  protected requestCutShort(): void {}
+
   protected downError(kind: ProxyErrorKind): void {
     const r = errorResponse(kind);
     const res = this.res;

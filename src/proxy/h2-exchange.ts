@@ -39,7 +39,11 @@ export class H2Exchange extends Exchange {
       this.down.respond(r.httpHeaders, false);
       this.down.sendData(r.httpBody, true);
     }
-    // §8.1: a complete response before the request ended; tell the client to stop sending.
-    if (!this.reqEnded) this.down.reset(ErrorCode.NO_ERROR);
+    if (!this.reqEnded) this.requestCutShort();
+  }
+
+  /** §8.1: a complete response before the request ended: once it is sent, tell the client to stop sending. */
+  protected requestCutShort(): void {
+    this.down.resetWhenSent(ErrorCode.NO_ERROR);
   }
 }

@@ -77,6 +77,7 @@ export class ServiceRuntime implements EndpointOwner {
             maxConnections: config.maxConnectionsPerEndpoint,
             keepaliveInterval: config.keepaliveInterval,
             keepaliveTimeout: config.keepaliveTimeout,
+            stallTimeout: config.stallTimeout,
             backoffBase: config.reconnectBackoff.base,
             backoffMax: config.reconnectBackoff.max,
             http2: deps.upstreamHttp2,

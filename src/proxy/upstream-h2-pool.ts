@@ -8,6 +8,8 @@ export interface H2PoolSettings {
   maxConnections: number;
   keepaliveInterval: number;
   keepaliveTimeout: number;
+  /** Replace a connection whose flow control made no progress this long (0 = never). */
+  stallTimeout: number;
   backoffBase: number;
   backoffMax: number;
   http2?: Http2Options;
@@ -38,6 +40,12 @@ export class H2Pool implements EndpointPool, ConnectionHandler {
 
   get connectionCount(): number {
     return this.conns.length + this.draining.size;
+  }
+
+  /** Every open connection, draining ones included (for flow-control gauges). */
+  forEachConnection(fn: (c: Http2Connection) => void): void {
+    for (const c of this.conns) fn(c);
+    for (const c of this.draining) fn(c);
   }
 
   /** Opens the first connection ahead of traffic (endpoints are connected eagerly, as Linkerd does). */
@@ -105,6 +113,7 @@ export class H2Pool implements EndpointPool, ConnectionHandler {
         ...this.settings.http2,
         keepaliveInterval: this.settings.keepaliveInterval,
         keepaliveTimeout: this.settings.keepaliveTimeout,
+        stallTimeout: this.settings.stallTimeout,
       });
       this.conns.push(conn);
     });
@@ -161,6 +170,23 @@ export class H2Pool implements EndpointPool, ConnectionHandler {
       this.endpoint.setState(EndpointState.RECONNECTING);
       if (this.connecting === 0 && this.retryTimer === undefined) this.connect();
     }
+    this.drainWaiters();
+  }
+
+  /**
+   * Flow control on the connection stopped moving (a peer that never returns
+   * credit, or our receive window held by slow clients): it takes no new
+   * streams, a replacement is opened for them, and it gets GOAWAY so it closes
+   * once its own streams end (they are not cut short).
+   */
+  onStall(conn: Http2Connection): void {
+    const i = this.conns.indexOf(conn);
+    if (i < 0) return;
+    this.conns.splice(i, 1);
+    this.draining.add(conn);
+    this.endpoint.stallsTotal++;
+    conn.shutdown();
+    if (!this.closed && this.conns.length === 0 && this.connecting === 0 && this.retryTimer === undefined) this.connect();
     this.drainWaiters();
   }
 
