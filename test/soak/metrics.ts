@@ -106,8 +106,3 @@ export function readQuiescence(samples: readonly Sample[]): Quiescence {
   if (credit === undefined) missing.push(FLOW_CREDIT);
   return { inFlight, credit, openStreams, problems, missing };
 }
-
-/** At rest as far as the gauges that settle by themselves go (credit may lag by one WINDOW_UPDATE). */
-export function isAtRest(q: Quiescence): boolean {
-  return q.problems.length === 0;
-}
