@@ -159,11 +159,12 @@ export function h1Call(port: number, agent: http.Agent | false, spec: CallSpec, 
       msg.on('end', () => {
         if (msg.complete && !res.cancelled) res.ended = true;
       });
+      // A response cut short is "aborted", whichever event and code this Node version reports it with.
       msg.on('aborted', () => {
         res.error ??= 'aborted';
       });
-      msg.on('error', (e: NodeJS.ErrnoException) => {
-        res.error ??= e.code ?? e.message;
+      msg.on('error', () => {
+        res.error ??= 'aborted';
       });
       msg.on('close', settle);
     });
