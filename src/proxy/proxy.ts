@@ -3,7 +3,7 @@ import type { Config } from '../config/index.js';
 import type { ExchangeObserver } from './exchange.js';
 import { Listener } from './listener.js';
 import { CompiledRoute, Router } from './router.js';
-import { ServiceRuntime } from './service-runtime.js';
+import { ServiceRuntime, type EndpointEvents } from './service-runtime.js';
 import type { PolicyProvider } from './policy-hooks.js';
 
 export interface ProxyOptions {
@@ -13,6 +13,8 @@ export interface ProxyOptions {
   observer?: ExchangeObserver;
   /** Retries, health checks and outlier detection (src/policy's defaultPolicies). Without it: none. */
   policies?: PolicyProvider;
+  /** Told when an endpoint becomes unreachable or reachable again (the CLI logs it). */
+  endpointEvents?: EndpointEvents;
 }
 
 /**
@@ -30,7 +32,7 @@ export class Proxy {
     this.clock = options.clock ?? monotonicClock;
     this.random = options.random ?? mathRandom;
     for (const s of config.services) {
-      this.services.set(s.name, new ServiceRuntime(s, { clock: this.clock, random: this.random, policies: options.policies }));
+      this.services.set(s.name, new ServiceRuntime(s, { clock: this.clock, random: this.random, policies: options.policies, events: options.endpointEvents }));
     }
     const resolve = (name: string): ServiceRuntime => {
       const s = this.services.get(name);
