@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import { Readable } from 'node:stream';
 import type { Pool, Dispatcher } from 'undici';
-import { EndpointState, type Endpoint, type EndpointPool, type PoolWaiter } from './endpoint.js';
+import { connectFailureCause, EndpointState, type Endpoint, type EndpointPool, type PoolWaiter } from './endpoint.js';
 import { isHopByHop } from './headers.js';
 
 /** What an HTTP/1.1 upstream request reports to its exchange. */
@@ -51,8 +52,10 @@ const PAUSE_AT = 1 << 20;
 export class H1Pool implements EndpointPool {
   private readonly pool: Pool;
   private connected = 0;
+  private readonly connectTimeout: number;
 
   constructor(private readonly endpoint: Endpoint, settings: H1PoolSettings) {
+    this.connectTimeout = settings.connectTimeout;
     const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
     const PoolCtor = undiciPool();
     this.pool = new PoolCtor(`http://${host}:${endpoint.port}`, {
@@ -71,26 +74,66 @@ export class H1Pool implements EndpointPool {
     this.pool.on('disconnect', () => {
       if (this.connected > 0) this.connected--;
     });
-    this.pool.on('connectionError', () => {
-      if (this.connected === 0) this.backOff();
+    this.pool.on('connectionError', (_origin, _targets, err) => {
+      if (this.connected === 0) this.backOff(connectFailureCause(err));
     });
   }
 
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  private probing: net.Socket | null = null;
+  private closed = false;
 
   /**
-   * Not pickable for a while after a failed connect; then pickable again so
-   * the next request tries (undici connects on demand). Backoff doubles up to 30 s.
+   * Proves the endpoint reachable before any request needs it: at start and
+   * at the end of every backoff. undici connects on demand, so without this
+   * an idle endpoint stays `connecting` (pickable, state unknown) whether it
+   * is alive or not. The check is a TCP connect, closed as soon as it
+   * succeeds (nothing is sent): success makes the endpoint READY, failure
+   * RECONNECTING with the cause. HTTP/2 pools open their first connection
+   * instead (as Linkerd does); an HTTP/1.1 connection opened ahead of traffic
+   * would not be worth keeping, since servers close idle fresh connections on
+   * their own timers. Not on every closed connection: a server that answers
+   * `Connection: close` would get a check per request.
    */
-  backOff(): void {
-    this.endpoint.setState(EndpointState.RECONNECTING);
-    if (this.retryTimer !== undefined) return;
+  start(): void {
+    this.probe();
+  }
+
+  private probe(): void {
+    if (this.closed || this.probing !== null) return;
+    const socket = net.connect({ host: this.endpoint.host, port: this.endpoint.port });
+    this.probing = socket;
+    const timer = setTimeout(probeTimedOut, this.connectTimeout, socket, this.connectTimeout);
+    timer.unref();
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      this.probing = null;
+      socket.destroy();
+      if (this.closed) return;
+      this.failures = 0;
+      this.endpoint.setState(EndpointState.READY);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      this.probing = null;
+      if (!this.closed && this.connected === 0) this.backOff(connectFailureCause(err));
+    });
+  }
+
+  /**
+   * Not pickable for a while after a failed connect (the first failure of an
+   * outage is logged with its cause); then a connect check decides whether it
+   * is back. Backoff doubles up to 30 s.
+   */
+  backOff(cause: string): void {
+    this.endpoint.connectFailed(cause);
+    if (this.retryTimer !== undefined || this.closed) return;
     this.failures++;
     const delay = Math.min(30_000, 100 * 2 ** Math.min(this.failures - 1, 20));
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      if (this.endpoint.state === EndpointState.RECONNECTING) this.endpoint.setState(EndpointState.CONNECTING);
+      if (this.endpoint.state === EndpointState.RECONNECTING) this.probe();
     }, delay);
     this.retryTimer.unref();
   }
@@ -109,6 +152,8 @@ export class H1Pool implements EndpointPool {
   }
 
   close(graceful: boolean): void {
+    this.closed = true;
+    this.probing?.destroy();
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     if (graceful) void this.pool.close().catch(() => {});
     else void this.pool.destroy().catch(() => {});
@@ -235,3 +280,7 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+function probeTimedOut(socket: net.Socket, ms: number): void {
+  socket.destroy(new Error(`connect timeout after ${ms} ms`));
+}

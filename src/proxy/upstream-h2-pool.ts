@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { connectHttp2, type ConnectionHandler, type Http2Connection, type Http2Options } from '../http2/index.js';
 import type { RandomSource } from '../balancing/index.js';
-import { EndpointState, type Endpoint, type EndpointPool, type PoolWaiter } from './endpoint.js';
+import { connectFailureCause, EndpointState, type Endpoint, type EndpointPool, type PoolWaiter } from './endpoint.js';
 
 export interface H2PoolSettings {
   connectTimeout: number;
@@ -117,18 +117,19 @@ export class H2Pool implements EndpointPool, ConnectionHandler {
       });
       this.conns.push(conn);
     });
-    socket.once('error', () => {
+    socket.once('error', (err) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       this.connecting--;
-      this.onConnectFailed();
+      this.onConnectFailed(err);
     });
   }
 
-  private onConnectFailed(): void {
+  private onConnectFailed(err: Error): void {
     this.failures++;
-    if (this.conns.length === 0) this.endpoint.setState(EndpointState.RECONNECTING);
+    // Unreachable (logged once per outage by the service, with the cause) unless another connection is up.
+    if (this.conns.length === 0) this.endpoint.connectFailed(connectFailureCause(err));
     // Nothing was sent: every waiter may go elsewhere.
     const waiters = this.waiters;
     this.waiters = [];
