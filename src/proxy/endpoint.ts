@@ -51,6 +51,8 @@ export interface EndpointOwner {
    * again: once per change, never per failed retry.
    */
   onEndpointReachabilityChange?(endpoint: Endpoint, downForMs: number): void;
+  /** An upstream connection's flow control stalled and the connection is being replaced (rare). */
+  onEndpointStall?(endpoint: Endpoint, direction: 'send' | 'receive'): void;
 }
 
 /**
@@ -102,6 +104,12 @@ export class Endpoint implements Balanceable {
   healthChangesTotal = 0;
   /** Upstream connections replaced because their flow control stalled. */
   stallsTotal = 0;
+
+  /** One of its connections stalled (flow control made no progress) and is being replaced. */
+  stalled(direction: 'send' | 'receive'): void {
+    this.stallsTotal++;
+    this.owner.onEndpointStall?.(this, direction);
+  }
   /** A slot for telemetry's per-endpoint record, reached without a lookup. */
   telemetry: unknown = undefined;
   /** Passive outlier detection of the service, when enabled. */

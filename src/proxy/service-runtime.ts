@@ -37,6 +37,8 @@ export interface EndpointEvents {
   unreachable?(service: string, endpoint: string, cause: string): void;
   /** Connected again after `downForMs` of being unreachable. */
   reachable?(service: string, endpoint: string, downForMs: number): void;
+  /** An upstream connection's flow control stalled for stallTimeout; it is being replaced. */
+  stalled?(service: string, endpoint: string, direction: 'send' | 'receive', stallTimeoutMs: number): void;
 }
 
 /**
@@ -139,6 +141,10 @@ export class ServiceRuntime implements EndpointOwner {
 
   onEndpointStateChange(): void {
     this.rebuild();
+  }
+
+  onEndpointStall(ep: Endpoint, direction: 'send' | 'receive'): void {
+    this.events?.stalled?.(this.name, ep.id, direction, this.config.stallTimeout);
   }
 
   onEndpointReachabilityChange(ep: Endpoint, downForMs: number): void {

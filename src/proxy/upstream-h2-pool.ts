@@ -180,12 +180,12 @@ export class H2Pool implements EndpointPool, ConnectionHandler {
    * streams, a replacement is opened for them, and it gets GOAWAY so it closes
    * once its own streams end (they are not cut short).
    */
-  onStall(conn: Http2Connection): void {
+  onStall(conn: Http2Connection, direction: 'send' | 'receive'): void {
     const i = this.conns.indexOf(conn);
     if (i < 0) return;
     this.conns.splice(i, 1);
     this.draining.add(conn);
-    this.endpoint.stallsTotal++;
+    this.endpoint.stalled(direction);
     conn.shutdown();
     if (!this.closed && this.conns.length === 0 && this.connecting === 0 && this.retryTimer === undefined) this.connect();
     this.drainWaiters();

@@ -12,5 +12,12 @@ export function endpointLogEvents(log: pino.Logger): EndpointEvents {
     unreachable: (service, endpoint, cause) => log.warn({ service, endpoint, cause }, 'endpoint unreachable'),
     reachable: (service, endpoint, downForMs) =>
       log.info({ service, endpoint, downForMs: Math.round(downForMs) }, 'endpoint reachable again'),
+    stalled: (service, endpoint, direction, stallTimeoutMs) =>
+      log.warn(
+        { service, endpoint, direction, stallTimeoutMs },
+        direction === 'send'
+          ? 'upstream connection stalled: the endpoint returned no flow-control credit; replacing the connection'
+          : 'upstream connection stalled: its receive window stayed exhausted (slow clients); replacing the connection',
+      ),
   };
 }
