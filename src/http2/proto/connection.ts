@@ -2,17 +2,17 @@ import type { Duplex } from 'node:stream';
 import {
   CLIENT_PREFACE, DEFAULT_WINDOW, ErrorCode, FRAME_HEADER_LENGTH, Flags, FrameType, MAX_STREAM_ID, MAX_WINDOW,
   SettingId,
-} from './constants.js';
-import { Http2ConnectionClosedError, Http2Error, connectionError, streamError } from './errors.js';
-import { FrameWriter } from './frame/writer.js';
-import { scheduleFlush, type Flushable } from './flush-scheduler.js';
-import { HpackDecoder, HpackEncoder, HpackError } from './hpack/index.js';
-import { checkRequest, checkResponse, checkTrailers, contentLength } from './message-rules.js';
-import { resolveOptions, type Http2Options, type ResolvedOptions } from './options.js';
-import { applySettings, initialSettings, type PeerSettings } from './settings.js';
-import { Http2Stream, ResetReason, StreamState, type StreamHandler } from './stream.js';
-import { StreamTable } from './stream-table.js';
-import { addTickable, coarseNow, removeTickable, type Tickable } from './ticker.js';
+} from '../constants.js';
+import { Http2ConnectionClosedError, Http2Error, connectionError, streamError } from '../errors.js';
+import { FrameWriter } from '../codec/framed-write.js';
+import { scheduleFlush, type Flushable } from '../codec/flush-scheduler.js';
+import { HpackDecoder, HpackEncoder, HpackError } from '../hpack/index.js';
+import { checkRequest, checkResponse, checkTrailers, contentLength } from '../message-rules.js';
+import { resolveOptions, type Http2Options, type ResolvedOptions } from '../options.js';
+import { applySettings, initialSettings, type PeerSettings } from '../frame/settings.js';
+import { Http2Stream, ResetReason, StreamState, type StreamHandler } from './streams/stream.js';
+import { StreamTable } from './streams/store.js';
+import { addTickable, coarseNow, removeTickable, type Tickable } from '../ticker.js';
 
 /** Connection-level callbacks. */
 export interface ConnectionHandler {

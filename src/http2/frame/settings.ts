@@ -1,7 +1,7 @@
 import {
   DEFAULT_WINDOW, ErrorCode, MAX_MAX_FRAME_SIZE, MAX_WINDOW, MIN_MAX_FRAME_SIZE, SettingId,
-} from './constants.js';
-import { connectionError } from './errors.js';
+} from '../constants.js';
+import { connectionError } from '../errors.js';
 
 /** The six settings of RFC 9113 §6.5.2 as one side announced them. */
 export interface PeerSettings {

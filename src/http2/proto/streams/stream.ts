@@ -1,4 +1,4 @@
-import type { Http2Connection } from './connection.js';
+import type { Http2Connection } from '../connection.js';
 
 /** §5.1 stream states (reserved states never occur: push is disabled). */
 export const StreamState = {
