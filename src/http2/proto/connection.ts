@@ -4,9 +4,17 @@ import {
   SettingId,
 } from '../constants.js';
 import { Http2ConnectionClosedError, Http2Error, connectionError, streamError } from '../errors.js';
-import { FrameWriter } from '../codec/framed-write.js';
+import { FramedWrite } from '../codec/framed-write.js';
+import { dataPadding, writeData } from '../frame/data.js';
+import { writeGoAway, parseGoAway } from '../frame/go-away.js';
+import { HeadersFields, parseHeaders, writeHeaders } from '../frame/headers.js';
+import { checkPing, writePing } from '../frame/ping.js';
+import { checkPriority } from '../frame/priority.js';
+import { parseRstStream, writeRstStream } from '../frame/rst-stream.js';
+import { checkSettings, writeSettings, writeSettingsAck } from '../frame/settings.js';
+import { windowIncrement, writeWindowUpdate } from '../frame/window-update.js';
 import { scheduleFlush, type Flushable } from '../codec/flush-scheduler.js';
-import { HpackDecoder, HpackEncoder, HpackError } from '../hpack/index.js';
+import { HpackDecoder, HpackError } from '../hpack/index.js';
 import { checkRequest, checkResponse, checkTrailers, contentLength } from '../message-rules.js';
 import { resolveOptions, type Http2Options, type ResolvedOptions } from '../options.js';
 import { applySettings, initialSettings, type PeerSettings } from '../frame/settings.js';
@@ -80,12 +88,11 @@ export class Http2Connection implements Flushable, Tickable {
   private nextStreamId: number;
 
   private readonly socket: Duplex;
-  private readonly writer = new FrameWriter();
+  private readonly writer: FramedWrite;
   flushScheduled = false;
   flushPass = 0;
-  private socketBlocked = false;
   private readonly decoder: HpackDecoder;
-  private readonly encoder = new HpackEncoder();
+  private readonly headersFields = new HeadersFields();
 
   // Flow control (§6.9). Receive side, for every DATA octet accounted exactly once:
   // connRecvWindow (the peer may still send) + connRecvUnacked (handled, not yet
@@ -151,6 +158,7 @@ export class Http2Connection implements Flushable, Tickable {
 
   constructor(socket: Duplex, isServer: boolean, handler: ConnectionHandler, options?: Http2Options, head?: Buffer) {
     this.socket = socket;
+    this.writer = new FramedWrite(socket);
     this.isServer = isServer;
     this.handler = handler;
     this.options = resolveOptions(options, isServer);
@@ -164,7 +172,7 @@ export class Http2Connection implements Flushable, Tickable {
     if (typeof s.setNoDelay === 'function') s.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
     socket.on('drain', () => {
-      this.socketBlocked = false;
+      this.writer.blocked = false;
       scheduleFlush(this);
     });
     socket.on('error', (err: Error) => {
@@ -250,13 +258,13 @@ export class Http2Connection implements Flushable, Tickable {
     if (
       s.queuedBytes === 0 &&
       !s.inSendList &&
-      !this.socketBlocked &&
+      !this.writer.blocked &&
       n <= s.sendWindow &&
       n <= this.connSendWindow &&
       n <= this.peerSettings.maxFrameSize
     ) {
       // Fast path: nothing queued ahead and the windows allow it all.
-      this.writer.data(s.id, data, 0, n, endStream);
+      writeData(this.writer, s.id, data, 0, n, endStream);
       s.sendWindow -= n;
       this.connSendWindow -= n;
       this.lastSendProgressAt = coarseNow;
@@ -290,7 +298,7 @@ export class Http2Connection implements Flushable, Tickable {
   resetStream(s: Http2Stream, errorCode: number): void {
     if (s.state === StreamState.CLOSED) return;
     if (!this.failed) {
-      this.writer.rstStream(s.id, errorCode);
+      writeRstStream(this.writer, s.id, errorCode);
       this.dirty();
     }
     this.closeStream(s, CLOSED_LOCAL_RESET);
@@ -321,7 +329,7 @@ export class Http2Connection implements Flushable, Tickable {
     if (s.state !== StreamState.CLOSED && !s.remoteEnded) {
       s.recvUnacked += n;
       if (s.recvUnacked >= this.streamUpdateThreshold) {
-        this.writer.windowUpdate(s.id, s.recvUnacked);
+        writeWindowUpdate(this.writer, s.id, s.recvUnacked);
         s.recvWindow += s.recvUnacked;
         s.recvUnacked = 0;
         this.dirty();
@@ -333,7 +341,7 @@ export class Http2Connection implements Flushable, Tickable {
   private creditConnection(n: number): void {
     this.connRecvUnacked += n;
     if (this.connRecvUnacked >= this.connUpdateThreshold) {
-      this.writer.windowUpdate(0, this.connRecvUnacked);
+      writeWindowUpdate(this.writer, 0, this.connRecvUnacked);
       this.connRecvWindow += this.connRecvUnacked;
       this.connRecvUnacked = 0;
       this.recvLowSince = 0;
@@ -387,7 +395,7 @@ export class Http2Connection implements Flushable, Tickable {
     this.pingOutstanding = true;
     this.pingSentAt = performance.now();
     this.pingPayload.writeDoubleBE(this.pingSentAt, 0);
-    this.writer.ping(false, this.pingPayload, 0);
+    writePing(this.writer, false, this.pingPayload, 0);
     this.dirty();
   }
 
@@ -401,13 +409,13 @@ export class Http2Connection implements Flushable, Tickable {
     if (this.goawayState !== 0 || this.failed || this.closed) return;
     if (this.isServer) {
       this.goawayState = 1;
-      this.writer.goaway(MAX_STREAM_ID, ErrorCode.NO_ERROR, '');
-      this.writer.ping(false, SHUTDOWN_PING, 0);
+      writeGoAway(this.writer, MAX_STREAM_ID, ErrorCode.NO_ERROR, '');
+      writePing(this.writer, false, SHUTDOWN_PING, 0);
       this.drainDeadline = performance.now() + DRAIN_PING_WAIT;
     } else {
       this.goawayState = 2;
       this.goawayLastId = 0;
-      this.writer.goaway(0, ErrorCode.NO_ERROR, '');
+      writeGoAway(this.writer, 0, ErrorCode.NO_ERROR, '');
     }
     this.dirty();
     if (this.streams.size === 0 && this.goawayState === 2) this.endSocket();
@@ -417,7 +425,7 @@ export class Http2Connection implements Flushable, Tickable {
     if (this.goawayState !== 1) return;
     this.goawayState = 2;
     this.goawayLastId = this.lastPeerStreamId;
-    this.writer.goaway(this.lastPeerStreamId, ErrorCode.NO_ERROR, '');
+    writeGoAway(this.writer, this.lastPeerStreamId, ErrorCode.NO_ERROR, '');
     this.dirty();
     if (this.streams.size === 0) this.endSocket();
   }
@@ -436,8 +444,8 @@ export class Http2Connection implements Flushable, Tickable {
     this.failed = true;
     this.options.counters.connectionErrors++;
     if (this.closeError === undefined) this.closeError = connectionError(errorCode, message);
-    this.writer.goaway(this.lastPeerStreamId, errorCode, message.length > 200 ? message.slice(0, 200) : message);
-    this.writeBatch();
+    writeGoAway(this.writer, this.lastPeerStreamId, errorCode, message.length > 200 ? message.slice(0, 200) : message);
+    this.writer.writeBatch();
     this.abortStreams(ResetReason.CONNECTION_LOST, errorCode);
     this.endSocket();
   }
@@ -455,8 +463,8 @@ export class Http2Connection implements Flushable, Tickable {
   }
 
   private writeHeaderBlock(streamId: number, headers: readonly string[], endStream: boolean): void {
-    const block = this.encoder.encode(headers, 0, headers.length);
-    this.writer.headers(streamId, block, endStream, this.peerSettings.maxFrameSize);
+    const block = this.writer.encoder.encode(headers, 0, headers.length);
+    writeHeaders(this.writer, streamId, block, endStream, this.peerSettings.maxFrameSize);
   }
 
   private writeLocalSettings(): void {
@@ -468,10 +476,10 @@ export class Http2Connection implements Flushable, Tickable {
     if (o.initialWindowSize !== DEFAULT_WINDOW) values.push(SettingId.INITIAL_WINDOW_SIZE, o.initialWindowSize);
     if (o.maxFrameSize !== 16384) values.push(SettingId.MAX_FRAME_SIZE, o.maxFrameSize);
     values.push(SettingId.MAX_HEADER_LIST_SIZE, o.maxHeaderListSize);
-    this.writer.settings(values);
+    writeSettings(this.writer, values);
     // §6.9.2: the connection window is changed only by WINDOW_UPDATE.
     if (o.connectionWindowSize > DEFAULT_WINDOW) {
-      this.writer.windowUpdate(0, o.connectionWindowSize - DEFAULT_WINDOW);
+      writeWindowUpdate(this.writer, 0, o.connectionWindowSize - DEFAULT_WINDOW);
       this.connRecvWindow = o.connectionWindowSize;
     }
     this.connRecvConfigured = this.connRecvWindow;
@@ -530,7 +538,7 @@ export class Http2Connection implements Flushable, Tickable {
       const n = head.length < allowed ? head.length : allowed;
       const drained = n === s.queuedBytes;
       const endNow = drained && s.endAfterQueue && s.trailersAfterQueue === null;
-      this.writer.data(s.id, head, 0, n, endNow);
+      writeData(this.writer, s.id, head, 0, n, endNow);
       s.sendWindow -= n;
       this.connSendWindow -= n;
       s.queuedBytes -= n;
@@ -559,7 +567,7 @@ export class Http2Connection implements Flushable, Tickable {
         wroteEnd = true;
       } else if (s.endAfterQueue) {
         s.endAfterQueue = false;
-        this.writer.data(s.id, EMPTY_BUFFER, 0, 0, true);
+        writeData(this.writer, s.id, EMPTY_BUFFER, 0, 0, true);
         this.localEndWritten(s);
         wroteEnd = true;
       }
@@ -576,27 +584,10 @@ export class Http2Connection implements Flushable, Tickable {
     if (this.closed) return;
     // After a connection error, or once our side of the socket ended, queued DATA can never leave:
     // moving it (or asking to be flushed again) would spin the shared flush loop forever.
-    const canSend = !this.socketBlocked && !this.failed && this.socket.writable;
+    const canSend = !this.writer.blocked && !this.failed && this.socket.writable;
     if (canSend && this.sendList.length > 0) this.writeQueuedData();
-    this.writeBatch();
+    this.writer.writeBatch();
     if (canSend && this.sendList.length > 0 && this.connSendWindow > 0) this.dirty();
-  }
-
-  private writeBatch(): void {
-    if (this.writer.pendingBytes === 0) return;
-    const chunks = this.writer.take();
-    const socket = this.socket;
-    if (socket.destroyed || !socket.writable) return;
-    let ok: boolean;
-    if (chunks.length === 1) {
-      ok = socket.write(chunks[0]!);
-    } else {
-      socket.cork();
-      ok = true;
-      for (let i = 0; i < chunks.length; i++) ok = socket.write(chunks[i]!);
-      socket.uncork();
-    }
-    if (!ok) this.socketBlocked = true;
   }
 
   // ---------------------------------------------------------------- stream bookkeeping
@@ -739,7 +730,7 @@ export class Http2Connection implements Flushable, Tickable {
 
   private onStreamError(err: Http2Error): void {
     this.options.counters.streamErrors++;
-    this.writer.rstStream(err.streamId, err.errorCode);
+    writeRstStream(this.writer, err.streamId, err.errorCode);
     this.dirty();
     const s = this.streams.get(err.streamId);
     if (s !== undefined) {
@@ -790,17 +781,7 @@ export class Http2Connection implements Flushable, Tickable {
   }
 
   private onData(flags: number, streamId: number, buf: Buffer, start: number, length: number): void {
-    if (streamId === 0) throw connectionError(ErrorCode.PROTOCOL_ERROR, 'DATA on stream 0');
-    let dataStart = start;
-    let dataLength = length;
-    if ((flags & Flags.PADDED) !== 0) {
-      if (length < 1) throw connectionError(ErrorCode.FRAME_SIZE_ERROR, 'padded DATA without pad length');
-      const pad = buf[start]!;
-      // §6.1: padding that is not shorter than the payload is a PROTOCOL_ERROR.
-      if (pad >= length) throw connectionError(ErrorCode.PROTOCOL_ERROR, 'DATA padding exceeds payload');
-      dataStart = start + 1;
-      dataLength = length - 1 - pad;
-    }
+    const padding = dataPadding(flags, streamId, buf, start, length);
     // §6.9.1: the whole payload, padding included, counts against the windows.
     if (length > this.connRecvWindow) throw connectionError(ErrorCode.FLOW_CONTROL_ERROR, 'connection window exceeded');
     this.connRecvWindow -= length;
@@ -825,7 +806,8 @@ export class Http2Connection implements Flushable, Tickable {
     // or credited back if the stream ends abnormally (even by the checks below).
     s.recvOutstanding += length;
     this.connRecvOutstanding += length;
-    if (length !== dataLength) this.consume(s, length - dataLength);
+    if (padding > 0) this.consume(s, padding);
+    const dataLength = length - padding;
     const endStream = (flags & Flags.END_STREAM) !== 0;
     if (dataLength === 0 && !endStream) this.countEmptyData();
     s.receivedLength += dataLength;
@@ -836,7 +818,8 @@ export class Http2Connection implements Flushable, Tickable {
       }
     }
     if (endStream) this.remoteEnd(s);
-    s.handler.onData(s, dataLength === length && dataStart === start ? buf.subarray(start, start + length) : buf.subarray(dataStart, dataStart + dataLength), endStream);
+    const dataStart = padding === 0 ? start : start + 1;
+    s.handler.onData(s, buf.subarray(dataStart, dataStart + dataLength), endStream);
   }
 
   /** A frame that can change stream state arrived for a closed stream (§5.1 "closed"). */
@@ -851,24 +834,11 @@ export class Http2Connection implements Flushable, Tickable {
   }
 
   private onHeadersFrame(flags: number, streamId: number, buf: Buffer, start: number, length: number): void {
-    if (streamId === 0) throw connectionError(ErrorCode.PROTOCOL_ERROR, 'HEADERS on stream 0');
-    let p = start;
-    const end = start + length;
-    let pad = 0;
-    if ((flags & Flags.PADDED) !== 0) {
-      if (length < 1) throw connectionError(ErrorCode.FRAME_SIZE_ERROR, 'padded HEADERS without pad length');
-      pad = buf[p]!;
-      p++;
-    }
-    let selfDependent = false;
-    if ((flags & Flags.PRIORITY) !== 0) {
-      if (end - p < 5) throw connectionError(ErrorCode.FRAME_SIZE_ERROR, 'HEADERS priority fields truncated');
-      // §5.3.1: a stream cannot depend on itself. Priority is otherwise ignored (§5.3.2).
-      selfDependent = (buf.readUInt32BE(p) & 0x7fffffff) === streamId;
-      p += 5;
-    }
-    if (pad > end - p) throw connectionError(ErrorCode.PROTOCOL_ERROR, 'HEADERS padding exceeds payload');
-    const fragEnd = end - pad;
+    const f = this.headersFields;
+    parseHeaders(flags, streamId, buf, start, length, f);
+    const p = f.fragmentStart;
+    const fragEnd = f.fragmentEnd;
+    const selfDependent = f.selfDependent;
     if ((flags & Flags.END_HEADERS) !== 0) {
       this.onHeaderBlock(streamId, flags, buf, p, fragEnd, selfDependent);
       return;
@@ -1001,22 +971,16 @@ export class Http2Connection implements Flushable, Tickable {
   }
 
   private onPriority(streamId: number, buf: Buffer, start: number, length: number): void {
-    if (streamId === 0) throw connectionError(ErrorCode.PROTOCOL_ERROR, 'PRIORITY on stream 0');
-    if (length !== 5) throw streamError(streamId, ErrorCode.FRAME_SIZE_ERROR, 'PRIORITY length is not 5');
-    if ((buf.readUInt32BE(start) & 0x7fffffff) === streamId) {
-      throw streamError(streamId, ErrorCode.PROTOCOL_ERROR, 'stream depends on itself');
-    }
+    checkPriority(streamId, buf, start, length);
   }
 
   private onRstStream(streamId: number, buf: Buffer, start: number, length: number): void {
-    if (length !== 4) throw connectionError(ErrorCode.FRAME_SIZE_ERROR, 'RST_STREAM length is not 4');
-    if (streamId === 0) throw connectionError(ErrorCode.PROTOCOL_ERROR, 'RST_STREAM on stream 0');
+    const code = parseRstStream(streamId, buf, start, length);
     const s = this.streams.get(streamId);
     if (s === undefined) {
       if (this.isIdle(streamId)) throw connectionError(ErrorCode.PROTOCOL_ERROR, 'RST_STREAM on idle stream');
       return;
     }
-    const code = buf.readUInt32BE(start);
     if (this.isServer) this.countReset();
     this.closeStream(s, CLOSED_PEER_RESET);
     const unprocessed = !this.isServer && code === ErrorCode.REFUSED_STREAM;
@@ -1024,9 +988,7 @@ export class Http2Connection implements Flushable, Tickable {
   }
 
   private onSettingsFrame(flags: number, streamId: number, buf: Buffer, start: number, length: number): void {
-    if (streamId !== 0) throw connectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS on a stream');
-    if ((flags & Flags.ACK) !== 0) {
-      if (length !== 0) throw connectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS ACK with payload');
+    if (checkSettings(flags, streamId, length)) {
       if (this.settingsAckDeadline !== 0 && this.options.headerTableSize !== 4096) {
         // RFC 7541 §4.2: the peer may use a smaller table limit only once it has our SETTINGS.
         this.decoder.setMaxTableSizeLimit(this.options.headerTableSize);
@@ -1034,10 +996,9 @@ export class Http2Connection implements Flushable, Tickable {
       this.settingsAckDeadline = 0;
       return;
     }
-    if (length % 6 !== 0) throw connectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS length not a multiple of 6');
     this.countFlood('settings');
     const delta = applySettings(this.peerSettings, buf, start, length, !this.isServer);
-    this.encoder.setPeerMaxTableSize(this.peerSettings.headerTableSize);
+    this.writer.encoder.setPeerMaxTableSize(this.peerSettings.headerTableSize);
     if (delta !== 0) {
       // §6.9.2: a change of SETTINGS_INITIAL_WINDOW_SIZE adjusts every open stream's window.
       for (const s of this.streams.list()) {
@@ -1047,14 +1008,13 @@ export class Http2Connection implements Flushable, Tickable {
       }
     }
     this.peerSettingsReceived = true;
-    this.writer.settingsAck();
+    writeSettingsAck(this.writer);
     this.dirty();
     this.handler.onSettings?.(this);
   }
 
   private onPing(flags: number, streamId: number, buf: Buffer, start: number, length: number): void {
-    if (length !== 8) throw connectionError(ErrorCode.FRAME_SIZE_ERROR, 'PING length is not 8');
-    if (streamId !== 0) throw connectionError(ErrorCode.PROTOCOL_ERROR, 'PING on a stream');
+    checkPing(streamId, length);
     if ((flags & Flags.ACK) !== 0) {
       if (this.goawayState === 1 && buf.compare(SHUTDOWN_PING, 0, 8, start, start + 8) === 0) {
         this.finishGracefulGoaway();
@@ -1065,14 +1025,12 @@ export class Http2Connection implements Flushable, Tickable {
       return;
     }
     this.countFlood('ping');
-    this.writer.ping(true, buf, start);
+    writePing(this.writer, true, buf, start);
     this.dirty();
   }
 
   private onGoaway(streamId: number, buf: Buffer, start: number, length: number): void {
-    if (streamId !== 0) throw connectionError(ErrorCode.PROTOCOL_ERROR, 'GOAWAY on a stream');
-    if (length < 8) throw connectionError(ErrorCode.FRAME_SIZE_ERROR, 'GOAWAY shorter than 8 octets');
-    const lastId = buf.readUInt32BE(start) & 0x7fffffff;
+    const lastId = parseGoAway(streamId, buf, start, length);
     const code = buf.readUInt32BE(start + 4);
     this.goawayReceived = true;
     if (lastId < this.peerGoawayLastId) this.peerGoawayLastId = lastId;
@@ -1090,10 +1048,8 @@ export class Http2Connection implements Flushable, Tickable {
   }
 
   private onWindowUpdate(streamId: number, buf: Buffer, start: number, length: number): void {
-    if (length !== 4) throw connectionError(ErrorCode.FRAME_SIZE_ERROR, 'WINDOW_UPDATE length is not 4');
-    const inc = buf.readUInt32BE(start) & 0x7fffffff;
+    const inc = windowIncrement(streamId, buf, start, length);
     if (streamId === 0) {
-      if (inc === 0) throw connectionError(ErrorCode.PROTOCOL_ERROR, 'WINDOW_UPDATE increment of 0');
       this.connSendWindow += inc;
       this.lastSendProgressAt = coarseNow;
       if (this.connSendWindow > MAX_WINDOW) throw connectionError(ErrorCode.FLOW_CONTROL_ERROR, 'connection window overflow');
@@ -1179,7 +1135,7 @@ export class Http2Connection implements Flushable, Tickable {
   private checkStall(now: number): void {
     const timeout = this.options.stallTimeout;
     let direction: 'send' | 'receive' | undefined;
-    if (this.connQueuedBytes > 0 && !this.socketBlocked && now - this.lastSendProgressAt > timeout) direction = 'send';
+    if (this.connQueuedBytes > 0 && !this.writer.blocked && now - this.lastSendProgressAt > timeout) direction = 'send';
     if (this.connRecvWindow < RECV_STALL_WINDOW) {
       if (this.recvLowSince === 0) this.recvLowSince = now;
       else if (now - this.recvLowSince > timeout) direction = 'receive';
