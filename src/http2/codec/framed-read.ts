@@ -90,11 +90,20 @@ export class FramedRead {
       const type = buf[pos + 3]!;
       const flags = buf[pos + 4]!;
       // §4.1: the reserved bit is ignored on receipt.
-      const streamId = buf.readUInt32BE(pos + 5) & 0x7fffffff;
+      const streamId = ((buf[pos + 5]! & 0x7f) << 24) | (buf[pos + 6]! << 16) | (buf[pos + 7]! << 8) | buf[pos + 8]!;
       const start = pos + FRAME_HEADER_LENGTH;
       pos = start + length;
       try {
-        this.frame(type, flags, streamId, buf, start, length);
+        if (!this.firstFrameSeen) this.firstFrame(type, flags);
+        if (this.contStreamId !== 0) {
+          this.continuation(type, flags, streamId, buf, start, length);
+        } else if (type === FrameType.HEADERS) {
+          this.headers(flags, streamId, buf, start, length);
+        } else if (type === FrameType.CONTINUATION) {
+          throw connectionError(ErrorCode.PROTOCOL_ERROR, 'unexpected CONTINUATION');
+        } else {
+          this.sink.onFrame(type, flags, streamId, buf, start, length);
+        }
       } catch (err) {
         if (err instanceof Http2Error && err.streamId !== 0) this.sink.onStreamError(err);
         else throw err;
@@ -107,32 +116,23 @@ export class FramedRead {
     if (pos < len) this.buffered = buf.subarray(pos);
   }
 
-  private frame(type: number, flags: number, streamId: number, buf: Buffer, start: number, length: number): void {
-    if (!this.firstFrameSeen) {
-      // §3.4: the first frame from either side is SETTINGS.
-      if (type !== FrameType.SETTINGS || (flags & Flags.ACK) !== 0) {
-        throw connectionError(ErrorCode.PROTOCOL_ERROR, 'first frame is not SETTINGS');
-      }
-      this.firstFrameSeen = true;
+  private firstFrame(type: number, flags: number): void {
+    // §3.4: the first frame from either side is SETTINGS.
+    if (type !== FrameType.SETTINGS || (flags & Flags.ACK) !== 0) {
+      throw connectionError(ErrorCode.PROTOCOL_ERROR, 'first frame is not SETTINGS');
     }
-    if (this.contStreamId !== 0) {
-      // §6.10: a header block is a contiguous sequence of frames.
-      if (type !== FrameType.CONTINUATION) throw connectionError(ErrorCode.PROTOCOL_ERROR, 'header block interrupted by another frame');
-      this.continuation(flags, streamId, buf, start, length);
-    } else if (type === FrameType.HEADERS) {
-      this.headers(flags, streamId, buf, start, length);
-    } else if (type === FrameType.CONTINUATION) {
-      throw connectionError(ErrorCode.PROTOCOL_ERROR, 'unexpected CONTINUATION');
-    } else {
-      this.sink.onFrame(type, flags, streamId, buf, start, length);
-    }
+    this.firstFrameSeen = true;
   }
 
   private headers(flags: number, streamId: number, buf: Buffer, start: number, length: number): void {
     const f = this.fields;
     parseHeaders(flags, streamId, buf, start, length, f);
     if ((flags & Flags.END_HEADERS) !== 0) {
-      this.block(streamId, flags, buf, f.fragmentStart, f.fragmentEnd, f.selfDependent);
+      // The whole block in one frame (the common case): decoded in place.
+      // Always decoded, even for a stream about to be refused, to keep HPACK in sync.
+      const headers: string[] = [];
+      const listSize = this.decoder.decode(buf, f.fragmentStart, f.fragmentEnd, headers);
+      this.sink.onHeaderBlock(streamId, flags, headers, listSize, f.selfDependent);
       return;
     }
     this.contStreamId = streamId;
@@ -143,7 +143,9 @@ export class FramedRead {
     this.contFrames = 0;
   }
 
-  private continuation(flags: number, streamId: number, buf: Buffer, start: number, length: number): void {
+  private continuation(type: number, flags: number, streamId: number, buf: Buffer, start: number, length: number): void {
+    // §6.10: a header block is a contiguous sequence of frames on one stream.
+    if (type !== FrameType.CONTINUATION) throw connectionError(ErrorCode.PROTOCOL_ERROR, 'header block interrupted by another frame');
     if (streamId !== this.contStreamId) throw connectionError(ErrorCode.PROTOCOL_ERROR, 'unexpected CONTINUATION');
     this.contFrames++;
     this.contBytes += length;
@@ -158,13 +160,8 @@ export class FramedRead {
     const id = this.contStreamId;
     this.contStreamId = 0;
     this.contChunks = [];
-    this.block(id, this.contFlags, block, 0, block.length, this.contSelfDependent);
-  }
-
-  /** A complete header block: decoded always, even for a stream about to be refused, to keep HPACK in sync. */
-  private block(streamId: number, flags: number, buf: Buffer, start: number, end: number, selfDependent: boolean): void {
     const headers: string[] = [];
-    const listSize = this.decoder.decode(buf, start, end, headers);
-    this.sink.onHeaderBlock(streamId, flags, headers, listSize, selfDependent);
+    const listSize = this.decoder.decode(block, 0, block.length, headers);
+    this.sink.onHeaderBlock(id, this.contFlags, headers, listSize, this.contSelfDependent);
   }
 }

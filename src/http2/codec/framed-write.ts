@@ -19,9 +19,10 @@ import { HpackEncoder } from '../hpack/index.js';
 const SLAB_SIZE = 64 * 1024;
 
 /**
- * One per connection. The `frame/` encoders write through `reserve` and
- * `head`, then their payload at `slab[pos]`; every encoder works on this one
- * class, so the calls stay monomorphic.
+ * One per connection. A `frame/` encoder calls `begin` (room, frame header),
+ * then writes its payload at `slab[pos]` or hands it over with `reference`.
+ * Every encoder works on this one class, so the calls stay monomorphic, and
+ * `begin` is small enough to be inlined into each of them.
  */
 export class FramedWrite {
   slab: Buffer = Buffer.allocUnsafe(SLAB_SIZE);
@@ -37,9 +38,32 @@ export class FramedWrite {
 
   constructor(private readonly socket: Duplex) {}
 
-  /** Makes room for `n` contiguous octets at `pos`. */
-  reserve(n: number): void {
-    if (this.pos + n <= this.slab.length) return;
+  /**
+   * Starts a frame (§4.1): makes room for its 9-octet header and the
+   * `inSlab` payload octets that will be copied after it, writes the header,
+   * and counts the whole frame (`length` payload octets) as pending.
+   */
+  begin(length: number, type: number, flags: number, streamId: number, inSlab: number): void {
+    if (this.pos + FRAME_HEADER_LENGTH + inSlab > this.slab.length) this.newSlab(FRAME_HEADER_LENGTH + inSlab);
+    const b = this.slab;
+    const p = this.pos;
+    // Byte stores, not writeUInt32BE: this runs for every frame, and the
+    // bounds-checked Buffer method did not always inline (it showed in profiles).
+    b[p] = length >>> 16;
+    b[p + 1] = (length >>> 8) & 0xff;
+    b[p + 2] = length & 0xff;
+    b[p + 3] = type;
+    b[p + 4] = flags;
+    b[p + 5] = streamId >>> 24;
+    b[p + 6] = (streamId >>> 16) & 0xff;
+    b[p + 7] = (streamId >>> 8) & 0xff;
+    b[p + 8] = streamId & 0xff;
+    this.pos = p + FRAME_HEADER_LENGTH;
+    this.pendingBytes += FRAME_HEADER_LENGTH + length;
+  }
+
+  /** The slab cannot take `n` more octets: commit it and start a new one. */
+  private newSlab(n: number): void {
     this.commitSlab();
     this.slab = Buffer.allocUnsafe(n > SLAB_SIZE ? n : SLAB_SIZE);
     this.slabStart = 0;
@@ -53,20 +77,6 @@ export class FramedWrite {
     }
   }
 
-  /** §4.1: the 9-octet frame header, at `pos` (reserved first). Counts the payload as pending too. */
-  head(length: number, type: number, flags: number, streamId: number): void {
-    const b = this.slab;
-    const p = this.pos;
-    b[p] = length >>> 16;
-    b[p + 1] = (length >>> 8) & 0xff;
-    b[p + 2] = length & 0xff;
-    b[p + 3] = type;
-    b[p + 4] = flags;
-    b.writeUInt32BE(streamId, p + 5);
-    this.pos = p + FRAME_HEADER_LENGTH;
-    this.pendingBytes += FRAME_HEADER_LENGTH + length;
-  }
-
   /** Appends `payload` to the batch by reference, after what the slab holds so far. */
   reference(payload: Buffer): void {
     this.commitSlab();
@@ -75,7 +85,7 @@ export class FramedWrite {
 
   /** Raw bytes (the client preface, §3.4). */
   raw(bytes: Buffer): void {
-    this.reserve(bytes.length);
+    if (this.pos + bytes.length > this.slab.length) this.newSlab(bytes.length);
     bytes.copy(this.slab, this.pos);
     this.pos += bytes.length;
     this.pendingBytes += bytes.length;

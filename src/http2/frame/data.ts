@@ -3,7 +3,7 @@
  * its encoder. Flow control (§6.9) and stream state (§5.1) are applied by
  * `proto/streams/recv.ts`.
  */
-import { ErrorCode, FRAME_HEADER_LENGTH, Flags, FrameType } from '../constants.js';
+import { ErrorCode, Flags, FrameType } from '../constants.js';
 import { connectionError } from '../errors.js';
 import type { FramedWrite } from '../codec/framed-write.js';
 
@@ -31,15 +31,13 @@ export function writeData(w: FramedWrite, streamId: number, payload: Buffer, sta
   const length = end - start;
   const flags = endStream ? Flags.END_STREAM : 0;
   if (length <= COPY_THRESHOLD) {
-    w.reserve(FRAME_HEADER_LENGTH + length);
-    w.head(length, FrameType.DATA, flags, streamId);
+    w.begin(length, FrameType.DATA, flags, streamId, length);
     if (length > 0) {
       payload.copy(w.slab, w.pos, start, end);
       w.pos += length;
     }
     return;
   }
-  w.reserve(FRAME_HEADER_LENGTH);
-  w.head(length, FrameType.DATA, flags, streamId);
+  w.begin(length, FrameType.DATA, flags, streamId, 0);
   w.reference(start === 0 && end === payload.length ? payload : payload.subarray(start, end));
 }

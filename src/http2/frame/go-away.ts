@@ -1,5 +1,5 @@
 /** GOAWAY frames (RFC 9113 §6.8): parse-time checks and the encoder. */
-import { ErrorCode, FRAME_HEADER_LENGTH, FrameType } from '../constants.js';
+import { ErrorCode, FrameType } from '../constants.js';
 import { connectionError } from '../errors.js';
 import type { FramedWrite } from '../codec/framed-write.js';
 
@@ -12,8 +12,7 @@ export function parseGoAway(streamId: number, buf: Buffer, start: number, length
 
 export function writeGoAway(w: FramedWrite, lastStreamId: number, errorCode: number, debug: string): void {
   const debugLength = Buffer.byteLength(debug);
-  w.reserve(FRAME_HEADER_LENGTH + 8 + debugLength);
-  w.head(8 + debugLength, FrameType.GOAWAY, 0, 0);
+  w.begin(8 + debugLength, FrameType.GOAWAY, 0, 0, 8 + debugLength);
   w.slab.writeUInt32BE(lastStreamId, w.pos);
   w.slab.writeUInt32BE(errorCode >>> 0, w.pos + 4);
   w.pos += 8;

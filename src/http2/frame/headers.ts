@@ -5,7 +5,7 @@
  * (§4.3). Assembling a block from CONTINUATION frames is the codec's job
  * (`codec/framed-read.ts`); what a decoded block means, the streams' (`proto/streams/recv.ts`).
  */
-import { ErrorCode, FRAME_HEADER_LENGTH, Flags, FrameType } from '../constants.js';
+import { ErrorCode, Flags, FrameType } from '../constants.js';
 import { connectionError } from '../errors.js';
 import type { FramedWrite } from '../codec/framed-write.js';
 
@@ -50,8 +50,7 @@ export function writeHeaders(w: FramedWrite, streamId: number, block: Buffer, en
     const last = offset + n === total;
     let flags = last ? Flags.END_HEADERS : 0;
     if (first && endStream) flags |= Flags.END_STREAM;
-    w.reserve(FRAME_HEADER_LENGTH + n);
-    w.head(n, first ? FrameType.HEADERS : FrameType.CONTINUATION, flags, streamId);
+    w.begin(n, first ? FrameType.HEADERS : FrameType.CONTINUATION, flags, streamId, n);
     block.copy(w.slab, w.pos, offset, offset + n);
     w.pos += n;
     offset += n;

@@ -1,5 +1,5 @@
 /** PING frames (RFC 9113 §6.7): parse-time checks and the encoder. */
-import { ErrorCode, FRAME_HEADER_LENGTH, Flags, FrameType } from '../constants.js';
+import { ErrorCode, Flags, FrameType } from '../constants.js';
 import { connectionError } from '../errors.js';
 import type { FramedWrite } from '../codec/framed-write.js';
 
@@ -10,8 +10,7 @@ export function checkPing(streamId: number, length: number): void {
 
 /** A PING (or its ACK) carrying the 8 octets of `payload` from `offset`. */
 export function writePing(w: FramedWrite, ack: boolean, payload: Buffer | Uint8Array, offset: number): void {
-  w.reserve(FRAME_HEADER_LENGTH + 8);
-  w.head(8, FrameType.PING, ack ? Flags.ACK : 0, 0);
+  w.begin(8, FrameType.PING, ack ? Flags.ACK : 0, 0, 8);
   const b = w.slab;
   const p = w.pos;
   for (let i = 0; i < 8; i++) b[p + i] = payload[offset + i]!;

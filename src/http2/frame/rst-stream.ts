@@ -1,5 +1,5 @@
 /** RST_STREAM frames (RFC 9113 §6.4): parse-time checks and the encoder. */
-import { ErrorCode, FRAME_HEADER_LENGTH, FrameType } from '../constants.js';
+import { ErrorCode, FrameType } from '../constants.js';
 import { connectionError } from '../errors.js';
 import type { FramedWrite } from '../codec/framed-write.js';
 
@@ -11,8 +11,7 @@ export function parseRstStream(streamId: number, buf: Buffer, start: number, len
 }
 
 export function writeRstStream(w: FramedWrite, streamId: number, errorCode: number): void {
-  w.reserve(FRAME_HEADER_LENGTH + 4);
-  w.head(4, FrameType.RST_STREAM, 0, streamId);
+  w.begin(4, FrameType.RST_STREAM, 0, streamId, 4);
   w.slab.writeUInt32BE(errorCode >>> 0, w.pos);
   w.pos += 4;
 }

@@ -4,7 +4,7 @@
  * ACK deadline of §6.5.3, applying the peer's) is `proto/settings.ts`.
  */
 import {
-  DEFAULT_WINDOW, ErrorCode, FRAME_HEADER_LENGTH, Flags, FrameType, MAX_MAX_FRAME_SIZE, MAX_WINDOW, MIN_MAX_FRAME_SIZE,
+  DEFAULT_WINDOW, ErrorCode, Flags, FrameType, MAX_MAX_FRAME_SIZE, MAX_WINDOW, MIN_MAX_FRAME_SIZE,
   SettingId,
 } from '../constants.js';
 import { connectionError } from '../errors.js';
@@ -91,8 +91,7 @@ export function checkSettings(flags: number, streamId: number, length: number): 
 /** `values` is a flat [id, value, id, value, …] list. */
 export function writeSettings(w: FramedWrite, values: readonly number[]): void {
   const length = (values.length / 2) * 6;
-  w.reserve(FRAME_HEADER_LENGTH + length);
-  w.head(length, FrameType.SETTINGS, 0, 0);
+  w.begin(length, FrameType.SETTINGS, 0, 0, length);
   for (let i = 0; i < values.length; i += 2) {
     w.slab.writeUInt16BE(values[i]!, w.pos);
     w.slab.writeUInt32BE(values[i + 1]! >>> 0, w.pos + 2);
@@ -101,6 +100,5 @@ export function writeSettings(w: FramedWrite, values: readonly number[]): void {
 }
 
 export function writeSettingsAck(w: FramedWrite): void {
-  w.reserve(FRAME_HEADER_LENGTH);
-  w.head(0, FrameType.SETTINGS, Flags.ACK, 0);
+  w.begin(0, FrameType.SETTINGS, Flags.ACK, 0, 0);
 }

@@ -2,7 +2,7 @@
  * WINDOW_UPDATE frames (RFC 9113 §6.9): parse-time checks and the encoder.
  * The windows themselves are kept by `proto/streams/flow-control.ts`.
  */
-import { ErrorCode, FRAME_HEADER_LENGTH, FrameType } from '../constants.js';
+import { ErrorCode, FrameType } from '../constants.js';
 import { connectionError } from '../errors.js';
 import type { FramedWrite } from '../codec/framed-write.js';
 
@@ -19,8 +19,7 @@ export function windowIncrement(streamId: number, buf: Buffer, start: number, le
 }
 
 export function writeWindowUpdate(w: FramedWrite, streamId: number, increment: number): void {
-  w.reserve(FRAME_HEADER_LENGTH + 4);
-  w.head(4, FrameType.WINDOW_UPDATE, 0, streamId);
+  w.begin(4, FrameType.WINDOW_UPDATE, 0, streamId, 4);
   w.slab.writeUInt32BE(increment, w.pos);
   w.pos += 4;
 }
