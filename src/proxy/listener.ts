@@ -242,6 +242,11 @@ export class Listener implements ConnectionHandler {
     this.h1Server.closeIdleConnections();
   }
 
+  /** Every open HTTP/2 client connection. */
+  forEachHttp2Connection(fn: (c: Http2Connection) => void): void {
+    for (const c of this.h2Connections) fn(c);
+  }
+
   /** Open client connections (all protocols). */
   get openConnections(): number {
     return this.sockets.size;

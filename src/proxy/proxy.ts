@@ -4,6 +4,8 @@ import type { ExchangeObserver } from './exchange.js';
 import { Listener } from './listener.js';
 import { CompiledRoute, Router } from './router.js';
 import { ServiceRuntime } from './service-runtime.js';
+import { H2Pool } from './upstream-h2-pool.js';
+import type { Http2Connection } from '../http2/index.js';
 import type { PolicyProvider } from './policy-hooks.js';
 
 export interface ProxyOptions {
@@ -52,6 +54,20 @@ export class Proxy {
   async start(): Promise<void> {
     for (const s of this.services.values()) s.start();
     for (const l of this.listeners) await l.listen();
+  }
+
+  /** Every open HTTP/2 connection of one side: clients of the listeners, or connections to endpoints. */
+  forEachHttp2Connection(side: 'downstream' | 'upstream', fn: (c: Http2Connection) => void): void {
+    if (side === 'downstream') {
+      for (const l of this.listeners) l.forEachHttp2Connection(fn);
+      return;
+    }
+    for (const s of this.services.values()) {
+      for (const ep of s.endpoints) {
+        const pool = ep.pool;
+        if (pool instanceof H2Pool) pool.forEachConnection(fn);
+      }
+    }
   }
 
   /** True when every service has at least one pickable endpoint. */

@@ -9,6 +9,7 @@ import type { Proxy } from '../proxy/proxy.js';
 import type { ServiceRuntime } from '../proxy/service-runtime.js';
 import type { AdminServer } from './admin-server.js';
 import { dashboardHtml } from './dashboard.js';
+import { registerFlowMetrics } from './flow-metrics.js';
 import { bucketIndex, DURATION_BUCKETS, histogramSamples, ScrapeMetric, type Sample } from './prom.js';
 import { TapHub, type TapEvent } from './tap.js';
 import { Outcome, OUTCOME_NAMES, WindowStats, type WindowSnapshot } from './window-stats.js';
@@ -388,6 +389,8 @@ export class Telemetry implements ExchangeObserver {
     new ScrapeMetric('switchyard_http2_engine_events_total', 'HTTP/2 engine events: connection and stream errors, floods, refused streams, keepalive timeouts.', 'counter', () =>
       Object.entries(engineCounters).map(([event, value]) => ({ labels: { event: snake(event) }, value: value as number })),
     ).register(reg);
+    registerFlowMetrics(reg, () => this.proxy);
+    perEndpoint('switchyard_upstream_stalls_total', 'Upstream connections replaced because their flow control made no progress for stallTimeout.', 'counter', (e) => e.stallsTotal);
   }
 
   /** The Prometheus text exposition. */
