@@ -20,6 +20,7 @@ import { execFile } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { startCli, type CliProcess } from '../helpers/cli-process.js';
+import { track } from '../helpers/request-outcome.js';
 import { F, RawPeer, T, frame, goawayCode, hpackLiteral, ping, settingsAck, settings, within } from '../helpers/engine-frames.js';
 
 const MAX_STREAM_ID = 0x7fffffff;
@@ -153,40 +154,6 @@ function run(cmd: string, args: string[]): Promise<{ code: number; out: string }
   });
 }
 
-// ------------------------------------------------------------------ node:http2 requests that report how they ended
-
-interface Outcome {
-  status: number;
-  body: string;
-  /** The response ended normally (node also emits 'end' for a stream cut by a closing session, with an rstCode). */
-  complete: boolean;
-  rstCode: number;
-  error: string;
-  /** performance.now() when the stream closed. */
-  at: number;
-}
-
-/** One request; resolves when its stream closes, however it ended. `body` is written now and ended by `finish`. */
-function track(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: string): { outcome: Promise<Outcome>; req: http2.ClientHttp2Stream } {
-  const req = session.request(headers, { endStream: body === undefined });
-  const outcome = new Promise<Outcome>((resolve) => {
-    let status = 0;
-    let ended = false;
-    let error = '';
-    const chunks: Buffer[] = [];
-    req.on('response', (h) => (status = Number(h[':status'])));
-    req.on('data', (d: Buffer) => chunks.push(d));
-    req.on('end', () => (ended = true));
-    req.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
-    req.on('close', () => {
-      const rstCode = req.rstCode ?? 0;
-      resolve({ status, body: Buffer.concat(chunks).toString(), complete: ended && rstCode === 0 && error === '', rstCode, error, at: performance.now() });
-    });
-  });
-  if (body !== undefined) req.write(body);
-  return { outcome, req };
-}
-
 function connectClient(port: number): Promise<http2.ClientHttp2Session> {
   return new Promise((resolve, reject) => {
     const s = http2.connect(`http://127.0.0.1:${port}`);
@@ -235,7 +202,7 @@ test('SIGTERM with 20 node:http2 streams in flight, uploads still sending: GOAWA
   const outcomes = await Promise.all(reqs.map((r) => r.outcome));
   outcomes.forEach((o, i) => {
     assert.deepEqual({ status: o.status, complete: o.complete, rstCode: o.rstCode, error: o.error }, { status: 200, complete: true, rstCode: 0, error: '' }, `request ${i}`);
-    assert.equal(o.body, i % 5 === 4 ? `first half of ${i};second half of ${i}` : `done /get/${i}`);
+    assert.equal(o.body.toString(), i % 5 === 4 ? `first half of ${i};second half of ${i}` : `done /get/${i}`);
   });
   // §6.8: first GOAWAY with the largest stream id, the final one with the last stream accepted.
   assert.deepEqual(goaways, [[0, MAX_STREAM_ID], [0, lastId]]);
