@@ -13,6 +13,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import http2 from 'node:http2';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -305,6 +306,34 @@ test('SIGTERM with @grpc/grpc-js server-streaming calls in flight: every call co
     assert.deepEqual(calls[i]!.texts, Array.from({ length: 5 }, (_, k) => `c${i}-${k}`));
   });
   assert.equal(await cli.exited, 0, cli.stderr());
+});
+
+test('SIGTERM with HTTP/1.1 keep-alive requests in flight: they complete, their connections close after them, the process exits without waiting for the drain timeout', {
+  timeout: 60_000,
+  todo: 'Listener.drain closes only the HTTP/1.1 connections idle at that moment; busy keep-alive ones stay open after their response and hold the process until the drain timeout',
+}, async (t) => {
+  const drainMs = 8_000;
+  const { backend, cli } = await setup(t, { shutdown: { drainTimeout: `${drainMs}ms` } });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  t.after(() => agent.destroy());
+  const reqs = Array.from({ length: 4 }, (_, i) =>
+    new Promise<{ status: number; body: string; connection: string | undefined }>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port: cli.port, path: `/h1/${i}`, agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), connection: res.headers.connection }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+    }),
+  );
+  await backend.whenReceived(4);
+  const sentAt = await terminateAndRelease(cli, backend);
+  const out = await Promise.all(reqs);
+  out.forEach((o, i) => assert.deepEqual({ status: o.status, body: o.body }, { status: 200, body: `done /h1/${i}` }));
+  assert.equal(await cli.exited, 0, cli.stderr());
+  const ms = performance.now() - sentAt;
+  assert.ok(ms < drainMs, `exited ${ms.toFixed(0)} ms after SIGTERM: idle keep-alive connections held it until the ${drainMs} ms drain timeout`);
 });
 
 test('shutdown.drainTimeout: requests still open at the deadline are cut then, not before, and the process exits 0', { timeout: 60_000 }, async (t) => {
