@@ -16,7 +16,7 @@ import { defaultPolicies } from '../../src/policy/index.js';
 import { Proxy } from '../../src/proxy/proxy.js';
 import { AdminServer } from '../../src/telemetry/admin-server.js';
 import { Telemetry } from '../../src/telemetry/telemetry.js';
-import { echoClient, type EchoClient, type EchoMessage } from '../helpers/grpc-echo.js';
+import { echoClient, type EchoMessage } from '../helpers/grpc-echo.js';
 import { mulberry32, seededBytes, within } from '../helpers/engine-frames.js';
 import { closeSession, connect, h2Request, startProxy, waitReady, runConcurrently, type RunningProxy } from '../helpers/proxy-harness.js';
 import { grpcFrame } from '../helpers/raw-grpc-backend.js';
