@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
 import { seededBytes, sha256 } from '../helpers/engine-frames.js';
 import { startEngineTestServer, type EngineTestServer } from '../helpers/engine-test-server.js';
 import { startProxy, waitReady, type RunningProxy } from '../helpers/proxy-harness.js';
+import { have, run } from '../helpers/external-tools.js';
 
 let backend: EngineTestServer;
 let proxy: RunningProxy;
@@ -38,34 +38,6 @@ after(async () => {
   if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-interface RunResult {
-  code: number;
-  stdout: Buffer;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], timeout = 60_000): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { encoding: 'buffer', maxBuffer: 256 << 20, timeout }, (err, stdout, stderr) => {
-      const e = err as (NodeJS.ErrnoException & { code?: unknown }) | null;
-      if (e !== null && e.code === 'ENOENT') return reject(e);
-      resolve({ code: e === null ? 0 : typeof e.code === 'number' ? e.code : 1, stdout, stderr: stderr.toString() });
-    });
-  });
-}
-
-const available = new Map<string, boolean>();
-async function have(cmd: string): Promise<boolean> {
-  if (!available.has(cmd)) {
-    try {
-      await run(cmd, ['--version'], 10_000);
-      available.set(cmd, true);
-    } catch {
-      available.set(cmd, false);
-    }
-  }
-  return available.get(cmd)!;
-}
 
 /** After every client: nothing left in flight in the proxy. */
 function assertQuiet(): void {
