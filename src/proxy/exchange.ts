@@ -440,6 +440,15 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   }
 
   /**
+   * Nothing moved on one of its streams for the connection's streamIdleTimeout
+   * (Envoy's stream idle timeout): answer 504 / DEADLINE_EXCEEDED, or cut the
+   * response short if it started. The engine resets the stream if it is still idle after a grace period.
+   */
+  onIdle(): void {
+    if (!this.done) this.fail(ProxyErrors.TIMEOUT);
+  }
+
+  /**
    * Queued octets that will never leave (the stream was reset or closed):
    * credited to their source exactly as if they had been sent.
    */

@@ -60,6 +60,7 @@ export class Listener implements ConnectionHandler {
       headerTableSize: h.headerTableSize,
       keepaliveInterval: h.keepaliveInterval,
       keepaliveTimeout: h.keepaliveTimeout,
+      streamIdleTimeout: h.streamIdleTimeout,
       maxResetsPerWindow: h.maxResetsPerWindow,
       floodWindow: h.resetWindow,
     };

@@ -96,6 +96,7 @@ export class ServiceRuntime implements EndpointOwner {
             keepaliveInterval: config.keepaliveInterval,
             keepaliveTimeout: config.keepaliveTimeout,
             stallTimeout: config.stallTimeout,
+            streamIdleTimeout: config.streamIdleTimeout,
             backoffBase: config.reconnectBackoff.base,
             backoffMax: config.reconnectBackoff.max,
             http2: deps.upstreamHttp2,

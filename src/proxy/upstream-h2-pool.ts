@@ -10,6 +10,8 @@ export interface H2PoolSettings {
   keepaliveTimeout: number;
   /** Replace a connection whose flow control made no progress this long (0 = never). */
   stallTimeout: number;
+  /** Fail a request whose upstream stream saw nothing move this long (0 = never). */
+  streamIdleTimeout: number;
   backoffBase: number;
   backoffMax: number;
   http2?: Http2Options;
@@ -114,6 +116,7 @@ export class H2Pool implements EndpointPool, ConnectionHandler {
         keepaliveInterval: this.settings.keepaliveInterval,
         keepaliveTimeout: this.settings.keepaliveTimeout,
         stallTimeout: this.settings.stallTimeout,
+        streamIdleTimeout: this.settings.streamIdleTimeout,
       });
       this.conns.push(conn);
     });

@@ -40,6 +40,7 @@ import {
 } from './streams/send.js';
 import { CLOSED_LOCAL_RESET, ClosedStreams, closeStream } from './streams/state.js';
 import { StreamTable } from './streams/store.js';
+import { IDLE_SWEEP_MS, sweepIdleStreams } from './streams/idle.js';
 import { ResetReason, type Http2Stream, type StreamHandler } from './streams/stream.js';
 
 /** Connection-level callbacks. */
@@ -97,6 +98,8 @@ export class Http2Connection implements Flushable, Tickable, FrameSink {
   /** A connection error was raised: GOAWAY sent, nothing more is read or sent. */
   failed = false;
 
+  /** When the idle streams are next looked for (coarse clock). */
+  private nextIdleSweep = 0;
   private readonly socket: Duplex;
   private closeError: Error | undefined;
 
@@ -396,6 +399,10 @@ export class Http2Connection implements Flushable, Tickable, FrameSink {
     }
     if (this.goAway.sent === GOAWAY_DRAINING) drainTimeout(this, now);
     if (this.options.stallTimeout > 0 && !this.flow.stalled) checkStall(this, now);
+    if (this.options.streamIdleTimeout > 0 && now >= this.nextIdleSweep) {
+      this.nextIdleSweep = now + IDLE_SWEEP_MS;
+      sweepIdleStreams(this, now);
+    }
     keepalive(this, now);
   }
 

@@ -96,6 +96,7 @@ export function recvStreamData(c: Http2Connection, s: Http2Stream, length: numbe
   s.recvWindow -= length;
   s.recvOutstanding += length;
   c.flow.recvOutstanding += length;
+  s.lastActive = coarseNow;
 }
 
 /**
@@ -151,6 +152,7 @@ export function spendSendWindow(f: FlowControl, s: Http2Stream, n: number): void
   s.sendWindow -= n;
   f.sendWindow -= n;
   f.lastSendProgressAt = coarseNow;
+  s.lastActive = coarseNow;
 }
 
 export function recvWindowUpdate(c: Http2Connection, streamId: number, buf: Buffer, start: number, length: number): void {

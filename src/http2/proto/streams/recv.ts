@@ -18,6 +18,7 @@ import { consume, creditConnection, recvConnectionData, recvStreamData } from '.
 import { resetStream } from './send.js';
 import { CLOSED_LOCAL_RESET, CLOSED_PEER_RESET, StreamState, closeStream, recvOnClosed, remoteEnd } from './state.js';
 import { Http2Stream } from './stream.js';
+import { coarseNow } from '../../ticker.js';
 
 export function recvData(c: Http2Connection, flags: number, streamId: number, buf: Buffer, start: number, length: number): void {
   const padding = dataPadding(flags, streamId, buf, start, length);
@@ -77,6 +78,7 @@ export function recvHeaders(
     return;
   }
   if (s.remoteEnded) throw streamError(streamId, ErrorCode.STREAM_CLOSED, 'HEADERS after END_STREAM');
+  s.lastActive = coarseNow;
   if (selfDependent) throw streamError(streamId, ErrorCode.PROTOCOL_ERROR, 'stream depends on itself');
   if (!s.headersDone) {
     // Client role: the response head (§8.3.2), possibly preceded by 1xx (§8.1).

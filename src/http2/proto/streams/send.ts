@@ -16,6 +16,7 @@ import { spendSendWindow } from './flow-control.js';
 import { schedule } from './prioritize.js';
 import { CLOSED_LOCAL_RESET, StreamState, closeStream, localEndWritten } from './state.js';
 import { Http2Stream, type StreamHandler } from './stream.js';
+import { coarseNow } from '../../ticker.js';
 
 /** Client role: opens a stream with request headers (the caller checked Http2Connection.canRequest). */
 export function openStream(
@@ -49,6 +50,7 @@ export function openStream(
 export function sendHeaders(c: Http2Connection, s: Http2Stream, headers: readonly string[], endStream: boolean): void {
   if (s.state === StreamState.CLOSED || s.localEnded || c.failed) return;
   writeHeaderBlock(c, s.id, headers, endStream);
+  s.lastActive = coarseNow;
   if (endStream) {
     s.localEnded = true;
     localEndWritten(c, s);

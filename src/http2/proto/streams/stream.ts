@@ -9,6 +9,7 @@ import type { Http2Connection } from '../connection.js';
 import { consume } from './flow-control.js';
 import { resetStream, resetWhenSent, sendData, sendHeaders, sendTrailers } from './send.js';
 import { StreamState } from './state.js';
+import { coarseNow } from '../../ticker.js';
 
 /** Why a stream ended abnormally, passed to StreamHandler.onReset. */
 export const ResetReason = {
@@ -23,6 +24,8 @@ export const ResetReason = {
    * last-stream-id or refused with REFUSED_STREAM (§8.7). Safe to send again.
    */
   UNPROCESSED: 3,
+  /** Nothing moved on the stream for the connection's streamIdleTimeout (and the handler has no onIdle, or did not end it). */
+  IDLE_TIMEOUT: 4,
 } as const;
 
 /**
@@ -45,6 +48,13 @@ export interface StreamHandler {
    * or closed with them queued. A relay credits their source as if they were sent.
    */
   onDataDropped?(stream: Http2Stream, bytes: number): void;
+  /**
+   * Nothing moved on the stream (no frame received, no DATA sent) for the
+   * connection's streamIdleTimeout. The handler should end it; if it is still
+   * open and idle a grace period later, the engine resets it (CANCEL) and
+   * calls onReset with ResetReason.IDLE_TIMEOUT. Without onIdle that happens at once.
+   */
+  onIdle?(stream: Http2Stream): void;
 }
 
 /** A stream handler that ignores everything: the default until the user sets one. */
@@ -75,6 +85,10 @@ export class Http2Stream {
   recvOutstanding = 0;
   /** Reset with this code once our side has been written in full (-1: no). */
   resetAfterEnd = -1;
+  /** Last time a frame arrived on the stream or its DATA left (coarse clock), for the idle timeout. */
+  lastActive = coarseNow;
+  /** The handler was told the stream is idle (onIdle). */
+  idleNotified = false;
 
   /** Queued DATA not yet sent (flow control or socket back-pressure). */
   queue: Buffer[] = [];
