@@ -31,6 +31,11 @@ export class H2Exchange extends Exchange {
     this.down.consume(n);
   }
 
+  /** An HTTP/1.1 upstream will take the body: the proxy answers the client's `Expect: 100-continue` (RFC 9110 §10.1.1). */
+  continueRequest(): void {
+    if (!this.responded) this.down.respond(CONTINUE, false);
+  }
+
   protected downError(kind: ProxyErrorKind): void {
     const r = errorResponse(kind);
     if (this.isGrpc) {
@@ -43,3 +48,5 @@ export class H2Exchange extends Exchange {
     if (!this.reqEnded) this.down.reset(ErrorCode.NO_ERROR);
   }
 }
+
+const CONTINUE: readonly string[] = [':status', '100'];
