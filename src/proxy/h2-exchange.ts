@@ -31,9 +31,13 @@ export class H2Exchange extends Exchange {
     this.down.consume(n);
   }
 
-  /** An HTTP/1.1 upstream will take the body: the proxy answers the client's `Expect: 100-continue` (RFC 9110 §10.1.1). */
+  private continued = false;
+
+  /** An HTTP/1.1 upstream will take the body: the proxy answers the client's `Expect: 100-continue` (RFC 9110 §10.1.1), once. */
   continueRequest(): void {
-    if (!this.responded) this.down.respond(CONTINUE, false);
+    if (this.responded || this.continued) return;
+    this.continued = true;
+    this.down.respond(CONTINUE, false);
   }
 
   protected downError(kind: ProxyErrorKind): void {
