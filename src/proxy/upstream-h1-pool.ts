@@ -16,6 +16,12 @@ export interface H1UpstreamSink {
   upstreamFailed(connectFailure: boolean): void;
   /** `n` request body bytes were taken by the upstream connection: the client may send that much more. */
   requestBodyTaken(n: number): void;
+  /**
+   * The request carried `Expect: 100-continue`, which is not forwarded: the
+   * client should get its `100 Continue` from the proxy now (it is not the
+   * endpoint's first byte).
+   */
+  continueRequest?(): void;
 }
 
 /** The exchange's handle on an HTTP/1.1 upstream request. */
@@ -168,12 +174,15 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
   private bytesOut = 0;
   /** Body bytes pushed but not yet read by undici (credited to the client once read). */
   private owed = 0;
+  /** No more body will be read: bytes written from now on are credited at once. */
+  private settled = false;
 
   constructor(pool: Pool, private readonly sink: H1UpstreamSink) {
     const h = sink.reqHeaders;
     let method = 'GET';
     let path = '/';
     let authority: string | undefined;
+    let expectContinue = false;
     const headers: string[] = [];
     for (let i = 0; i < h.length; i += 2) {
       const name = h[i]!;
@@ -182,6 +191,12 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
         if (name === ':method') method = value;
         else if (name === ':path') path = value;
         else if (name === ':authority') authority = value;
+        continue;
+      }
+      if (name === 'expect') {
+        // undici refuses the field and writes the request head only with the first
+        // body byte: a client waiting for 100 Continue would wait for ever.
+        if (value.toLowerCase() === '100-continue') expectContinue = true;
         continue;
       }
       if (isHopByHop(name)) continue;
@@ -195,11 +210,12 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
       this.body = new Readable({ read: () => this.onBodyRead(), highWaterMark: 64 * 1024 });
     }
     pool.dispatch({ method, path, headers, body: this.body, idempotent: false, blocking: true }, this);
+    if (expectContinue && this.body !== null && !this.aborted) sink.continueRequest?.();
   }
 
   write(d: Buffer, end: boolean): void {
     const body = this.body;
-    if (body === null) {
+    if (body === null || this.settled) {
       if (d.length > 0) this.sink.requestBodyTaken(d.length);
       return;
     }
@@ -212,13 +228,29 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
 
   private onBodyRead(): void {
     const n = this.owed;
-    if (n === 0 || this.aborted) return;
+    if (n === 0 || this.settled) return;
     this.owed = 0;
     this.sink.requestBodyTaken(n);
   }
 
+  /**
+   * The body will not be read any more (the response ended, possibly before
+   * the request did, or the request failed or was cancelled): credit the
+   * client for the bytes still waiting in the stream, once. Without this a
+   * client's flow-control window (HTTP/2) or paused socket (HTTP/1.1) would
+   * keep those bytes for good.
+   */
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    const n = this.owed;
+    this.owed = 0;
+    if (n > 0) this.sink.requestBodyTaken(n);
+  }
+
   abort(): void {
     this.aborted = true;
+    this.settle();
     this.controller?.abort(new Error('request cancelled'));
     this.body?.destroy();
   }
@@ -259,6 +291,8 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
 
   onResponseEnd(_c: Dispatcher.DispatchController, trailers: Record<string, string | string[]>): void {
     if (this.aborted) return;
+    // An early answer ends the response while undici still writes the body; it then drops the rest.
+    this.settle();
     const t: string[] = [];
     for (const name in trailers) {
       const v = trailers[name]!;
@@ -271,6 +305,7 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
     if (this.aborted) return;
+    this.settle();
     const code = (err as { code?: string }).code;
     const connectFailure =
       !this.responseStarted &&
