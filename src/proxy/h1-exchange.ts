@@ -204,22 +204,25 @@ export class H1Exchange extends Exchange {
       if (res.write(d)) this.responseConsumed(d.length);
       else this.awaitingDrain += d.length;
     }
-    if (endStream) {
-      // The upstream stream is over, so holding its credit back slows nothing; return it while the stream is still at hand.
-      this.creditResponse();
-      res.end();
-    }
+    // Bytes still buffered for the client are credited on 'drain' or 'close', even
+    // after the upstream ended (the exchange credits through the stream they came
+    // from), so a slow client keeps holding back the upstream connection.
+    if (endStream) res.end();
   }
 
   protected downTrailers(t: readonly string[]): void {
     const trailers: Record<string, string> = {};
     for (let i = 0; i < t.length; i += 2) trailers[t[i]!] = t[i + 1]!;
-    this.creditResponse();
     this.res.addTrailers(trailers);
     this.res.end();
   }
 
   protected downReset(): void {
+    // node corks the socket while it writes a response head and its first
+    // chunks, until the next tick: destroying it now would throw away what was
+    // already relayed. Flush first, so the client sees a truncated response.
+    const socket = this.res.socket;
+    if (socket !== null) while (socket.writableCorked > 0) socket.uncork();
     this.res.destroy();
   }
 
