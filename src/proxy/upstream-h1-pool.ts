@@ -28,8 +28,8 @@ export interface H1UpstreamSink {
 export interface H1Upstream {
   write(d: Buffer, end: boolean): void;
   abort(): void;
-  /** The client took response bytes: resume reading if paused. */
-  resume(): void;
+  /** The client took `n` response bytes: resume reading if paused and enough was taken. */
+  resume(n: number): void;
 }
 
 export interface H1PoolSettings {
@@ -171,7 +171,8 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
   private body: Readable | null = null;
   private responseStarted = false;
   private aborted = false;
-  private bytesOut = 0;
+  /** Response bytes relayed to the client and not yet taken by it. */
+  private unconsumed = 0;
   /** Body bytes pushed but not yet read by undici (credited to the client once read). */
   private owed = 0;
   /** No more body will be read: bytes written from now on are credited at once. */
@@ -255,13 +256,16 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
     this.body?.destroy();
   }
 
-  resume(): void {
+  resume(n: number): void {
+    // Back-pressure counts what the client has not taken yet: pausing on bytes
+    // read since the last resume would stall for good when every byte was
+    // already taken by the time the pause came.
+    this.unconsumed -= n;
+    if (this.unconsumed < 0) this.unconsumed = 0;
     const c = this.controller;
-    if (c !== null && c.paused) {
-      this.bytesOut = 0;
-      c.resume();
-    }
+    if (c !== null && c.paused && this.unconsumed < PAUSE_AT / 2) c.resume();
   }
+
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
@@ -284,9 +288,10 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
 
   onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.aborted) return;
+    // Counted before relaying: the client may take it at once (resume is called synchronously).
+    this.unconsumed += chunk.length;
     this.sink.upstreamData(chunk, false);
-    this.bytesOut += chunk.length;
-    if (this.bytesOut >= PAUSE_AT) c.pause();
+    if (this.unconsumed >= PAUSE_AT && !c.paused) c.pause();
   }
 
   onResponseEnd(_c: Dispatcher.DispatchController, trailers: Record<string, string | string[]>): void {
