@@ -2,7 +2,8 @@ import pino from 'pino';
 import { ConfigError, formatIssues, loadConfigFile, parseConfig, type Config } from '../config/index.js';
 import { createPolicies } from '../policy/index.js';
 import { Proxy } from '../proxy/proxy.js';
-import { AdminServer } from '../telemetry/admin-server.js';
+import { AdminServer, servicesReadiness } from '../telemetry/admin-server.js';
+import { endpointLogEvents } from '../telemetry/endpoint-log.js';
 import { Telemetry } from '../telemetry/telemetry.js';
 import { parseArgs, stringFlag, UsageError } from './args.js';
 import { isPrimaryProcess, resolveWorkerCount, superviseWorkers, workerIndex } from './workers.js';
@@ -102,13 +103,14 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
     ejected: (service, endpoint, reason, durationMs) => log.warn({ service, endpoint, reason, durationMs }, 'endpoint ejected'),
     returned: (service, endpoint, phase) => log.info({ service, endpoint, phase }, phase === 'returned' ? 'endpoint returned' : 'endpoint on probation'),
   });
-  const proxy = new Proxy(config, { observer: telemetry, policies });
+  // So are endpoints that cannot be connected or resolved: a warning per outage, an info line on recovery.
+  const proxy = new Proxy(config, { observer: telemetry, policies, endpointEvents: endpointLogEvents(log) });
   telemetry?.attach(proxy);
   let admin: AdminServer | undefined;
   try {
     await proxy.start();
     if (config.admin.enabled) {
-      admin = new AdminServer(() => proxy.ready);
+      admin = new AdminServer(servicesReadiness(proxy));
       telemetry?.routes(admin);
       const a = await admin.listen(config.admin.listen.host, config.admin.listen.port);
       log.info({ address: `${a.address}:${a.port}` }, 'admin listening');

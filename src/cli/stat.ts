@@ -7,8 +7,10 @@ export const STAT_USAGE = `Usage:
 
 Prints success rate, requests per second and latency percentiles of a running
 proxy, read from its admin server (default ${DEFAULT_ADMIN_LISTEN}). Services
-list their endpoints below them with each one's share of the traffic. NAME
-narrows the table to one service, route, listener or method.
+list their endpoints below them with each one's share of the traffic and
+state (with the connect error of an unreachable one); below the table, the
+services without an available endpoint and the reasons of the window's
+failures. NAME narrows the table to one service, route, listener or method.
 Exit codes: 0 printed, 1 admin server unreachable or nothing matched, 2 usage error.`;
 
 /** Windowed statistics of one key as /api/v1/stats returns them (the telemetry's own type; a type-only import). */
@@ -16,16 +18,27 @@ export type StatRow = StatsEntry;
 
 export interface EndpointRow extends StatRow {
   state: string;
+  /** Why it cannot be reached ("connection refused (ECONNREFUSED)"), null while reachable. */
+  cause?: string | null;
   share: number | null;
   latencyEstimateMs: number;
   connections: number;
+}
+
+export interface ServiceRow extends StatRow {
+  endpoints: EndpointRow[];
+  panicMode: boolean;
+  inFlight: number;
+  available?: boolean;
+  /** Why no request can be sent to it, null while one can. */
+  unavailable?: string | null;
 }
 
 export interface StatsResponse {
   window: string;
   listeners: (StatRow & { protocol?: string })[];
   routes: (StatRow & { listener: string })[];
-  services: (StatRow & { endpoints: EndpointRow[]; panicMode: boolean; inFlight: number })[];
+  services: ServiceRow[];
   methods: (StatRow & { grpc: boolean })[];
   paths: (StatRow & { grpc: boolean })[];
 }
@@ -63,6 +76,12 @@ export function table(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
 
+/** "no-endpoint 80, timeout 9" ('' without failures). */
+export function fmtReasons(reasons: Record<string, number> | undefined): string {
+  if (reasons === undefined) return '';
+  return Object.entries(reasons).map(([r, n]) => `${r} ${n}`).join(', ');
+}
+
 function statCells(name: string, s: StatRow): string[] {
   return [name, fmtPct(s.successRate), fmtRps(s.rps), fmtMs(s.latencyMs.p50), fmtMs(s.latencyMs.p95), fmtMs(s.latencyMs.p99), String(s.total.requests)];
 }
@@ -75,15 +94,20 @@ export function renderStat(st: StatsResponse, kind: string, name: string | undef
   const rows: string[][] = [];
   const data: unknown[] = [];
   if (kind === 'services') {
+    const notes: string[] = [];
     for (const s of st.services.filter((x) => want(x.name))) {
-      rows.push([...statCells(s.name + (s.panicMode ? ' (panic)' : ''), s), '', '']);
+      rows.push([...statCells(s.name + (s.panicMode ? ' (panic)' : ''), s), '', s.available === false ? 'UNAVAILABLE' : '']);
       data.push(s);
       for (const e of s.endpoints) {
         const share = e.share === null ? '-' : `${(e.share * 100).toFixed(0)}%`;
-        rows.push([...statCells(`  ${e.name}`, e), `${share} ${'#'.repeat(Math.round((e.share ?? 0) * 20))}`, e.state]);
+        const state = e.cause ? `${e.state}: ${e.cause}` : e.state;
+        rows.push([...statCells(`  ${e.name}`, e), `${share} ${'#'.repeat(Math.round((e.share ?? 0) * 20))}`, state]);
       }
+      if (s.unavailable) notes.push(`${s.name}: ${s.unavailable}`);
+      const reasons = fmtReasons(s.failureReasons);
+      if (reasons !== '') notes.push(`${s.name}: ${s.failures} failed in the last ${st.window}: ${reasons}`);
     }
-    return { text: table([...HEADER, 'SHARE', 'STATE'], rows), data };
+    return { text: table([...HEADER, 'SHARE', 'STATE'], rows) + (notes.length > 0 ? `\n${notes.join('\n')}\n` : ''), data };
   }
   const list: StatRow[] = kind === 'routes' ? st.routes.map((r) => ({ ...r, name: `${r.listener}/${r.name}` })).filter((r) => want(r.name) || want(r.name.split('/')[1]!))
     : kind === 'listeners' ? st.listeners.filter((x) => want(x.name))

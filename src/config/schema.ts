@@ -82,6 +82,8 @@ export const http2SettingsSchema = z
     headerTableSize: z.number().int().min(0).max(INT31).default(4096),
     keepaliveInterval: durationSchema.default(0),
     keepaliveTimeout: positiveDurationSchema.default('20s'),
+    /** A client stream on which nothing moves this long is answered 504 / DEADLINE_EXCEEDED, then reset; 0 = off. */
+    streamIdleTimeout: durationSchema.default('5m'),
     maxResetsPerWindow: z.number().int().min(1).max(INT31).default(200),
     resetWindow: positiveDurationSchema.default('10s'),
   })
@@ -217,6 +219,8 @@ export const serviceObjectSchema = z
     keepaliveTimeout: positiveDurationSchema.default('20s'),
     /** Replace an upstream HTTP/2 connection whose flow control makes no progress this long; 0 = never. */
     stallTimeout: durationSchema.default('10s'),
+    /** An upstream stream on which nothing moves this long fails its request (504 / DEADLINE_EXCEEDED); 0 = off. */
+    streamIdleTimeout: durationSchema.default('5m'),
     reconnectBackoff: reconnectBackoffSchema.default({}),
     http1: serviceHttp1Schema.default({}),
     failfast: failfastSchema.default({}),

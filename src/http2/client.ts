@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { Http2Connection, type ConnectionHandler } from './connection.js';
+import { Http2Connection, type ConnectionHandler } from './proto/connection.js';
 import type { Http2Options } from './options.js';
 
 /**

@@ -35,6 +35,11 @@ export interface Http2Options {
    * (ConnectionHandler.onStall); 0 = off. Default off.
    */
   stallTimeout?: number;
+  /**
+   * Streams on which nothing moved (no frame received, no DATA sent) for this
+   * long are handed to StreamHandler.onIdle, then reset; 0 = off. Default off.
+   */
+  streamIdleTimeout?: number;
   /** Counters to feed (shared by all connections by default). */
   counters?: EngineCounters;
 }
@@ -49,6 +54,8 @@ export interface EngineCounters {
   keepaliveTimeouts: number;
   /** Connections whose flow control made no progress for stallTimeout. */
   flowControlStalls: number;
+  /** Streams that hit streamIdleTimeout. */
+  streamIdleTimeouts: number;
 }
 
 export const engineCounters: EngineCounters = {
@@ -58,6 +65,7 @@ export const engineCounters: EngineCounters = {
   refusedStreams: 0,
   keepaliveTimeouts: 0,
   flowControlStalls: 0,
+  streamIdleTimeouts: 0,
 };
 
 export interface ResolvedOptions {
@@ -77,6 +85,7 @@ export interface ResolvedOptions {
   maxSettingsPerWindow: number;
   maxEmptyDataPerWindow: number;
   stallTimeout: number;
+  streamIdleTimeout: number;
   counters: EngineCounters;
 }
 
@@ -98,6 +107,7 @@ export function resolveOptions(o: Http2Options | undefined, isServer: boolean): 
     maxSettingsPerWindow: o?.maxSettingsPerWindow ?? 100,
     maxEmptyDataPerWindow: o?.maxEmptyDataPerWindow ?? 1000,
     stallTimeout: o?.stallTimeout ?? 0,
+    streamIdleTimeout: o?.streamIdleTimeout ?? 0,
     counters: o?.counters ?? engineCounters,
   };
 }

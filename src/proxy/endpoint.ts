@@ -18,6 +18,8 @@ export const ENDPOINT_STATE_NAMES = ['connecting', 'ready', 'reconnecting', 'rem
 
 /** Whatever carries requests to one endpoint (an HTTP/2 or HTTP/1.1 connection pool). */
 export interface EndpointPool {
+  /** Finds out, ahead of traffic, whether the endpoint can be reached (connects, or checks it can). */
+  start(): void;
   /** Send the exchange when a connection can take it; or tell it the connection failed. */
   dispatch(exchange: PoolWaiter): void;
   /** Close connections: gracefully (GOAWAY, let streams finish) or at once. */
@@ -44,7 +46,41 @@ export interface OutcomeRecorder {
 /** Notified when an endpoint's pickability changes. */
 export interface EndpointOwner {
   onEndpointStateChange(endpoint: Endpoint): void;
+  /**
+   * The endpoint became unreachable (`endpoint.cause` says why) or reachable
+   * again: once per change, never per failed retry.
+   */
+  onEndpointReachabilityChange?(endpoint: Endpoint, downForMs: number): void;
+  /** An upstream connection's flow control stalled and the connection is being replaced (rare). */
+  onEndpointStall?(endpoint: Endpoint, direction: 'send' | 'receive'): void;
 }
+
+/**
+ * Why connecting failed, in words an operator can act on, with the system
+ * code: "connection refused (ECONNREFUSED)". Called per failed connect
+ * attempt (bounded by the reconnect backoff), never per request.
+ */
+export function connectFailureCause(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const words = CONNECT_ERROR_WORDS[code];
+  if (words !== undefined) return `${words} (${code})`;
+  const message = typeof e?.message === 'string' && e.message !== '' ? e.message : String(err);
+  return code === '' || message.includes(code) ? message : `${message} (${code})`;
+}
+
+const CONNECT_ERROR_WORDS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'name resolution failed, try again',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EADDRNOTAVAIL: 'address not available',
+  ETIMEDOUT: 'connect timeout',
+  UND_ERR_CONNECT_TIMEOUT: 'connect timeout',
+  UND_ERR_SOCKET: 'connection closed',
+};
 
 /**
  * One backend address of a service: what the balancer picks (Balanceable),
@@ -68,10 +104,25 @@ export class Endpoint implements Balanceable {
   healthChangesTotal = 0;
   /** Upstream connections replaced because their flow control stalled. */
   stallsTotal = 0;
+
+  /** One of its connections stalled (flow control made no progress) and is being replaced. */
+  stalled(direction: 'send' | 'receive'): void {
+    this.stallsTotal++;
+    this.owner.onEndpointStall?.(this, direction);
+  }
   /** A slot for telemetry's per-endpoint record, reached without a lookup. */
   telemetry: unknown = undefined;
   /** Passive outlier detection of the service, when enabled. */
   outlier: OutcomeRecorder | undefined = undefined;
+  /**
+   * Why the endpoint cannot be reached ("connection refused (ECONNREFUSED)"),
+   * from the last failed connect; '' while it is reachable (or not tried yet).
+   */
+  cause = '';
+  /** When it became unreachable (clock ms), while `cause` is set. */
+  unreachableSince = 0;
+  /** Connect attempts that failed (TCP or name resolution), since start. */
+  connectFailuresTotal = 0;
 
   constructor(
     address: HostPort,
@@ -106,6 +157,26 @@ export class Endpoint implements Balanceable {
   setState(state: number): void {
     if (this.state === state || this.state === EndpointState.REMOVED) return;
     this.update(() => (this.state = state));
+    if (state === EndpointState.READY && this.cause !== '') {
+      // Reachable again: the owner hears of it once (an info line, not one per connection).
+      this.cause = '';
+      this.owner.onEndpointReachabilityChange?.(this, this.clock.now() - this.unreachableSince);
+    }
+  }
+
+  /**
+   * A connect attempt failed and no connection is open: not pickable until
+   * one succeeds. The owner hears of the first failure of an outage only;
+   * later ones (every backoff retry) just keep `cause` current.
+   */
+  connectFailed(cause: string): void {
+    if (this.state === EndpointState.REMOVED) return;
+    this.connectFailuresTotal++;
+    const first = this.cause === '';
+    this.cause = cause;
+    if (first) this.unreachableSince = this.clock.now();
+    this.setState(EndpointState.RECONNECTING);
+    if (first) this.owner.onEndpointReachabilityChange?.(this, 0);
   }
 
   setHealthy(healthy: boolean): void {

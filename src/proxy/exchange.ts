@@ -440,6 +440,15 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   }
 
   /**
+   * Nothing moved on one of its streams for the connection's streamIdleTimeout
+   * (Envoy's stream idle timeout): answer 504 / DEADLINE_EXCEEDED, or cut the
+   * response short if it started. The engine resets the stream if it is still idle after a grace period.
+   */
+  onIdle(): void {
+    if (!this.done) this.fail(ProxyErrors.TIMEOUT);
+  }
+
+  /**
    * Queued octets that will never leave (the stream was reset or closed):
    * credited to their source exactly as if they had been sent.
    */
@@ -451,7 +460,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   protected responseConsumed(n: number): void {
     const src = this.respSrc;
     if (src !== null) src.consume(n);
-    else if (this.h1 !== null) this.h1.resume();
+    else if (this.h1 !== null) this.h1.resume(n);
   }
 
   // ------------------------------------------------------------ response events (either upstream protocol)
@@ -629,6 +638,8 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
       this.onPoolConnectFailed();
       return;
     }
+    // A lost connection before any response is a reset: retried where the route says so, as over HTTP/2.
+    if (!this.responded && this.retry !== undefined && (this.retry.on & RetryOn.RESET) !== 0 && this.retryAttempt()) return;
     this.release(true, true);
     if (!this.responded) this.fail(ProxyErrors.CONNECTION_LOST);
     else {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import type { ProxyErrorKind } from '../errors.js';
 import { errorResponse } from './error-responses.js';
 import { Exchange, type ExchangeObserver } from './exchange.js';
@@ -9,29 +10,72 @@ import type { ServiceRuntime } from './service-runtime.js';
 const PAUSE_REQUEST_AT = 1 << 20;
 
 /**
+ * How long a connection is still read (and what arrives dropped) after an
+ * early answer before it is closed, if the client does not close it first
+ * (nginx's lingering_timeout is 5 s too).
+ */
+const LINGER_MS = 5000;
+
+/** What an HTTP/1.1 exchange needs to know about its listener. */
+export interface H1ConnectionOwner {
+  /** The listener is shutting down: every response closes its connection. */
+  readonly draining: boolean;
+  /** Responses in progress: their connections are busy, the others idle. */
+  readonly h1Responses: Set<ServerResponse>;
+}
+
+/**
  * An exchange whose client speaks HTTP/1.1 (node:http's parser). Headers are
  * translated to the HTTP/2 form for the upstream (RFC 9113 §8.2.2, §8.3.1:
  * Host becomes :authority, connection-specific fields are dropped, `te`
  * survives only as "trailers") and back; trailers reach the client in the
  * chunked encoding.
+ *
+ * `Expect: 100-continue` (RFC 9110 §10.1.1) is answered by the proxy, as
+ * Envoy does by default, and not forwarded: the upstream HTTP/1.1 client
+ * (undici) cannot send it, and an HTTP/2 backend that ignores it would leave
+ * the client waiting. Unlike Envoy, the `100 Continue` goes out only once the
+ * request has an upstream (routed, admitted, an endpoint picked), so a client
+ * answered with 404, 503 or another early status never uploads its body; node
+ * then closes that connection, as the client may still send the body.
+ *
+ * Early answers, i.e. a final response while the request body is still
+ * arriving (413, 401, a redirect…): the response carries `Connection: close`
+ * (the client then stops sending; Envoy and nginx do the same), the rest of
+ * the body is read and dropped, and the connection is closed when the client
+ * closes it or after LINGER_MS — not at once, since closing a socket with
+ * unread bytes makes the kernel send a reset that can destroy the response
+ * before the client reads it (RFC 9112 §9.6).
  */
 export class H1Exchange extends Exchange {
+  /** Request bytes passed on to the exchange and not yet credited back by it. */
   private unconsumed = 0;
   private paused = false;
+  /** Response bytes node has buffered for a slow client: credited upstream on 'drain'. */
+  private awaitingDrain = 0;
+  /** The client sent `Expect: 100-continue` and has not had its `100 Continue` yet. */
+  expectContinue = false;
+  /** The response is over: the rest of the request body is dropped. */
+  private discarding = false;
+  /** The response says `Connection: close`. */
+  private closing = false;
 
   constructor(
     service: ServiceRuntime,
     observer: ExchangeObserver | undefined,
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
+    private readonly owner: H1ConnectionOwner,
   ) {
     super(service, observer);
   }
 
-  /** Wires the client's body and close events into the exchange. */
+  /** Wires the client's body, the response's drain and the end events into the exchange (listeners made once per exchange). */
   attachRequest(): void {
     const req = this.req;
+    const res = this.res;
     req.on('data', (d: Buffer) => {
+      if (this.discarding) return;
       this.unconsumed += d.length;
       if (this.unconsumed > PAUSE_REQUEST_AT && !this.paused) {
         this.paused = true;
@@ -40,6 +84,7 @@ export class H1Exchange extends Exchange {
       this.clientData(d, false);
     });
     req.on('end', () => {
+      if (this.discarding) return;
       const raw = req.rawTrailers;
       if (raw.length > 0) {
         const t: string[] = [];
@@ -52,14 +97,75 @@ export class H1Exchange extends Exchange {
         this.clientData(EMPTY, true);
       }
     });
-    this.res.on('close', () => {
-      if (!this.res.writableFinished) this.clientReset();
+    this.owner.h1Responses.add(res);
+    res.on('drain', () => this.creditResponse());
+    res.on('close', () => {
+      this.owner.h1Responses.delete(res);
+      // Bytes node buffered for a client that is gone will never be delivered: credit them before the upstream is cancelled.
+      this.creditResponse();
+      if (res.writableFinished) this.responseFinished();
+      else this.clientReset();
     });
+  }
+
+  /** Returns upstream credit for every response byte written but not yet credited (exactly once per byte). */
+  private creditResponse(): void {
+    const n = this.awaitingDrain;
+    if (n === 0) return;
+    this.awaitingDrain = 0;
+    this.responseConsumed(n);
+  }
+
+  /** The response went out whole. */
+  private responseFinished(): void {
+    if (!this.req.readableEnded) {
+      // Answered early: the rest of the body is read and dropped, never left paused.
+      this.discarding = true;
+      if (this.paused) {
+        this.paused = false;
+        this.req.resume();
+      }
+    }
+    // A response whose head went out before the drain began could not say `Connection: close`: close after it.
+    if (this.owner.draining && !this.closing) this.req.socket.end();
+  }
+
+  /** The request has an upstream: the client may send the body it announced. */
+  override onPoolConnection(connection: unknown): void {
+    super.onPoolConnection(connection);
+    if (this.expectContinue) this.sendContinue();
+  }
+
+  private sendContinue(): void {
+    if (!this.expectContinue || this.finished || this.res.headersSent) return;
+    this.expectContinue = false;
+    this.res.writeContinue();
+  }
+
+  /**
+   * Adds `Connection: close` when the connection must not carry another
+   * request: the listener drains, or the client is still sending the body
+   * of a request that has been answered.
+   */
+  private closeIfNeeded(headers: OutgoingHttpHeaders): void {
+    if (!this.req.complete) {
+      this.closing = true;
+      headers.connection = 'close';
+      // Node closes the socket with destroySoon() once the response is written; linger instead (see the class comment).
+      this.req.socket.destroySoon = lingeringClose;
+    } else if (this.owner.draining) {
+      this.closing = true;
+      headers.connection = 'close';
+    }
   }
 
   protected downHeaders(h: readonly string[], endStream: boolean): void {
     const res = this.res;
     const status = Number(h[1]);
+    if (status < 200) {
+      this.informational(status, h);
+      return;
+    }
     const headers: OutgoingHttpHeaders = {};
     for (let i = 2; i < h.length; i += 2) {
       const name = h[i]!;
@@ -69,20 +175,38 @@ export class H1Exchange extends Exchange {
       else if (Array.isArray(prev)) prev.push(h[i + 1]!);
       else headers[name] = [String(prev), h[i + 1]!];
     }
-    if (status < 200) {
-      res.writeProcessing?.();
-      return;
-    }
+    this.closeIfNeeded(headers);
     res.writeHead(status, headers);
     if (endStream) res.end();
+  }
+
+  /** 1xx responses (RFC 9110 §15.2) that HTTP/1.1 clients can be given; others are dropped. */
+  private informational(status: number, h: readonly string[]): void {
+    if (status === 100) {
+      this.sendContinue();
+    } else if (status === 102) {
+      this.res.writeProcessing();
+    } else if (status === 103) {
+      const links: string[] = [];
+      for (let i = 2; i < h.length; i += 2) if (h[i] === 'link') links.push(h[i + 1]!);
+      if (links.length === 0) return;
+      try {
+        this.res.writeEarlyHints({ link: links });
+      } catch {
+        // A link node considers malformed: hints are optional, drop them.
+      }
+    }
   }
 
   protected downData(d: Buffer, endStream: boolean): void {
     const res = this.res;
     if (d.length > 0) {
       if (res.write(d)) this.responseConsumed(d.length);
-      else res.once('drain', () => this.responseConsumed(d.length));
+      else this.awaitingDrain += d.length;
     }
+    // Bytes still buffered for the client are credited on 'drain' or 'close', even
+    // after the upstream ended (the exchange credits through the stream they came
+    // from), so a slow client keeps holding back the upstream connection.
     if (endStream) res.end();
   }
 
@@ -94,6 +218,11 @@ export class H1Exchange extends Exchange {
   }
 
   protected downReset(): void {
+    // node corks the socket while it writes a response head and its first
+    // chunks, until the next tick: destroying it now would throw away what was
+    // already relayed. Flush first, so the client sees a truncated response.
+    const socket = this.res.socket;
+    if (socket !== null) while (socket.writableCorked > 0) socket.uncork();
     this.res.destroy();
   }
 
@@ -118,12 +247,23 @@ export class H1Exchange extends Exchange {
     const h = r.httpHeaders;
     const headers: OutgoingHttpHeaders = {};
     for (let i = 2; i < h.length; i += 2) headers[h[i]!] = h[i + 1]!;
+    this.closeIfNeeded(headers);
     res.writeHead(kind.httpStatus, headers);
     res.end(r.httpBody);
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** A socket's destroySoon() after an early answer: half-close, keep reading, close when the client does or after LINGER_MS. */
+function lingeringClose(this: Socket): void {
+  this.end();
+  setTimeout(destroySocket, LINGER_MS, this).unref();
+}
+
+function destroySocket(s: Socket): void {
+  s.destroy();
+}
 
 /** The HTTP/2-style header list of an HTTP/1.1 request (RFC 9113 §8.3.1). */
 export function h1RequestHeaders(req: IncomingMessage): string[] {
@@ -142,6 +282,8 @@ export function h1RequestHeaders(req: IncomingMessage): string[] {
       if (value.toLowerCase().includes('trailers')) h.push('te', 'trailers');
       continue;
     }
+    // Answered by the proxy (see H1Exchange).
+    if (name === 'expect') continue;
     if (isHopByHop(name)) continue;
     h.push(name, value);
   }

@@ -31,6 +31,15 @@ export class H2Exchange extends Exchange {
     this.down.consume(n);
   }
 
+  private continued = false;
+
+  /** An HTTP/1.1 upstream will take the body: the proxy answers the client's `Expect: 100-continue` (RFC 9110 §10.1.1), once. */
+  continueRequest(): void {
+    if (this.responded || this.continued) return;
+    this.continued = true;
+    this.down.respond(CONTINUE, false);
+  }
+
   protected downError(kind: ProxyErrorKind): void {
     const r = errorResponse(kind);
     if (this.isGrpc) {
@@ -47,3 +56,5 @@ export class H2Exchange extends Exchange {
     this.down.resetWhenSent(ErrorCode.NO_ERROR);
   }
 }
+
+const CONTINUE: readonly string[] = [':status', '100'];

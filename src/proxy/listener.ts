@@ -8,7 +8,7 @@ import type { ListenerConfig } from '../config/index.js';
 import { ProxyErrors } from '../errors.js';
 import { errorResponse } from './error-responses.js';
 import type { ExchangeObserver } from './exchange.js';
-import { H1Exchange, h1RequestHeaders } from './h1-exchange.js';
+import { H1Exchange, h1RequestHeaders, type H1ConnectionOwner } from './h1-exchange.js';
 import { H2Exchange } from './h2-exchange.js';
 import { isGrpcContentType, parseGrpcTimeout } from './headers.js';
 import { detectProtocol } from './protocol-detect.js';
@@ -29,7 +29,7 @@ export interface ListenerCounters {
  * one of http1 / http2 / tcp. HTTP requests are routed and forwarded per
  * request; `tcp` relays whole connections (per-connection balancing).
  */
-export class Listener implements ConnectionHandler {
+export class Listener implements ConnectionHandler, H1ConnectionOwner {
   readonly name: string;
   readonly server: net.Server;
   router: Router<ServiceRuntime>;
@@ -38,8 +38,12 @@ export class Listener implements ConnectionHandler {
   private readonly h2Options: Http2Options;
   private readonly h2Connections = new Set<Http2Connection>();
   private readonly sockets = new Set<net.Socket>();
+  /** Connections served by the HTTP/1.1 server. */
+  private readonly h1Sockets = new Set<net.Socket>();
+  readonly h1Responses = new Set<http.ServerResponse>();
   private readonly head: RequestHead = { path: '', host: '', headers: [] };
-  private draining = false;
+  /** Shutting down: no new connections; HTTP/1.1 responses close their connections. */
+  draining = false;
 
   constructor(
     readonly config: ListenerConfig,
@@ -60,10 +64,13 @@ export class Listener implements ConnectionHandler {
       headerTableSize: h.headerTableSize,
       keepaliveInterval: h.keepaliveInterval,
       keepaliveTimeout: h.keepaliveTimeout,
+      streamIdleTimeout: h.streamIdleTimeout,
       maxResetsPerWindow: h.maxResetsPerWindow,
       floodWindow: h.resetWindow,
     };
-    this.h1Server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => this.onH1Request(req, res));
+    this.h1Server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => this.onH1Request(req, res, false));
+    // With a listener, node leaves `100 Continue` to us: the exchange sends it once the request has an upstream.
+    this.h1Server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => this.onH1Request(req, res, true));
     this.h1Server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
       else socket.destroy();
@@ -94,6 +101,7 @@ export class Listener implements ConnectionHandler {
     socket.once('close', () => {
       this.counters.connectionsOpen--;
       this.sockets.delete(socket);
+      this.h1Sockets.delete(socket);
     });
     if (this.draining) {
       socket.destroy();
@@ -104,7 +112,7 @@ export class Listener implements ConnectionHandler {
         this.serveHttp2(socket, undefined);
         return;
       case 'http1':
-        this.h1Server.emit('connection', socket);
+        this.serveHttp1(socket);
         return;
       case 'tcp':
         new TcpRelay(socket, this.tcpService!).start();
@@ -115,7 +123,7 @@ export class Listener implements ConnectionHandler {
             this.serveHttp2(socket, head);
           } else if (protocol === 'http1') {
             socket.unshift(head);
-            this.h1Server.emit('connection', socket);
+            this.serveHttp1(socket);
             socket.resume();
           } else {
             // TLS arrives with the security work; until then, and on timeouts, close.
@@ -124,6 +132,11 @@ export class Listener implements ConnectionHandler {
           }
         });
     }
+  }
+
+  private serveHttp1(socket: net.Socket): void {
+    this.h1Sockets.add(socket);
+    this.h1Server.emit('connection', socket);
   }
 
   private serveHttp2(socket: net.Socket, head: Buffer | undefined): void {
@@ -200,7 +213,7 @@ export class Listener implements ConnectionHandler {
 
   // ------------------------------------------------------------ HTTP/1.1 requests
 
-  private onH1Request(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private onH1Request(req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void {
     const headers = h1RequestHeaders(req);
     const head = this.head;
     head.path = req.url ?? '/';
@@ -212,12 +225,16 @@ export class Listener implements ConnectionHandler {
     const isGrpc = isGrpcContentType(contentType);
     if (route === undefined) {
       const r = errorResponse(ProxyErrors.NO_ROUTE);
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'switchyard-error': ProxyErrors.NO_ROUTE.code });
+      const headers: http.OutgoingHttpHeaders = { 'content-type': 'text/plain; charset=utf-8', 'switchyard-error': ProxyErrors.NO_ROUTE.code };
+      // A body still arriving is read and dropped by node, which keeps the connection.
+      if (this.draining) headers.connection = 'close';
+      res.writeHead(404, headers);
       res.end(r.httpBody);
       return;
     }
     const service = route.target(this.random);
-    const ex = new H1Exchange(service, this.observer, req, res);
+    const ex = new H1Exchange(service, this.observer, req, res, this);
+    ex.expectContinue = expectContinue;
     ex.reqHeaders = headers;
     ex.isGrpc = isGrpc;
     ex.path = head.path;
@@ -234,12 +251,19 @@ export class Listener implements ConnectionHandler {
 
   // ------------------------------------------------------------ shutdown
 
-  /** Stops accepting; HTTP/2 clients get a graceful GOAWAY, idle HTTP/1.1 connections close. */
+  /**
+   * Stops accepting; HTTP/2 clients get a graceful GOAWAY; idle HTTP/1.1
+   * connections close now, busy ones after their response, which says
+   * `Connection: close` when its head has not gone out yet (H1Exchange).
+   */
   drain(): void {
     this.draining = true;
     this.server.close();
     for (const c of this.h2Connections) c.shutdown();
-    this.h1Server.closeIdleConnections();
+    // node's closeIdleConnections() only knows connections of a server that called listen() itself.
+    const busy = new Set<net.Socket>();
+    for (const res of this.h1Responses) if (res.socket !== null) busy.add(res.socket);
+    for (const s of this.h1Sockets) if (!busy.has(s)) s.destroy();
   }
 
   /** Every open HTTP/2 client connection. */

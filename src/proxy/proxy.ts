@@ -3,9 +3,9 @@ import type { Config } from '../config/index.js';
 import type { ExchangeObserver } from './exchange.js';
 import { Listener } from './listener.js';
 import { CompiledRoute, Router } from './router.js';
-import { ServiceRuntime } from './service-runtime.js';
 import { H2Pool } from './upstream-h2-pool.js';
 import type { Http2Connection } from '../http2/index.js';
+import { ServiceRuntime, type EndpointEvents } from './service-runtime.js';
 import type { PolicyProvider } from './policy-hooks.js';
 
 export interface ProxyOptions {
@@ -15,6 +15,8 @@ export interface ProxyOptions {
   observer?: ExchangeObserver;
   /** Retries, health checks and outlier detection (src/policy's defaultPolicies). Without it: none. */
   policies?: PolicyProvider;
+  /** Told when an endpoint becomes unreachable or reachable again (the CLI logs it). */
+  endpointEvents?: EndpointEvents;
 }
 
 /**
@@ -32,7 +34,7 @@ export class Proxy {
     this.clock = options.clock ?? monotonicClock;
     this.random = options.random ?? mathRandom;
     for (const s of config.services) {
-      this.services.set(s.name, new ServiceRuntime(s, { clock: this.clock, random: this.random, policies: options.policies }));
+      this.services.set(s.name, new ServiceRuntime(s, { clock: this.clock, random: this.random, policies: options.policies, events: options.endpointEvents }));
     }
     const resolve = (name: string): ServiceRuntime => {
       const s = this.services.get(name);

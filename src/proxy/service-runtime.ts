@@ -3,7 +3,7 @@ import {
 } from '../balancing/index.js';
 import type { ServiceConfig } from '../config/index.js';
 import type { Http2Options } from '../http2/index.js';
-import { Endpoint, EndpointState, type EndpointOwner, type PoolWaiter } from './endpoint.js';
+import { ENDPOINT_STATE_NAMES, Endpoint, EndpointState, type EndpointOwner, type PoolWaiter } from './endpoint.js';
 import { H1Pool } from './upstream-h1-pool.js';
 import { H2Pool } from './upstream-h2-pool.js';
 import type { PolicyProvider, ServiceGuard } from './policy-hooks.js';
@@ -24,6 +24,21 @@ export interface ServiceDeps {
   policies?: PolicyProvider;
   /** Engine options for upstream connections. */
   upstreamHttp2?: Http2Options;
+  /** Told when an endpoint becomes unreachable or reachable again (for logs). */
+  events?: EndpointEvents;
+}
+
+/**
+ * Reachability changes of endpoints: at most one call per change, never one
+ * per failed reconnect attempt or per request, so each can be a log line.
+ */
+export interface EndpointEvents {
+  /** Connecting failed and no connection is open; `cause` is e.g. "connection refused (ECONNREFUSED)". */
+  unreachable?(service: string, endpoint: string, cause: string): void;
+  /** Connected again after `downForMs` of being unreachable. */
+  reachable?(service: string, endpoint: string, downForMs: number): void;
+  /** An upstream connection's flow control stalled for stallTimeout; it is being replaced. */
+  stalled?(service: string, endpoint: string, direction: 'send' | 'receive', stallTimeoutMs: number): void;
 }
 
 /**
@@ -51,8 +66,11 @@ export class ServiceRuntime implements EndpointOwner {
   /** A slot for telemetry's per-service record. */
   telemetry: unknown = undefined;
 
+  private readonly events: EndpointEvents | undefined;
+
   constructor(readonly config: ServiceConfig, deps: ServiceDeps) {
     this.name = config.name;
+    this.events = deps.events;
     this.isHttp1 = config.protocol === 'http1';
     const spec = config.balancer as unknown as BalancerSpec;
     this.balancer = createBalancer<Endpoint>(spec, { clock: deps.clock, random: deps.random });
@@ -78,6 +96,7 @@ export class ServiceRuntime implements EndpointOwner {
             keepaliveInterval: config.keepaliveInterval,
             keepaliveTimeout: config.keepaliveTimeout,
             stallTimeout: config.stallTimeout,
+            streamIdleTimeout: config.streamIdleTimeout,
             backoffBase: config.reconnectBackoff.base,
             backoffMax: config.reconnectBackoff.max,
             http2: deps.upstreamHttp2,
@@ -90,9 +109,9 @@ export class ServiceRuntime implements EndpointOwner {
 
   private readonly guards: ServiceGuard[];
 
-  /** Connects to every endpoint ahead of traffic and starts the guards. */
+  /** Connects to (or checks) every endpoint ahead of traffic and starts the guards. */
   start(): void {
-    for (const ep of this.endpoints) if (ep.pool instanceof H2Pool) ep.pool.start();
+    for (const ep of this.endpoints) ep.pool.start();
     for (const g of this.guards) g.start();
   }
 
@@ -125,6 +144,28 @@ export class ServiceRuntime implements EndpointOwner {
     this.rebuild();
   }
 
+  onEndpointStall(ep: Endpoint, direction: 'send' | 'receive'): void {
+    this.events?.stalled?.(this.name, ep.id, direction, this.config.stallTimeout);
+  }
+
+  onEndpointReachabilityChange(ep: Endpoint, downForMs: number): void {
+    if (ep.cause !== '') this.events?.unreachable?.(this.name, ep.id, ep.cause);
+    else this.events?.reachable?.(this.name, ep.id, downForMs);
+  }
+
+  /**
+   * '' while a request can be sent; otherwise why not, naming every endpoint
+   * and what keeps it out: `no available endpoint for service "api"
+   * (127.0.0.1:1: connection refused (ECONNREFUSED))`. For /ready and the
+   * stats, never the data path.
+   */
+  unavailableReason(): string {
+    if (this.pickableCount > 0) return '';
+    if (this.endpoints.length === 0) return `no endpoint configured for service "${this.name}"`;
+    const why = this.endpoints.map((ep) => `${ep.id}: ${endpointProblem(ep)}`).join('; ');
+    return `no available endpoint for service "${this.name}" (${why})`;
+  }
+
   /** True while fewer than panicThreshold % of endpoints are healthy: health and ejection are ignored. */
   panicMode = false;
 
@@ -155,4 +196,14 @@ export class ServiceRuntime implements EndpointOwner {
     }
     this.failfast.close();
   }
+}
+
+/** What keeps an endpoint from being picked, in a few words. */
+function endpointProblem(ep: Endpoint): string {
+  if (ep.state === EndpointState.REMOVED) return 'removed';
+  if (ep.cause !== '') return ep.cause;
+  if (ep.ejected) return 'ejected by outlier detection';
+  if (!ep.healthy) return 'failing health checks';
+  if (ep.weight === 0) return 'weight 0';
+  return ENDPOINT_STATE_NAMES[ep.state] ?? 'unknown';
 }

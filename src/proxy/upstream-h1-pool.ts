@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import { Readable } from 'node:stream';
 import type { Pool, Dispatcher } from 'undici';
-import { EndpointState, type Endpoint, type EndpointPool, type PoolWaiter } from './endpoint.js';
+import { connectFailureCause, EndpointState, type Endpoint, type EndpointPool, type PoolWaiter } from './endpoint.js';
 import { isHopByHop } from './headers.js';
 
 /** What an HTTP/1.1 upstream request reports to its exchange. */
@@ -15,14 +16,20 @@ export interface H1UpstreamSink {
   upstreamFailed(connectFailure: boolean): void;
   /** `n` request body bytes were taken by the upstream connection: the client may send that much more. */
   requestBodyTaken(n: number): void;
+  /**
+   * The request carried `Expect: 100-continue`, which is not forwarded: the
+   * client should get its `100 Continue` from the proxy now (it is not the
+   * endpoint's first byte).
+   */
+  continueRequest?(): void;
 }
 
 /** The exchange's handle on an HTTP/1.1 upstream request. */
 export interface H1Upstream {
   write(d: Buffer, end: boolean): void;
   abort(): void;
-  /** The client took response bytes: resume reading if paused. */
-  resume(): void;
+  /** The client took `n` response bytes: resume reading if paused and enough was taken. */
+  resume(n: number): void;
 }
 
 export interface H1PoolSettings {
@@ -51,8 +58,10 @@ const PAUSE_AT = 1 << 20;
 export class H1Pool implements EndpointPool {
   private readonly pool: Pool;
   private connected = 0;
+  private readonly connectTimeout: number;
 
   constructor(private readonly endpoint: Endpoint, settings: H1PoolSettings) {
+    this.connectTimeout = settings.connectTimeout;
     const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
     const PoolCtor = undiciPool();
     this.pool = new PoolCtor(`http://${host}:${endpoint.port}`, {
@@ -71,26 +80,66 @@ export class H1Pool implements EndpointPool {
     this.pool.on('disconnect', () => {
       if (this.connected > 0) this.connected--;
     });
-    this.pool.on('connectionError', () => {
-      if (this.connected === 0) this.backOff();
+    this.pool.on('connectionError', (_origin, _targets, err) => {
+      if (this.connected === 0) this.backOff(connectFailureCause(err));
     });
   }
 
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  private probing: net.Socket | null = null;
+  private closed = false;
 
   /**
-   * Not pickable for a while after a failed connect; then pickable again so
-   * the next request tries (undici connects on demand). Backoff doubles up to 30 s.
+   * Proves the endpoint reachable before any request needs it: at start and
+   * at the end of every backoff. undici connects on demand, so without this
+   * an idle endpoint stays `connecting` (pickable, state unknown) whether it
+   * is alive or not. The check is a TCP connect, closed as soon as it
+   * succeeds (nothing is sent): success makes the endpoint READY, failure
+   * RECONNECTING with the cause. HTTP/2 pools open their first connection
+   * instead (as Linkerd does); an HTTP/1.1 connection opened ahead of traffic
+   * would not be worth keeping, since servers close idle fresh connections on
+   * their own timers. Not on every closed connection: a server that answers
+   * `Connection: close` would get a check per request.
    */
-  backOff(): void {
-    this.endpoint.setState(EndpointState.RECONNECTING);
-    if (this.retryTimer !== undefined) return;
+  start(): void {
+    this.probe();
+  }
+
+  private probe(): void {
+    if (this.closed || this.probing !== null) return;
+    const socket = net.connect({ host: this.endpoint.host, port: this.endpoint.port });
+    this.probing = socket;
+    const timer = setTimeout(probeTimedOut, this.connectTimeout, socket, this.connectTimeout);
+    timer.unref();
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      this.probing = null;
+      socket.destroy();
+      if (this.closed) return;
+      this.failures = 0;
+      this.endpoint.setState(EndpointState.READY);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      this.probing = null;
+      if (!this.closed && this.connected === 0) this.backOff(connectFailureCause(err));
+    });
+  }
+
+  /**
+   * Not pickable for a while after a failed connect (the first failure of an
+   * outage is logged with its cause); then a connect check decides whether it
+   * is back. Backoff doubles up to 30 s.
+   */
+  backOff(cause: string): void {
+    this.endpoint.connectFailed(cause);
+    if (this.retryTimer !== undefined || this.closed) return;
     this.failures++;
     const delay = Math.min(30_000, 100 * 2 ** Math.min(this.failures - 1, 20));
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      if (this.endpoint.state === EndpointState.RECONNECTING) this.endpoint.setState(EndpointState.CONNECTING);
+      if (this.endpoint.state === EndpointState.RECONNECTING) this.probe();
     }, delay);
     this.retryTimer.unref();
   }
@@ -109,6 +158,8 @@ export class H1Pool implements EndpointPool {
   }
 
   close(graceful: boolean): void {
+    this.closed = true;
+    this.probing?.destroy();
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     if (graceful) void this.pool.close().catch(() => {});
     else void this.pool.destroy().catch(() => {});
@@ -120,15 +171,19 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
   private body: Readable | null = null;
   private responseStarted = false;
   private aborted = false;
-  private bytesOut = 0;
+  /** Response bytes relayed to the client and not yet taken by it. */
+  private unconsumed = 0;
   /** Body bytes pushed but not yet read by undici (credited to the client once read). */
   private owed = 0;
+  /** No more body will be read: bytes written from now on are credited at once. */
+  private settled = false;
 
   constructor(pool: Pool, private readonly sink: H1UpstreamSink) {
     const h = sink.reqHeaders;
     let method = 'GET';
     let path = '/';
     let authority: string | undefined;
+    let expectContinue = false;
     const headers: string[] = [];
     for (let i = 0; i < h.length; i += 2) {
       const name = h[i]!;
@@ -137,6 +192,12 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
         if (name === ':method') method = value;
         else if (name === ':path') path = value;
         else if (name === ':authority') authority = value;
+        continue;
+      }
+      if (name === 'expect') {
+        // undici refuses the field and writes the request head only with the first
+        // body byte: a client waiting for 100 Continue would wait for ever.
+        if (value.toLowerCase() === '100-continue') expectContinue = true;
         continue;
       }
       if (isHopByHop(name)) continue;
@@ -150,11 +211,12 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
       this.body = new Readable({ read: () => this.onBodyRead(), highWaterMark: 64 * 1024 });
     }
     pool.dispatch({ method, path, headers, body: this.body, idempotent: false, blocking: true }, this);
+    if (expectContinue && this.body !== null && !this.aborted) sink.continueRequest?.();
   }
 
   write(d: Buffer, end: boolean): void {
     const body = this.body;
-    if (body === null) {
+    if (body === null || this.settled) {
       if (d.length > 0) this.sink.requestBodyTaken(d.length);
       return;
     }
@@ -167,24 +229,43 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
 
   private onBodyRead(): void {
     const n = this.owed;
-    if (n === 0 || this.aborted) return;
+    if (n === 0 || this.settled) return;
     this.owed = 0;
     this.sink.requestBodyTaken(n);
   }
 
+  /**
+   * The body will not be read any more (the response ended, possibly before
+   * the request did, or the request failed or was cancelled): credit the
+   * client for the bytes still waiting in the stream, once. Without this a
+   * client's flow-control window (HTTP/2) or paused socket (HTTP/1.1) would
+   * keep those bytes for good.
+   */
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    const n = this.owed;
+    this.owed = 0;
+    if (n > 0) this.sink.requestBodyTaken(n);
+  }
+
   abort(): void {
     this.aborted = true;
+    this.settle();
     this.controller?.abort(new Error('request cancelled'));
     this.body?.destroy();
   }
 
-  resume(): void {
+  resume(n: number): void {
+    // Back-pressure counts what the client has not taken yet: pausing on bytes
+    // read since the last resume would stall for good when every byte was
+    // already taken by the time the pause came.
+    this.unconsumed -= n;
+    if (this.unconsumed < 0) this.unconsumed = 0;
     const c = this.controller;
-    if (c !== null && c.paused) {
-      this.bytesOut = 0;
-      c.resume();
-    }
+    if (c !== null && c.paused && this.unconsumed < PAUSE_AT / 2) c.resume();
   }
+
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
@@ -207,13 +288,16 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
 
   onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.aborted) return;
+    // Counted before relaying: the client may take it at once (resume is called synchronously).
+    this.unconsumed += chunk.length;
     this.sink.upstreamData(chunk, false);
-    this.bytesOut += chunk.length;
-    if (this.bytesOut >= PAUSE_AT) c.pause();
+    if (this.unconsumed >= PAUSE_AT && !c.paused) c.pause();
   }
 
   onResponseEnd(_c: Dispatcher.DispatchController, trailers: Record<string, string | string[]>): void {
     if (this.aborted) return;
+    // An early answer ends the response while undici still writes the body; it then drops the rest.
+    this.settle();
     const t: string[] = [];
     for (const name in trailers) {
       const v = trailers[name]!;
@@ -226,6 +310,7 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
     if (this.aborted) return;
+    this.settle();
     const code = (err as { code?: string }).code;
     const connectFailure =
       !this.responseStarted &&
@@ -235,3 +320,7 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+function probeTimedOut(socket: net.Socket, ms: number): void {
+  socket.destroy(new Error(`connect timeout after ${ms} ms`));
+}

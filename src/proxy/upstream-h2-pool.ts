@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { connectHttp2, type ConnectionHandler, type Http2Connection, type Http2Options } from '../http2/index.js';
 import type { RandomSource } from '../balancing/index.js';
-import { EndpointState, type Endpoint, type EndpointPool, type PoolWaiter } from './endpoint.js';
+import { connectFailureCause, EndpointState, type Endpoint, type EndpointPool, type PoolWaiter } from './endpoint.js';
 
 export interface H2PoolSettings {
   connectTimeout: number;
@@ -10,6 +10,8 @@ export interface H2PoolSettings {
   keepaliveTimeout: number;
   /** Replace a connection whose flow control made no progress this long (0 = never). */
   stallTimeout: number;
+  /** Fail a request whose upstream stream saw nothing move this long (0 = never). */
+  streamIdleTimeout: number;
   backoffBase: number;
   backoffMax: number;
   http2?: Http2Options;
@@ -114,21 +116,23 @@ export class H2Pool implements EndpointPool, ConnectionHandler {
         keepaliveInterval: this.settings.keepaliveInterval,
         keepaliveTimeout: this.settings.keepaliveTimeout,
         stallTimeout: this.settings.stallTimeout,
+        streamIdleTimeout: this.settings.streamIdleTimeout,
       });
       this.conns.push(conn);
     });
-    socket.once('error', () => {
+    socket.once('error', (err) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       this.connecting--;
-      this.onConnectFailed();
+      this.onConnectFailed(err);
     });
   }
 
-  private onConnectFailed(): void {
+  private onConnectFailed(err: Error): void {
     this.failures++;
-    if (this.conns.length === 0) this.endpoint.setState(EndpointState.RECONNECTING);
+    // Unreachable (logged once per outage by the service, with the cause) unless another connection is up.
+    if (this.conns.length === 0) this.endpoint.connectFailed(connectFailureCause(err));
     // Nothing was sent: every waiter may go elsewhere.
     const waiters = this.waiters;
     this.waiters = [];
@@ -179,12 +183,12 @@ export class H2Pool implements EndpointPool, ConnectionHandler {
    * streams, a replacement is opened for them, and it gets GOAWAY so it closes
    * once its own streams end (they are not cut short).
    */
-  onStall(conn: Http2Connection): void {
+  onStall(conn: Http2Connection, direction: 'send' | 'receive'): void {
     const i = this.conns.indexOf(conn);
     if (i < 0) return;
     this.conns.splice(i, 1);
     this.draining.add(conn);
-    this.endpoint.stallsTotal++;
+    this.endpoint.stalled(direction);
     conn.shutdown();
     if (!this.closed && this.conns.length === 0 && this.connecting === 0 && this.retryTimer === undefined) this.connect();
     this.drainWaiters();

@@ -1,8 +1,32 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ServiceRuntime } from '../proxy/service-runtime.js';
 
 /** A route of the admin server: gets the request, writes the response. */
 export type AdminHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => void;
+
+/**
+ * Readiness for /ready: true or '' when ready; false, or why not (one line
+ * per problem), when not.
+ */
+export type Readiness = () => boolean | string;
+
+/**
+ * The proxy is ready when every service has an endpoint a request can go
+ * to; otherwise each service without one is named with what keeps each of
+ * its endpoints out (`no available endpoint for service "api" (127.0.0.1:1:
+ * connection refused (ECONNREFUSED))`).
+ */
+export function servicesReadiness(proxy: { readonly services: ReadonlyMap<string, ServiceRuntime> }): Readiness {
+  return () => {
+    let why = '';
+    for (const s of proxy.services.values()) {
+      const r = s.unavailableReason();
+      if (r !== '') why += why === '' ? r : `\n${r}`;
+    }
+    return why;
+  };
+}
 
 /**
  * The admin listener (never the data port): /live and /ready now, metrics,
@@ -12,16 +36,19 @@ export class AdminServer {
   private readonly routes = new Map<string, AdminHandler>();
   readonly server: http.Server;
 
-  constructor(isReady: () => boolean) {
+  constructor(readiness: Readiness) {
     this.server = http.createServer((req, res) => this.handle(req, res));
     this.route('/live', (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('live\n');
     });
     this.route('/ready', (_req, res) => {
-      const ready = isReady();
+      const r = readiness();
+      const ready = r === true || r === '';
       res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' });
-      res.end(ready ? 'ready\n' : 'not ready: a service has no available endpoint\n');
+      if (ready) res.end('ready\n');
+      else if (r === false) res.end('not ready: a service has no available endpoint\n');
+      else res.end(`${r.split('\n').map((line) => `not ready: ${line}`).join('\n')}\n`);
     });
   }
 

@@ -20,9 +20,10 @@ export function dashboardHtml(): string {
   <span id="conn" class="muted">connecting…</span>
 </header>
 <main>
+  <section id="alerts" class="alerts" hidden></section>
   <section class="cards">
     <div class="card"><div class="k">requests/s</div><div class="v" id="total-rps">–</div><svg id="chart-rps" class="chart" viewBox="0 0 300 60" preserveAspectRatio="none"></svg></div>
-    <div class="card"><div class="k">success rate</div><div class="v" id="total-success">–</div><svg id="chart-success" class="chart" viewBox="0 0 300 60" preserveAspectRatio="none"></svg></div>
+    <div class="card"><div class="k">success rate</div><div class="v" id="total-success">–</div><div class="muted" id="success-detail"></div><svg id="chart-success" class="chart" viewBox="0 0 300 60" preserveAspectRatio="none"></svg></div>
     <div class="card"><div class="k">p99 latency (slowest service)</div><div class="v" id="total-p99">–</div><svg id="chart-p99" class="chart" viewBox="0 0 300 60" preserveAspectRatio="none"></svg></div>
     <div class="card"><div class="k">requests since start</div><div class="v" id="total-requests">0</div><div class="muted" id="uptime"></div></div>
   </section>
@@ -42,10 +43,10 @@ export function dashboardHtml(): string {
   </section>
   <section>
     <h2>Live tap <button id="tap-toggle">pause</button> <input id="tap-filter" placeholder="filter: service, path, status…"> <span id="tap-info" class="muted"></span></h2>
-    <table id="tap"><thead><tr><th>time</th><th>route</th><th>service</th><th>method / path</th><th>endpoint</th><th>status</th><th>grpc</th><th>ms</th><th>att.</th><th>error</th></tr></thead><tbody></tbody></table>
+    <table id="tap"><thead><tr><th>time</th><th>route</th><th>service</th><th>method / path</th><th>endpoint</th><th>status</th><th>grpc</th><th>ms</th><th>att.</th><th>reason</th></tr></thead><tbody></tbody></table>
   </section>
 </main>
-<script>${JS}</script>
+<script>${CORE_JS}${JS}</script>
 </body>
 </html>
 `;
@@ -76,14 +77,42 @@ tr.ep td:first-child { padding-left:24px; }
 .bar { display:inline-block; height:10px; background:var(--acc); border-radius:2px; vertical-align:middle; }
 .state-ready { color:var(--ok); } .state-ejected, .state-reconnecting, .state-unhealthy { color:var(--bad); } .state-connecting, .state-removed { color:var(--warn); }
 .fail { color:var(--bad); }
+.alerts { border-color:var(--bad); color:var(--bad); background:#fdf1f0; white-space:pre-line; }
 #tap tbody { font-family:ui-monospace, monospace; font-size:12px; }
 #tap-filter { font-size:12px; width:220px; }
 #graph { width:100%; height:240px; }
 #graph text { font-size:11px; fill:var(--fg); }
 `;
 
-const JS = `
+/**
+ * The page's arithmetic, without the DOM: the headline figures from a stats
+ * response. Exported so tests can run it (node:vm) without a browser.
+ */
+export const CORE_JS = `
 'use strict';
+/** A rate as a percentage, rounded down: 0.99996 is 99.99%, never 100.00% while anything failed. */
+function pct(r) { return r === null || r === undefined ? '–' : (Math.floor(r * 10000 + 1e-7) / 100).toFixed(2) + '%'; }
+/** The whole proxy over the window: sums of the listeners (every request passes exactly one). */
+function summarize(st) {
+  var t = { rps: 0, successes: 0, failures: 0, cancelled: 0, requests: 0, total: 0, successRate: null, reasons: {}, unavailable: [] };
+  st.listeners.forEach(function (l) {
+    t.rps += l.rps; t.successes += l.successes; t.failures += l.failures; t.cancelled += l.cancelled; t.requests += l.requests; t.total += l.total.requests;
+    var fr = l.failureReasons || {};
+    Object.keys(fr).forEach(function (k) { t.reasons[k] = (t.reasons[k] || 0) + fr[k]; });
+  });
+  st.services.forEach(function (s) { if (s.unavailable) t.unavailable.push(s.unavailable); });
+  t.successRate = t.successes + t.failures > 0 ? t.successes / (t.successes + t.failures) : null;
+  return t;
+}
+/** "89 failed (no-endpoint 80, timeout 9) · 3 cancelled" for the window. */
+function failureDetail(t) {
+  var keys = Object.keys(t.reasons).sort(function (a, b) { return t.reasons[b] - t.reasons[a]; });
+  var s = t.failures + ' failed' + (keys.length ? ' (' + keys.map(function (k) { return k + ' ' + t.reasons[k]; }).join(', ') + ')' : '');
+  return s + ' · ' + t.cancelled + ' cancelled';
+}
+`;
+
+const JS = `
 var $ = function (id) { return document.getElementById(id); };
 var win = '10s';
 var hist = { rps: [], success: [], p99: [] };
@@ -92,7 +121,6 @@ var lastTopology = null;
 var lastStats = null;
 
 function fmt(n, digits) { return n === null || n === undefined ? '–' : Number(n).toFixed(digits === undefined ? 1 : digits); }
-function pct(r) { return r === null || r === undefined ? '–' : (r * 100).toFixed(2) + '%'; }
 function ms(v) { return v === null || v === undefined ? '–' : (v < 10 ? v.toFixed(2) : v.toFixed(1)) + ' ms'; }
 function el(tag, text, cls) { var e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; }
 function row(cells, cls) { var tr = el('tr', undefined, cls); cells.forEach(function (c) { var td = el('td'); if (c instanceof Node) td.appendChild(c); else td.textContent = c; tr.appendChild(td); }); return tr; }
@@ -100,12 +128,18 @@ function setRows(tbody, rows) { tbody.replaceChildren.apply(tbody, rows); }
 var SVGNS = 'http://www.w3.org/2000/svg';
 function svg(tag, attrs, text) { var e = document.createElementNS(SVGNS, tag); for (var k in attrs) e.setAttribute(k, attrs[k]); if (text !== undefined) e.textContent = text; return e; }
 
+/** A line chart; null values (nothing to measure, e.g. no requests) leave gaps instead of drawing 0 or 100 %. */
 function drawChart(id, values, color, fixedMax) {
   var s = $(id);
-  var max = fixedMax || Math.max.apply(null, values.concat([1e-9])) * 1.1;
-  var pts = values.map(function (v, i) { return (i * 300 / (HISTORY - 1)).toFixed(1) + ',' + (58 - (v / max) * 56).toFixed(1); });
+  var max = fixedMax || Math.max.apply(null, values.filter(function (v) { return v !== null; }).concat([1e-9])) * 1.1;
   var kids = [svg('line', { x1: 0, y1: 58, x2: 300, y2: 58, stroke: '#dde2e7' })];
-  if (pts.length > 1) kids.push(svg('polyline', { points: pts.join(' '), fill: 'none', stroke: color, 'stroke-width': 1.5 }));
+  var pts = [];
+  var flush = function () { if (pts.length > 1) kids.push(svg('polyline', { points: pts.join(' '), fill: 'none', stroke: color, 'stroke-width': 1.5 })); pts = []; };
+  values.forEach(function (v, i) {
+    if (v === null) { flush(); return; }
+    pts.push((i * 300 / (HISTORY - 1)).toFixed(1) + ',' + (58 - (v / max) * 56).toFixed(1));
+  });
+  flush();
   s.replaceChildren.apply(s, kids);
 }
 
@@ -113,27 +147,33 @@ function push(arr, v) { arr.push(v); if (arr.length > HISTORY) arr.shift(); }
 
 function render(st) {
   lastStats = st;
-  var rps = 0, ok = 0, bad = 0, p99 = null, total = 0;
-  st.listeners.forEach(function (l) { rps += l.rps; ok += l.successes; bad += l.failures; total += l.total.requests; });
+  var t = summarize(st), p99 = null;
   st.services.forEach(function (s) { if (s.latencyMs.p99 !== null && (p99 === null || s.latencyMs.p99 > p99)) p99 = s.latencyMs.p99; });
-  var sr = ok + bad > 0 ? ok / (ok + bad) : null;
-  $('total-rps').textContent = fmt(rps);
+  var sr = t.successRate;
+  $('total-rps').textContent = fmt(t.rps);
   $('total-success').textContent = pct(sr);
+  $('total-success').className = 'v' + (t.failures > 0 ? ' fail' : '');
+  $('success-detail').textContent = t.requests > 0 ? failureDetail(t) : 'no requests in the window';
   $('total-p99').textContent = ms(p99);
-  $('total-requests').textContent = String(total);
+  $('total-requests').textContent = String(t.total);
   $('uptime').textContent = 'up ' + Math.round(st.uptimeSeconds) + ' s';
-  push(hist.rps, rps); push(hist.success, sr === null ? 1 : sr); push(hist.p99, p99 || 0);
+  var alerts = $('alerts');
+  alerts.hidden = t.unavailable.length === 0;
+  alerts.textContent = t.unavailable.join('\\n');
+  push(hist.rps, t.rps); push(hist.success, sr); push(hist.p99, p99 || 0);
   drawChart('chart-rps', hist.rps, '#3569c9');
   drawChart('chart-success', hist.success, '#2e9e5b', 1);
   drawChart('chart-p99', hist.p99, '#d99a1c');
 
   var rows = [];
   st.services.forEach(function (s) {
-    rows.push(row([s.name + (s.panicMode ? ' (panic)' : ''), '', fmt(s.rps), pct(s.successRate), ms(s.latencyMs.p50), ms(s.latencyMs.p99), '', '', s.inFlight + ' in flight'], 'svc'));
+    var svcState = s.available === false ? el('span', 'unavailable', 'fail') : '';
+    rows.push(row([s.name + (s.panicMode ? ' (panic)' : ''), svcState, fmt(s.rps), pct(s.successRate), ms(s.latencyMs.p50), ms(s.latencyMs.p99), '', '', s.inFlight + ' in flight'], 'svc'));
     s.endpoints.forEach(function (e) {
       var bar = el('span'); var b = el('span', undefined, 'bar'); b.style.width = Math.round((e.share || 0) * 160) + 'px';
       bar.appendChild(b); bar.appendChild(document.createTextNode(' ' + (e.share === null ? '–' : (e.share * 100).toFixed(0) + '%')));
-      rows.push(row([e.name, el('span', e.state, 'state-' + e.state), fmt(e.rps), pct(e.successRate), ms(e.latencyMs.p50), ms(e.latencyMs.p99), ms(e.latencyEstimateMs), String(e.connections), bar], 'ep'));
+      var st1 = el('span', e.state + (e.cause ? ': ' + e.cause : ''), 'state-' + e.state);
+      rows.push(row([e.name, st1, fmt(e.rps), pct(e.successRate), ms(e.latencyMs.p50), ms(e.latencyMs.p99), ms(e.latencyEstimateMs), String(e.connections), bar], 'ep'));
     });
   });
   setRows(document.querySelector('#services tbody'), rows);
@@ -201,7 +241,7 @@ function pollTopology() {
 var paused = false, tapRows = [], tapSeen = 0, tapDropped = 0;
 function tapMatches(ev) {
   var f = $('tap-filter').value.trim().toLowerCase(); if (!f) return true;
-  return [ev.service, ev.route, ev.path, ev.endpoint, String(ev.status), ev.errorCode].some(function (x) { return String(x).toLowerCase().indexOf(f) >= 0; });
+  return [ev.service, ev.route, ev.path, ev.endpoint, String(ev.status), ev.errorCode, ev.reason].some(function (x) { return String(x).toLowerCase().indexOf(f) >= 0; });
 }
 function startTap() {
   var es = new EventSource('/api/v1/tap?rate=20');
@@ -209,7 +249,7 @@ function startTap() {
     var ev = JSON.parse(m.data); tapSeen++;
     if (paused || !tapMatches(ev)) return;
     var failed = ev.classification === 'failure';
-    tapRows.unshift(row([ev.time.slice(11, 23), ev.route, ev.service, ev.method + ' ' + ev.path, ev.endpoint || '–', String(ev.status), ev.grpcStatus < 0 ? '' : String(ev.grpcStatus), ev.latencyMs.toFixed(2), String(ev.attempts), ev.errorCode], failed ? 'fail' : ''));
+    tapRows.unshift(row([ev.time.slice(11, 23), ev.route, ev.service, ev.method + ' ' + ev.path, ev.endpoint || '–', String(ev.status), ev.grpcStatus < 0 ? '' : String(ev.grpcStatus), ev.latencyMs.toFixed(2), String(ev.attempts), ev.reason ? ev.reason + (ev.errorCode ? ' (' + ev.errorCode + ')' : '') : ev.errorCode], failed ? 'fail' : ''));
     if (tapRows.length > 50) tapRows.pop();
     setRows(document.querySelector('#tap tbody'), tapRows);
     $('tap-info').textContent = tapSeen + ' events' + (tapDropped ? ', ' + tapDropped + ' dropped by the rate limit' : '');

@@ -21,6 +21,8 @@ export interface TapEvent {
   /** SWY_ERR_* code of the proxy's own error answer, or ''. */
   errorCode: string;
   classification: string;
+  /** Why it failed (`no-endpoint`, `timeout`, `upstream-5xx`…), '' unless the classification is failure. */
+  reason: string;
 }
 
 /** What a subscriber asked for (every field optional). */
@@ -36,6 +38,10 @@ export interface TapFilter {
   endpoint?: string;
   /** Path prefix. */
   path?: string;
+  /** success, failure or cancelled. */
+  classification?: string;
+  /** Failure reason (`no-endpoint`, `timeout`…). */
+  reason?: string;
 }
 
 export function filterFromQuery(q: URLSearchParams): TapFilter {
@@ -51,6 +57,8 @@ export function filterFromQuery(q: URLSearchParams): TapFilter {
   f.status = s('status');
   f.endpoint = s('endpoint');
   f.path = s('path');
+  f.classification = s('classification');
+  f.reason = s('reason');
   const g = s('grpcStatus') ?? s('grpc-status');
   if (g !== undefined) f.grpcStatus = Number(g);
   return f;
@@ -63,6 +71,8 @@ export function matches(f: TapFilter, e: TapEvent): boolean {
   if (f.endpoint !== undefined && f.endpoint !== e.endpoint) return false;
   if (f.path !== undefined && !e.path.startsWith(f.path)) return false;
   if (f.grpcStatus !== undefined && f.grpcStatus !== e.grpcStatus) return false;
+  if (f.classification !== undefined && f.classification !== e.classification) return false;
+  if (f.reason !== undefined && f.reason !== e.reason) return false;
   if (f.status !== undefined) {
     const st = f.status.toLowerCase();
     if (st.length === 3 && st.endsWith('xx')) {
@@ -139,7 +149,7 @@ export class TapHub {
     for (const s of this.subscribers) s.offer(e, now);
   }
 
-  /** GET /api/v1/tap?service=&route=&method=&status=&endpoint=&path=&grpcStatus=&rate= */
+  /** GET /api/v1/tap?service=&route=&method=&status=&endpoint=&path=&grpcStatus=&classification=&reason=&rate= */
   handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
     const rate = Number(url.searchParams.get('rate') ?? 100);
     const maxPerSecond = Number.isFinite(rate) && rate > 0 ? Math.min(rate, 10_000) : 100;

@@ -10,9 +10,10 @@ import type { ServiceRuntime } from '../proxy/service-runtime.js';
 import type { AdminServer } from './admin-server.js';
 import { dashboardHtml } from './dashboard.js';
 import { registerFlowMetrics } from './flow-metrics.js';
+import { FAILED_GRPC, failureReason, NO_REASON, REASON_NAMES } from './failure-reason.js';
 import { bucketIndex, DURATION_BUCKETS, histogramSamples, ScrapeMetric, type Sample } from './prom.js';
 import { TapHub, type TapEvent } from './tap.js';
-import { Outcome, OUTCOME_NAMES, WindowStats, type WindowSnapshot } from './window-stats.js';
+import { Outcome, OUTCOME_NAMES, reasonRecord, WindowStats, type WindowSnapshot } from './window-stats.js';
 
 export interface TelemetryOptions {
   /** One JSON line per finished request (pino, asynchronous). A logger, or true for stdout. */
@@ -27,24 +28,41 @@ export interface TelemetryOptions {
   processMetrics?: boolean;
 }
 
-/** The gRPC status codes that count as failures (UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL, UNAVAILABLE). */
-const FAILED_GRPC = new Set([2, 4, 8, 13, 14]);
-
-/** success, failure or cancelled (a client cancel before any response). */
+/**
+ * success, failure or cancelled. A proxy error code makes it a failure
+ * first of all: a client that gave up while the proxy could not serve it
+ * (waiting for an endpoint during an outage) lost the call, and counting
+ * that as a neutral cancel hid outages (the success rate stayed high while
+ * most calls failed). Only a cancel with no proxy error is `cancelled`.
+ */
 export function classify(ex: Exchange): number {
+  if (ex.errorCode !== '') return Outcome.FAILURE;
   if (ex.status === 0 && ex.grpcStatus === 1) return Outcome.CANCELLED;
-  if (ex.status >= 500 || ex.errorCode !== '') return Outcome.FAILURE;
+  if (ex.status >= 500) return Outcome.FAILURE;
   if (ex.grpcStatus > 0 && FAILED_GRPC.has(ex.grpcStatus)) return Outcome.FAILURE;
   if (ex.status === 0) return Outcome.FAILURE;
   return Outcome.SUCCESS;
 }
 
-/** Requests of one (status, grpc-status, classification) of a series. */
+/** Requests of one (status, grpc-status, classification, failure reason) of a series. */
 interface OutcomeCount {
   status: number;
   grpcStatus: number;
   outcome: number;
+  reason: number;
   n: number;
+}
+
+/** The key of an OutcomeCount: status < 1000, (grpcStatus + 1) * 4 + outcome < 1000. */
+function outcomeKey(status: number, grpcStatus: number, outcome: number, reason: number): number {
+  return reason * 1_000_000 + status * 1000 + (grpcStatus + 1) * 4 + outcome;
+}
+
+function countOutcome(outcomes: Map<number, OutcomeCount>, status: number, grpcStatus: number, outcome: number, reason: number): void {
+  const key = outcomeKey(status, grpcStatus, outcome, reason);
+  const o = outcomes.get(key);
+  if (o !== undefined) o.n++;
+  else outcomes.set(key, { status, grpcStatus, outcome, reason, n: 1 });
 }
 
 /** Per listener × route × service × endpoint: counters and the duration histogram. */
@@ -61,13 +79,6 @@ class Series {
 
   constructor(listener: string, route: string, service: string, endpoint: string) {
     this.labels = { listener, route, service, endpoint };
-  }
-
-  count1(status: number, grpcStatus: number, outcome: number): void {
-    const key = status * 1000 + (grpcStatus + 1) * 4 + outcome;
-    const o = this.outcomes.get(key);
-    if (o !== undefined) o.n++;
-    else this.outcomes.set(key, { status, grpcStatus, outcome, n: 1 });
   }
 }
 
@@ -96,7 +107,7 @@ class PathRecord {
 
 export interface StatsEntry extends WindowSnapshot {
   name: string;
-  total: { requests: number; failures: number; cancelled: number };
+  total: { requests: number; failures: number; cancelled: number; failureReasons: Record<string, number> };
 }
 
 /**
@@ -181,9 +192,10 @@ export class Telemetry implements ExchangeObserver {
       this.route(ex.listenerName, ex.routeName);
     }
     const outcome = classify(ex);
+    const reason = outcome === Outcome.FAILURE ? failureReason(ex) : NO_REASON;
     const status = ex.status;
     const grpcStatus = ex.grpcStatus;
-    series.count1(status, grpcStatus, outcome);
+    countOutcome(series.outcomes, status, grpcStatus, outcome, reason);
     const seconds = latencyMs / 1000;
     series.buckets[bucketIndex(seconds)]!++;
     series.sum += seconds;
@@ -193,16 +205,13 @@ export class Telemetry implements ExchangeObserver {
 
     const sec = Math.floor(now / 1000);
     const us = Math.round(latencyMs * 1000);
-    series.stats.record(sec, us, outcome);
+    series.stats.record(sec, us, outcome, reason);
     const p = this.pathRecord(ex);
-    p.stats.record(sec, us, outcome);
-    const key = status * 1000 + (grpcStatus + 1) * 4 + outcome;
-    const o = p.outcomes.get(key);
-    if (o !== undefined) o.n++;
-    else p.outcomes.set(key, { status, grpcStatus, outcome, n: 1 });
+    p.stats.record(sec, us, outcome, reason);
+    countOutcome(p.outcomes, status, grpcStatus, outcome, reason);
 
-    if (this.tap.active) this.tap.publish(this.event(ex, er.id, latencyMs, outcome));
-    if (this.accessLog !== undefined) this.logAccess(ex, er.id, latencyMs, outcome);
+    if (this.tap.active) this.tap.publish(this.event(ex, er.id, latencyMs, outcome, reason));
+    if (this.accessLog !== undefined) this.logAccess(ex, er.id, latencyMs, outcome, reason);
   }
 
   private pathRecord(ex: Exchange): PathRecord {
@@ -217,7 +226,7 @@ export class Telemetry implements ExchangeObserver {
     return r;
   }
 
-  private event(ex: Exchange, endpoint: string, latencyMs: number, outcome: number): TapEvent {
+  private event(ex: Exchange, endpoint: string, latencyMs: number, outcome: number, reason: number): TapEvent {
     return {
       time: new Date().toISOString(),
       listener: ex.listenerName,
@@ -233,10 +242,11 @@ export class Telemetry implements ExchangeObserver {
       attempts: ex.attempts,
       errorCode: ex.errorCode,
       classification: OUTCOME_NAMES[outcome]!,
+      reason: REASON_NAMES[reason]!,
     };
   }
 
-  private logAccess(ex: Exchange, endpoint: string, latencyMs: number, outcome: number): void {
+  private logAccess(ex: Exchange, endpoint: string, latencyMs: number, outcome: number, reason: number): void {
     let requestId: string | undefined;
     let traceparent: string | undefined;
     const h = ex.reqHeaders;
@@ -258,6 +268,7 @@ export class Telemetry implements ExchangeObserver {
       attempts: ex.attempts,
       errorCode: ex.errorCode,
       classification: OUTCOME_NAMES[outcome],
+      reason: REASON_NAMES[reason],
       requestId,
       traceparent,
     }, 'request');
@@ -309,12 +320,15 @@ export class Telemetry implements ExchangeObserver {
     const reg = this.registry;
     if (processMetrics) collectDefaultMetrics({ register: reg });
     const grpcLabel = (g: number): string => (g < 0 ? '' : String(g));
-    new ScrapeMetric('switchyard_requests_total', 'Finished requests by listener, route, service, endpoint, status and classification.', 'counter', () => {
+    new ScrapeMetric('switchyard_requests_total', 'Finished requests by listener, route, service, endpoint, status, classification and failure reason.', 'counter', () => {
       const out: Sample[] = [];
       for (const s of this.allSeries()) {
         for (const o of s.outcomes.values()) {
           out.push({
-            labels: { ...s.labels, status_code: String(o.status), grpc_status: grpcLabel(o.grpcStatus), classification: OUTCOME_NAMES[o.outcome]! },
+            labels: {
+              ...s.labels, status_code: String(o.status), grpc_status: grpcLabel(o.grpcStatus),
+              classification: OUTCOME_NAMES[o.outcome]!, reason: REASON_NAMES[o.reason]!,
+            },
             value: o.n,
           });
         }
@@ -373,6 +387,7 @@ export class Telemetry implements ExchangeObserver {
     perEndpoint('switchyard_upstream_connections', 'Open connections to the endpoint.', 'gauge', (e) => e.pool.connectionCount);
     perEndpoint('switchyard_endpoint_dispatches_total', 'Attempts dispatched to the endpoint (connections for tcp listeners).', 'counter', (e) => e.requestsTotal);
     perEndpoint('switchyard_endpoint_failures_total', 'Attempts to the endpoint that failed.', 'counter', (e) => e.failuresTotal);
+    perEndpoint('switchyard_endpoint_connect_failures_total', 'Connect attempts to the endpoint that failed (refused, name not found, timeout).', 'counter', (e) => e.connectFailuresTotal);
     perEndpoint('switchyard_endpoint_ejections_total', 'Times outlier detection ejected the endpoint.', 'counter', (e) => e.ejectionsTotal);
     perEndpoint('switchyard_endpoint_health_changes_total', 'Times active health checking changed the endpoint between healthy and unhealthy.', 'counter', (e) => e.healthChangesTotal);
     new ScrapeMetric('switchyard_service_panic_mode', '1 while too few endpoints are healthy and the service balances over all of them.', 'gauge', () =>
@@ -406,12 +421,21 @@ export class Telemetry implements ExchangeObserver {
     const elapsed = (now - this.startedAt) / 1000;
     const all = [...this.allSeries()];
     const entryOf = (name: string, list: readonly WindowStats[]): StatsEntry => {
-      const total = { requests: 0, failures: 0, cancelled: 0 };
+      let requests = 0;
+      let failures = 0;
+      let cancelled = 0;
+      let reasons: Uint32Array | undefined;
       for (const w of list) {
-        total.requests += w.total;
-        total.failures += w.totalFailures;
-        total.cancelled += w.totalCancelled;
+        requests += w.total;
+        failures += w.totalFailures;
+        cancelled += w.totalCancelled;
+        const tr = w.totalReasons;
+        if (tr !== undefined) {
+          reasons ??= new Uint32Array(tr.length);
+          for (let r = 0; r < tr.length; r++) reasons[r]! += tr[r]!;
+        }
       }
+      const total = { requests, failures, cancelled, failureReasons: reasonRecord(reasons) };
       return { name, ...WindowStats.combined(list, now, windowSec, elapsed), total };
     };
     /** Stats and status counts of the series `pred` selects. */
@@ -446,6 +470,8 @@ export class Telemetry implements ExchangeObserver {
         return {
           ...st,
           state: endpointStateName(e),
+          cause: e.cause === '' ? null : e.cause,
+          connectFailures: e.connectFailuresTotal,
           latencyEstimateMs: round3(e.load.rttEstimate()),
           pending: e.load.pending,
           connections: e.pool.connectionCount,
@@ -454,7 +480,16 @@ export class Telemetry implements ExchangeObserver {
       });
       let noEndpoint = 0;
       for (const byRoute of sr.none.series.values()) for (const s of byRoute.values()) noEndpoint += s.count;
-      return { ...svc, inFlight: sr.inFlight, panicMode: sr.service.panicMode, noEndpoint, endpoints };
+      const unavailable = sr.service.unavailableReason();
+      return {
+        ...svc,
+        available: unavailable === '',
+        unavailable: unavailable === '' ? null : unavailable,
+        inFlight: sr.inFlight,
+        panicMode: sr.service.panicMode,
+        noEndpoint,
+        endpoints,
+      };
     });
     const paths = [...this.paths.values(), this.other]
       .filter((p) => p.stats.total > 0)
@@ -500,7 +535,8 @@ export class Telemetry implements ExchangeObserver {
         name: s.name,
         protocol: s.config.protocol,
         panicMode: s.panicMode,
-        endpoints: s.endpoints.map((e) => ({ id: e.id, state: endpointStateName(e), weight: e.weight })),
+        available: s.hasPickable,
+        endpoints: s.endpoints.map((e) => ({ id: e.id, state: endpointStateName(e), cause: e.cause === '' ? null : e.cause, weight: e.weight })),
       })),
     };
   }

@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
 import type Int32HistogramModule from 'hdr-histogram-js/dist/Int32Histogram.js';
 
+import { REASON_COUNT, REASON_NAMES } from './failure-reason.js';
+
 type Int32HistogramCtor = typeof Int32HistogramModule.default;
 
 /**
@@ -47,6 +49,8 @@ export interface WindowSnapshot {
   cancelled: number;
   /** successes / (successes + failures); cancelled requests are not counted; null without requests. */
   successRate: number | null;
+  /** Failures by reason (`no-endpoint`, `timeout`, `upstream-5xx`…); reasons without failures are left out. */
+  failureReasons: Record<string, number>;
   latencyMs: Percentiles;
 }
 
@@ -64,13 +68,20 @@ export class WindowStats {
   private readonly fineEpoch = new Float64Array(FINE_SLOTS).fill(-1);
   private readonly coarse: (Histogram | undefined)[] = new Array(COARSE_SLOTS).fill(undefined);
   private readonly coarseEpoch = new Float64Array(COARSE_SLOTS).fill(-1);
+  /** Failures per second and reason (REASON_COUNT per second), made at the first failure. */
+  private secReasons: Uint32Array | undefined = undefined;
   /** Since start. */
   total = 0;
   totalFailures = 0;
   totalCancelled = 0;
+  /** Failures by reason index since start (failure-reason.ts), made at the first failure. */
+  totalReasons: Uint32Array | undefined = undefined;
 
-  /** `sec`: the second (of performance.now()) the request finished in; `us`: its latency. */
-  record(sec: number, us: number, outcome: number): void {
+  /**
+   * `sec`: the second (of performance.now()) the request finished in; `us`:
+   * its latency; `reason`: the failure reason's index (0 for none).
+   */
+  record(sec: number, us: number, outcome: number, reason = 0): void {
     this.total++;
     if (outcome === Outcome.FAILURE) this.totalFailures++;
     else if (outcome === Outcome.CANCELLED) this.totalCancelled++;
@@ -81,8 +92,13 @@ export class WindowStats {
       counts[i * 3] = 0;
       counts[i * 3 + 1] = 0;
       counts[i * 3 + 2] = 0;
+      if (this.secReasons !== undefined) this.secReasons.fill(0, i * REASON_COUNT, (i + 1) * REASON_COUNT);
     }
     counts[i * 3 + outcome]!++;
+    if (reason !== 0) {
+      (this.secReasons ??= new Uint32Array(SECONDS * REASON_COUNT))[i * REASON_COUNT + reason]!++;
+      (this.totalReasons ??= new Uint32Array(REASON_COUNT))[reason]!++;
+    }
     if (us < 1) us = 1;
     else if (us > MAX_LATENCY_US) us = MAX_LATENCY_US;
     const f = sec % FINE_SLOTS;
@@ -123,13 +139,19 @@ export class WindowStats {
     let f = 0;
     let c = 0;
     let merged: Histogram | undefined;
+    let reasons: Uint32Array | undefined;
     for (const w of list) {
+      const wr = w.secReasons;
       for (let i = 0; i < SECONDS; i++) {
         const e = w.secEpoch[i]!;
         if (e > sec - windowSec && e <= sec) {
           s += w.secCounts[i * 3]!;
           f += w.secCounts[i * 3 + 1]!;
           c += w.secCounts[i * 3 + 2]!;
+          if (wr !== undefined && w.secCounts[i * 3 + 1]! > 0) {
+            reasons ??= new Uint32Array(REASON_COUNT);
+            for (let r = 1; r < REASON_COUNT; r++) reasons[r]! += wr[i * REASON_COUNT + r]!;
+          }
         }
       }
       const hs = fine ? w.fine : w.coarse;
@@ -154,9 +176,21 @@ export class WindowStats {
       failures: f,
       cancelled: c,
       successRate: s + f > 0 ? s / (s + f) : null,
+      failureReasons: reasonRecord(reasons),
       latencyMs: percentiles(merged),
     };
   }
+}
+
+/** Non-zero reason counts by name, most frequent first. */
+export function reasonRecord(counts: Uint32Array | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (counts === undefined) return out;
+  const order: number[] = [];
+  for (let r = 1; r < counts.length; r++) if (counts[r]! > 0) order.push(r);
+  order.sort((a, b) => counts[b]! - counts[a]!);
+  for (const r of order) out[REASON_NAMES[r]!] = counts[r]!;
+  return out;
 }
 
 function percentiles(h: Histogram | undefined): Percentiles {

@@ -4,6 +4,8 @@
  * must finish: no uncaught exception, no hang, and only typed errors
  * (Http2Error / HpackError surfaced as a GOAWAY code, RST_STREAM, or an
  * Http2ConnectionClosedError); INTERNAL_ERROR would mean an untyped failure.
+ * In about a third of the cases the engine is also shut down gracefully
+ * (shutdown()) part way through, and the peer answers its drain PING.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -279,6 +281,9 @@ class FuzzStream implements StreamHandler {
 
 interface CaseResult {
   outcome: 'usable' | 'closed' | 'ended';
+  /** shutdown() was called; the peer then answered a PING of the engine. */
+  shutdown: boolean;
+  drainPingAnswered: boolean;
   error: Error | undefined;
   goaways: number[];
   resets: number[];
@@ -313,23 +318,49 @@ async function runCase(seed: number, server: boolean): Promise<CaseResult> {
     conn.request([':method', 'HEAD', ':scheme', 'http', ':path', '/', ':authority', 'f'], true, h);
   }
 
+  // The shutdown() action draws from its own PRNG, so a seed's generated input stays the
+  // same with or without it: in some cases the engine shuts down gracefully at a random
+  // point of the feed, and the peer answers the engine's PINGs (the drain PING) as a real
+  // peer does, between whole frames of its own input.
+  const rs = mulberry32(seed ^ 0x5d0a7e11);
+  const shutdownAt = rs() < 0.35 ? rs() : -1;
+  let shutdownCalled = false;
+  let drainPingAnswered = false;
+  const answers: Buffer[] = [];
+  // Whether the input fed so far ends between two frames (the client preface included).
+  let atBoundary = false;
+
   const parser = new FrameParser();
   let prefaceSkip = server ? 0 : PREFACE.length;
+  // Like a TCP peer without half-open support: when the engine ends its side, end ours.
+  let engineEnded = false;
+  const sendAnswers = (): void => {
+    if (answers.length === 0 || !atBoundary || engineEnded || closed) return;
+    if (shutdownCalled) drainPingAnswered = true;
+    peer.write(Buffer.concat(answers.splice(0)));
+  };
   peer.on('data', (c: Buffer) => {
     if (prefaceSkip > 0) {
       const n = Math.min(prefaceSkip, c.length);
       prefaceSkip -= n;
       c = c.subarray(n);
     }
-    parser.push(c);
+    for (const f of parser.push(c)) {
+      if (f.type === T.PING && (f.flags & F.ACK) === 0 && f.payload.length === 8 && rs() < 0.9) answers.push(ping(f.payload, true));
+    }
+    // In a later turn, as over a network: writing from inside the engine's own write would re-enter it.
+    if (answers.length > 0) setImmediate(sendAnswers);
   });
   peer.on('error', () => {});
-  // Like a TCP peer without half-open support: when the engine ends its side, end ours.
-  let engineEnded = false;
   peer.on('end', () => {
     engineEnded = true;
     peer.end();
   });
+  const shutdownIfDue = (fed: number, total: number): void => {
+    if (shutdownAt < 0 || shutdownCalled || closed || fed < shutdownAt * total) return;
+    shutdownCalled = true;
+    conn.shutdown();
+  };
 
   const gen = new Gen(r, server);
   const parts: Buffer[] = [];
@@ -343,15 +374,26 @@ async function runCase(seed: number, server: boolean): Promise<CaseResult> {
     for (let i = 0; i < nFrames; i++) parts.push(...gen.frame());
   }
   let input: Buffer = Buffer.concat(parts);
-  if (r() < (valid ? 0.25 : 0.5)) input = mutate(r, input, server && r() < 0.8 ? PREFACE.length : 0);
+  const mutated = r() < (valid ? 0.25 : 0.5);
+  if (mutated) input = mutate(r, input, server && r() < 0.8 ? PREFACE.length : 0);
+  // Offsets where a whole frame (or the preface) ends: the peer's answers go there.
+  const boundaries = new Set<number>();
+  if (!mutated) parts.reduce((end, p) => (boundaries.add(end + p.length), end + p.length), 0);
 
   // Feed in random slices.
   for (let off = 0; off < input.length && !closed; ) {
+    shutdownIfDue(off, input.length);
     const n = 1 + int(r, r() < 0.3 ? 16 : 4096);
     peer.write(input.subarray(off, off + n));
     off += n;
+    atBoundary = boundaries.has(off);
+    sendAnswers();
     if (r() < 0.3) await new Promise<void>((res) => setImmediate(res));
   }
+  // The whole input is out (a truncated or mutated one included): answers may follow it.
+  atBoundary = true;
+  shutdownIfDue(input.length, input.length);
+  sendAnswers();
 
   // Liveness probe: a usable connection answers a PING; otherwise it must close.
   let outcome: CaseResult['outcome'] = 'closed';
@@ -375,7 +417,7 @@ async function runCase(seed: number, server: boolean): Promise<CaseResult> {
   const goaways = parser.frames.filter((f: ParsedFrame) => f.type === T.GOAWAY && f.payload.length >= 8).map(goawayCode);
   const resets = parser.frames.filter((f) => f.type === T.RST_STREAM && f.payload.length === 4).map((f) => f.payload.readUInt32BE(0));
   peer.destroy();
-  return { outcome, error, goaways, resets };
+  return { outcome, shutdown: shutdownCalled, drainPingAnswered, error, goaways, resets };
 }
 
 function checkCase(seed: number, server: boolean, res: CaseResult): void {
@@ -404,6 +446,8 @@ async function fuzz(server: boolean, base: number, count: number): Promise<Recor
     const res = await runCase(seed, server);
     checkCase(seed, server, res);
     tally[res.outcome]!++;
+    if (res.shutdown) tally.shutdown = (tally.shutdown ?? 0) + 1;
+    if (res.drainPingAnswered) tally.drainPingAnswered = (tally.drainPingAnswered ?? 0) + 1;
     if (res.error instanceof Http2Error) {
       const k = errorCodeName(res.error.errorCode);
       tally[k] = (tally[k] ?? 0) + 1;
@@ -417,12 +461,15 @@ test('fuzz: 1,000 random and mutated inputs to the SERVER role', { timeout: 60_0
   t.diagnostic(JSON.stringify(tally));
   // The generator must reach both outcomes, or it is not testing much.
   assert.ok(tally.usable! > 50 && tally.closed! > 50, JSON.stringify(tally));
+  // The shutdown() action: graceful drains whose PING the peer answered, the path of the final GOAWAY.
+  assert.ok((tally.drainPingAnswered ?? 0) > 50, JSON.stringify(tally));
 });
 
 test('fuzz: 1,000 random and mutated inputs to the CLIENT role', { timeout: 60_000 }, async (t) => {
   const tally = await fuzz(false, 0xc11e0000, 1000);
   t.diagnostic(JSON.stringify(tally));
   assert.ok(tally.usable! > 50 && tally.closed! > 50, JSON.stringify(tally));
+  assert.ok((tally.shutdown ?? 0) > 100, JSON.stringify(tally));
 });
 
 // ------------------------------------------------------------------ targeted malformed inputs

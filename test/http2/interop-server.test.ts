@@ -8,11 +8,11 @@ import http2 from 'node:http2';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { startEngineTestServer, type EngineTestServer } from '../helpers/engine-test-server.js';
 import { mulberry32, seededBytes, sha256 } from '../helpers/engine-frames.js';
+import { have, run } from '../helpers/external-tools.js';
 
 let srv: EngineTestServer;
 /** A second server whose receive windows are the RFC minimum, so uploads are flow controlled too. */
@@ -31,34 +31,6 @@ after(async () => {
   if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-interface RunResult {
-  code: number;
-  stdout: Buffer;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], timeout = 30_000): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { encoding: 'buffer', maxBuffer: 256 << 20, timeout }, (err, stdout, stderr) => {
-      const e = err as (NodeJS.ErrnoException & { code?: unknown }) | null;
-      if (e !== null && e.code === 'ENOENT') return reject(e);
-      resolve({ code: e === null ? 0 : typeof e.code === 'number' ? e.code : 1, stdout, stderr: stderr.toString() });
-    });
-  });
-}
-
-const available = new Map<string, boolean>();
-async function have(cmd: string): Promise<boolean> {
-  if (!available.has(cmd)) {
-    try {
-      await run(cmd, ['--version'], 10_000);
-      available.set(cmd, true);
-    } catch {
-      available.set(cmd, false);
-    }
-  }
-  return available.get(cmd)!;
-}
 
 // ------------------------------------------------------------------ curl
 

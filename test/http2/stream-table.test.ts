@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StreamTable } from '../../src/http2/stream-table.js';
-import type { Http2Stream } from '../../src/http2/stream.js';
+import { StreamTable } from '../../src/http2/proto/streams/store.js';
+import type { Http2Stream } from '../../src/http2/index.js';
 import { seededRandom } from '../../src/balancing/index.js';
 
 test('the stream table agrees with a Map over 200,000 seeded random operations', () => {

@@ -4,8 +4,11 @@ import { ManualClock } from '../../src/balancing/index.js';
 import { outlierDetectionSchema } from '../../src/config/resilience-schema.js';
 import { OutlierDetector, type EjectionReason } from '../../src/policy/outlier-detector.js';
 import type { Endpoint } from '../../src/proxy/endpoint.js';
+import { parseConfig } from '../../src/config/index.js';
+import type { PolicyProvider } from '../../src/proxy/policy-hooks.js';
+import { Proxy } from '../../src/proxy/proxy.js';
 import { closeSession, connect, h2Request, startH2Backend, startProxy, waitReady, type H2Backend } from '../helpers/proxy-harness.js';
-import { CountingOwner, ManualScheduler, endpoints, until } from './helpers.js';
+import { CountingOwner, ManualScheduler, endpoints } from './helpers.js';
 
 /** random() = 0.5 puts the ± 10 % ejection jitter at exactly the nominal time. */
 const MIDDLE = { next: () => 0.5 };
@@ -188,10 +191,15 @@ test('success-rate ejection over the interval, for endpoints with enough request
 
 test('record() is cheap: a million outcomes on a mix of endpoints', () => {
   const { eps } = setup({ consecutiveFailures: 10, maxEjectionPercent: 100 });
-  const t0 = performance.now();
-  for (let i = 0; i < 1_000_000; i++) eps[i & 3]!.recordOutcome((i & 7) === 0);
-  const ms = performance.now() - t0;
-  assert.ok(ms < 1000, `took ${ms} ms`);
+  // The best of three runs: a busy machine can stall one of them, not all.
+  let best = Infinity;
+  for (let run = 0; run < 3; run++) {
+    const t0 = performance.now();
+    for (let i = 0; i < 1_000_000; i++) eps[i & 3]!.recordOutcome((i & 7) === 0);
+    best = Math.min(best, performance.now() - t0);
+  }
+  // About 1 µs a call at most; it measures ~15 ns.
+  assert.ok(best < 1000, `took ${best} ms`);
 });
 
 // ------------------------------------------------------------------ end to end
@@ -206,6 +214,27 @@ function failingBackend(name: string): Promise<H2Backend> {
   });
 }
 
+/**
+ * A proxy whose outlier detectors run on a manual clock and scheduler: the
+ * test decides when an ejection ends, so what it checks does not depend on
+ * how fast requests go on a busy machine.
+ */
+async function startManualProxy(raw: Record<string, unknown>) {
+  const sched = new ManualScheduler(new ManualClock(1_000));
+  const detectors = new Map<string, OutlierDetector>();
+  const policies: PolicyProvider = {
+    retryRules: () => undefined,
+    serviceGuards(service) {
+      const d = new OutlierDetector(service.config.outlierDetection, service.endpoints, { clock: sched.clock, random: MIDDLE, scheduler: sched.schedule });
+      detectors.set(service.name, d);
+      return [d];
+    },
+  };
+  const proxy = new Proxy(parseConfig({ admin: { enabled: false }, ...raw }, 'test'), { policies });
+  await proxy.start();
+  return { proxy, sched, detectors, port: () => proxy.listeners[0]!.address.port, stop: () => proxy.stop(200) };
+}
+
 test('through the proxy: a backend answering 503 is ejected, probed once per ejection, back when it recovers', async (t) => {
   let broken = true;
   const good1 = await startH2Backend('good1');
@@ -217,7 +246,7 @@ test('through the proxy: a backend answering 503 is ejected, probed once per eje
       stream.end();
     },
   });
-  const p = await startProxy({
+  const p = await startManualProxy({
     listeners: [{ name: 'in', listen: '127.0.0.1:0', protocol: 'http2', service: 'svc' }],
     services: [{
       name: 'svc',
@@ -234,35 +263,41 @@ test('through the proxy: a backend answering 503 is ejected, probed once per eje
   });
   await waitReady(p);
   const ep = p.proxy.services.get('svc')!.endpoints.find((e) => e.port === bad.port)!;
+  const d = p.detectors.get('svc')!;
   const get = () => h2Request(session, { ':path': '/' });
 
   for (let i = 0; i < 50 && !ep.ejected; i++) await get();
   assert.equal(ep.ejected, true);
   assert.equal(bad.requests, 3, 'ejected after exactly consecutiveFailures answers');
 
+  // While ejected it gets nothing, however many requests come.
   const before = bad.requests;
-  const t0 = Date.now();
-  let fails = 0;
-  for (let i = 0; i < 300; i++) if ((await get()).status !== 200) fails++;
-  const elapsed = Date.now() - t0;
-  const probes = Math.floor(elapsed / 900); // ejections last at least 0.9 s
-  assert.ok(bad.requests - before <= probes, `bad got ${bad.requests - before} of 300 in ${elapsed} ms`);
-  assert.equal(fails, bad.requests - before);
+  for (let i = 0; i < 300; i++) assert.equal((await get()).status, 200);
+  assert.equal(bad.requests, before);
+  p.sched.advance(999);
+  assert.equal(ep.ejected, true, 'the first ejection lasts baseEjectionTime');
+  p.sched.advance(1);
+  assert.equal(ep.ejected, false);
 
-  // Probation: the next request reaches it, fails, and it is ejected again at once.
-  await until(() => !ep.ejected, 3000, 'probation');
+  // Probation: the next request reaches it, fails, and it is ejected again at once, for twice as long.
   const atProbe = bad.requests;
   for (let i = 0; i < 30; i++) await get();
   assert.equal(bad.requests - atProbe, 1, 'exactly one probe request');
   assert.equal(ep.ejected, true);
+  assert.equal(d.status(ep)!.ejectedUntil, p.sched.clock.now() + 2000);
+  p.sched.advance(1999);
+  for (let i = 0; i < 30; i++) await get();
+  assert.equal(bad.requests - atProbe, 1, 'nothing during the second ejection');
 
   // Recovered: the next probation succeeds and it takes its share again.
   broken = false;
-  await until(() => !ep.ejected, 5000, 'second probation');
+  p.sched.advance(1);
+  assert.equal(ep.ejected, false);
   const atReturn = bad.requests;
   for (let i = 0; i < 60; i++) assert.equal((await get()).status, 200);
   assert.ok(bad.requests - atReturn >= 15, `back in rotation: ${bad.requests - atReturn} of 60`);
   assert.equal(ep.ejected, false);
+  assert.equal(d.status(ep)!.phase, 'active');
 });
 
 test('through the proxy: outlierDetection.enabled false keeps a failing endpoint in rotation', async (t) => {

@@ -4,8 +4,8 @@
  */
 import http from 'node:http';
 import { parseConfig } from '../../src/config/index.js';
-import { Proxy } from '../../src/proxy/proxy.js';
-import { AdminServer } from '../../src/telemetry/admin-server.js';
+import { Proxy, type ProxyOptions } from '../../src/proxy/proxy.js';
+import { AdminServer, servicesReadiness } from '../../src/telemetry/admin-server.js';
 import { SseReader } from '../../src/telemetry/sse-reader.js';
 import { Telemetry, type TelemetryOptions } from '../../src/telemetry/telemetry.js';
 
@@ -18,13 +18,17 @@ export interface TelemetryProxy {
   stop(): Promise<void>;
 }
 
-export async function startTelemetryProxy(raw: Record<string, unknown>, options: TelemetryOptions = {}): Promise<TelemetryProxy> {
+export async function startTelemetryProxy(
+  raw: Record<string, unknown>,
+  options: TelemetryOptions = {},
+  proxyOptions: Omit<ProxyOptions, 'observer'> = {},
+): Promise<TelemetryProxy> {
   const config = parseConfig({ admin: { enabled: false }, ...raw }, 'test');
   const telemetry = new Telemetry({ processMetrics: false, ...options });
-  const proxy = new Proxy(config, { observer: telemetry });
+  const proxy = new Proxy(config, { ...proxyOptions, observer: telemetry });
   telemetry.attach(proxy);
   await proxy.start();
-  const admin = new AdminServer(() => proxy.ready);
+  const admin = new AdminServer(servicesReadiness(proxy));
   telemetry.routes(admin);
   const a = await admin.listen('127.0.0.1', 0);
   return {
@@ -131,4 +135,31 @@ export function tap(adminUrl: string, query: string): Promise<TapClient> {
       if ((e as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(e);
     });
   });
+}
+
+/** Resolves once `cond()` holds, checking after every `stepMs` (bounded: rejects after `maxMs`). */
+export async function until(cond: () => boolean, what: string, maxMs = 20_000, stepMs = 10): Promise<void> {
+  const deadline = performance.now() + maxMs;
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+/** A port nothing listens on: bound by the OS, then released. */
+export async function closedPort(): Promise<number> {
+  const net = await import('node:net');
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as import('node:net').AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** A pino logger writing JSON lines into an array (synchronously). */
+export async function memoryLogger(level = 'info'): Promise<{ log: import('pino').Logger; lines: Record<string, any>[] }> {
+  const pino = (await import('pino')).default;
+  const lines: Record<string, any>[] = [];
+  const log = pino({ level, base: { name: 'switchyard' } }, { write: (s: string) => lines.push(JSON.parse(s) as Record<string, any>) });
+  return { log, lines };
 }

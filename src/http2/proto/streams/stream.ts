@@ -1,12 +1,15 @@
-import type { Http2Connection } from './connection.js';
-
-/** §5.1 stream states (reserved states never occur: push is disabled). */
-export const StreamState = {
-  OPEN: 1,
-  HALF_CLOSED_LOCAL: 2,
-  HALF_CLOSED_REMOTE: 3,
-  CLOSED: 4,
-} as const;
+/**
+ * One stream (RFC 9113 §5.1): `Http2Stream` with its flat per-stream fields —
+ * state, windows and credit (§6.9), the send queue, the received message's
+ * length (§8.1.1) — and the user's `StreamHandler`. The rules that change
+ * these fields live beside it: state.ts, flow-control.ts, send.ts, recv.ts,
+ * prioritize.ts.
+ */
+import type { Http2Connection } from '../connection.js';
+import { consume } from './flow-control.js';
+import { resetStream, resetWhenSent, sendData, sendHeaders, sendTrailers } from './send.js';
+import { StreamState } from './state.js';
+import { coarseNow } from '../../ticker.js';
 
 /** Why a stream ended abnormally, passed to StreamHandler.onReset. */
 export const ResetReason = {
@@ -21,6 +24,8 @@ export const ResetReason = {
    * last-stream-id or refused with REFUSED_STREAM (§8.7). Safe to send again.
    */
   UNPROCESSED: 3,
+  /** Nothing moved on the stream for the connection's streamIdleTimeout (and the handler has no onIdle, or did not end it). */
+  IDLE_TIMEOUT: 4,
 } as const;
 
 /**
@@ -43,6 +48,13 @@ export interface StreamHandler {
    * or closed with them queued. A relay credits their source as if they were sent.
    */
   onDataDropped?(stream: Http2Stream, bytes: number): void;
+  /**
+   * Nothing moved on the stream (no frame received, no DATA sent) for the
+   * connection's streamIdleTimeout. The handler should end it; if it is still
+   * open and idle a grace period later, the engine resets it (CANCEL) and
+   * calls onReset with ResetReason.IDLE_TIMEOUT. Without onIdle that happens at once.
+   */
+  onIdle?(stream: Http2Stream): void;
 }
 
 /** A stream handler that ignores everything: the default until the user sets one. */
@@ -73,6 +85,10 @@ export class Http2Stream {
   recvOutstanding = 0;
   /** Reset with this code once our side has been written in full (-1: no). */
   resetAfterEnd = -1;
+  /** Last time a frame arrived on the stream or its DATA left (coarse clock), for the idle timeout. */
+  lastActive = coarseNow;
+  /** The handler was told the stream is idle (onIdle). */
+  idleNotified = false;
 
   /** Queued DATA not yet sent (flow control or socket back-pressure). */
   queue: Buffer[] = [];
@@ -86,7 +102,7 @@ export class Http2Stream {
   localEnded = false;
   /** The peer has finished sending. */
   remoteEnded = false;
-  /** In the connection's list of streams with data to send. */
+  /** In the connection's send list (prioritize.ts). */
   inSendList = false;
 
   /** Client role: the final (non-1xx) response headers arrived. Server role: always true. */
@@ -111,27 +127,27 @@ export class Http2Stream {
 
   /** Sends response headers (server) or additional headers. */
   respond(headers: readonly string[], endStream: boolean): void {
-    this.connection.sendHeaders(this, headers, endStream);
+    sendHeaders(this.connection, this, headers, endStream);
   }
 
   /** Queues DATA; sent as flow control allows. `endStream` ends our side. */
   sendData(data: Buffer, endStream: boolean): void {
-    this.connection.sendData(this, data, endStream);
+    sendData(this.connection, this, data, endStream);
   }
 
   /** Ends our side with trailers (after any queued DATA). */
   sendTrailers(trailers: readonly string[]): void {
-    this.connection.sendTrailers(this, trailers);
+    sendTrailers(this.connection, this, trailers);
   }
 
   /** Ends our side with an empty END_STREAM DATA frame. */
   end(): void {
-    this.connection.sendData(this, EMPTY, true);
+    sendData(this.connection, this, EMPTY, true);
   }
 
   /** Resets the stream (RST_STREAM). Handlers are not called. */
   reset(errorCode: number): void {
-    this.connection.resetStream(this, errorCode);
+    resetStream(this.connection, this, errorCode);
   }
 
   /**
@@ -141,12 +157,12 @@ export class Http2Stream {
    * queued is lost; a stream already closed is left alone.
    */
   resetWhenSent(code: number): void {
-    this.connection.resetWhenSent(this, code);
+    resetWhenSent(this.connection, this, code);
   }
 
   /** The user has handled `n` received bytes: the peer may send that much more (§6.9). */
   consume(n: number): void {
-    this.connection.consume(this, n);
+    consume(this.connection, this, n);
   }
 
   get closed(): boolean {

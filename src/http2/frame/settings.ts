@@ -1,7 +1,14 @@
+/**
+ * SETTINGS frames (RFC 9113 §6.5): the frame's checks, the validation of each
+ * value (§6.5.2) and the encoder. The exchange itself (our SETTINGS and the
+ * ACK deadline of §6.5.3, applying the peer's) is `proto/settings.ts`.
+ */
 import {
-  DEFAULT_WINDOW, ErrorCode, MAX_MAX_FRAME_SIZE, MAX_WINDOW, MIN_MAX_FRAME_SIZE, SettingId,
-} from './constants.js';
-import { connectionError } from './errors.js';
+  DEFAULT_WINDOW, ErrorCode, Flags, FrameType, MAX_MAX_FRAME_SIZE, MAX_WINDOW, MIN_MAX_FRAME_SIZE,
+  SettingId,
+} from '../constants.js';
+import { connectionError } from '../errors.js';
+import type { FramedWrite } from '../codec/framed-write.js';
 
 /** The six settings of RFC 9113 §6.5.2 as one side announced them. */
 export interface PeerSettings {
@@ -68,4 +75,30 @@ export function applySettings(into: PeerSettings, buf: Buffer, start: number, le
     }
   }
   return windowDelta;
+}
+
+/** Checks a received SETTINGS frame (§6.5); returns whether it is an ACK. */
+export function checkSettings(flags: number, streamId: number, length: number): boolean {
+  if (streamId !== 0) throw connectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS on a stream');
+  if ((flags & Flags.ACK) !== 0) {
+    if (length !== 0) throw connectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS ACK with payload');
+    return true;
+  }
+  if (length % 6 !== 0) throw connectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS length not a multiple of 6');
+  return false;
+}
+
+/** `values` is a flat [id, value, id, value, …] list. */
+export function writeSettings(w: FramedWrite, values: readonly number[]): void {
+  const length = (values.length / 2) * 6;
+  w.begin(length, FrameType.SETTINGS, 0, 0, length);
+  for (let i = 0; i < values.length; i += 2) {
+    w.slab.writeUInt16BE(values[i]!, w.pos);
+    w.slab.writeUInt32BE(values[i + 1]! >>> 0, w.pos + 2);
+    w.pos += 6;
+  }
+}
+
+export function writeSettingsAck(w: FramedWrite): void {
+  w.begin(0, FrameType.SETTINGS, Flags.ACK, 0, 0);
 }

@@ -1,3 +1,8 @@
+/**
+ * The store of open streams (RFC 9113 §5.1: every stream not yet "closed"),
+ * by id. Closed streams leave it at once; how they ended is remembered
+ * briefly by state.ts.
+ */
 import type { Http2Stream } from './stream.js';
 
 /**

@@ -1,0 +1,114 @@
+/**
+ * Framed write: the output side of one connection (RFC 9113 §4.1 framing).
+ *
+ * Frames are encoded (by the `write*` functions of `frame/<type>.ts`) into one
+ * batch that the connection hands to the socket once per event-loop turn
+ * (`flush-scheduler.ts`). Small frames are packed into a 64 KiB slab; large
+ * DATA payloads are referenced, not copied (`reference`). A slab region once
+ * handed out is never written again, so the socket may hold it as long as it
+ * likes. The batch goes out as one `write`, or one corked `writev` for several
+ * chunks; a `write` that returns false blocks DATA until `'drain'`.
+ *
+ * The HPACK encoder lives here too: its dynamic table follows the order in
+ * which header blocks are written (RFC 7541 §2.3.2).
+ */
+import type { Duplex } from 'node:stream';
+import { FRAME_HEADER_LENGTH } from '../constants.js';
+import { HpackEncoder } from '../hpack/index.js';
+
+const SLAB_SIZE = 64 * 1024;
+
+/**
+ * One per connection. A `frame/` encoder calls `begin` (room, frame header),
+ * then writes its payload at `slab[pos]` or hands it over with `reference`.
+ * Every encoder works on this one class, so the calls stay monomorphic, and
+ * `begin` is small enough to be inlined into each of them.
+ */
+export class FramedWrite {
+  slab: Buffer = Buffer.allocUnsafe(SLAB_SIZE);
+  private slabStart = 0;
+  /** Where the next octet goes in `slab`. */
+  pos = 0;
+  private chunks: Buffer[] = [];
+  /** Bytes waiting in this batch. */
+  pendingBytes = 0;
+  /** The socket's buffer is full (`write` returned false): move no DATA until 'drain'. */
+  blocked = false;
+  readonly encoder = new HpackEncoder();
+
+  constructor(private readonly socket: Duplex) {}
+
+  /**
+   * Starts a frame (§4.1): makes room for its 9-octet header and the
+   * `inSlab` payload octets that will be copied after it, writes the header,
+   * and counts the whole frame (`length` payload octets) as pending.
+   */
+  begin(length: number, type: number, flags: number, streamId: number, inSlab: number): void {
+    if (this.pos + FRAME_HEADER_LENGTH + inSlab > this.slab.length) this.newSlab(FRAME_HEADER_LENGTH + inSlab);
+    const b = this.slab;
+    const p = this.pos;
+    // Byte stores, not writeUInt32BE: this runs for every frame, and the
+    // bounds-checked Buffer method did not always inline (it showed in profiles).
+    b[p] = length >>> 16;
+    b[p + 1] = (length >>> 8) & 0xff;
+    b[p + 2] = length & 0xff;
+    b[p + 3] = type;
+    b[p + 4] = flags;
+    b[p + 5] = streamId >>> 24;
+    b[p + 6] = (streamId >>> 16) & 0xff;
+    b[p + 7] = (streamId >>> 8) & 0xff;
+    b[p + 8] = streamId & 0xff;
+    this.pos = p + FRAME_HEADER_LENGTH;
+    this.pendingBytes += FRAME_HEADER_LENGTH + length;
+  }
+
+  /** The slab cannot take `n` more octets: commit it and start a new one. */
+  private newSlab(n: number): void {
+    this.commitSlab();
+    this.slab = Buffer.allocUnsafe(n > SLAB_SIZE ? n : SLAB_SIZE);
+    this.slabStart = 0;
+    this.pos = 0;
+  }
+
+  private commitSlab(): void {
+    if (this.pos > this.slabStart) {
+      this.chunks.push(this.slab.subarray(this.slabStart, this.pos));
+      this.slabStart = this.pos;
+    }
+  }
+
+  /** Appends `payload` to the batch by reference, after what the slab holds so far. */
+  reference(payload: Buffer): void {
+    this.commitSlab();
+    this.chunks.push(payload);
+  }
+
+  /** Raw bytes (the client preface, §3.4). */
+  raw(bytes: Buffer): void {
+    if (this.pos + bytes.length > this.slab.length) this.newSlab(bytes.length);
+    bytes.copy(this.slab, this.pos);
+    this.pos += bytes.length;
+    this.pendingBytes += bytes.length;
+  }
+
+  /** Hands the batch to the socket: one write, or one writev for several chunks. */
+  writeBatch(): void {
+    if (this.pendingBytes === 0) return;
+    this.commitSlab();
+    const chunks = this.chunks;
+    this.chunks = [];
+    this.pendingBytes = 0;
+    const socket = this.socket;
+    if (socket.destroyed || !socket.writable) return;
+    let ok: boolean;
+    if (chunks.length === 1) {
+      ok = socket.write(chunks[0]!);
+    } else {
+      socket.cork();
+      ok = true;
+      for (let i = 0; i < chunks.length; i++) ok = socket.write(chunks[i]!);
+      socket.uncork();
+    }
+    if (!ok) this.blocked = true;
+  }
+}

@@ -1,0 +1,23 @@
+import type pino from 'pino';
+import type { EndpointEvents } from '../proxy/service-runtime.js';
+
+/**
+ * Log lines for endpoint reachability: a warning when an endpoint cannot be
+ * connected or resolved (once per outage, with the cause), an info line when
+ * it is reachable again. The pools call these on state changes only, so an
+ * endpoint retrying with backoff for hours still makes two lines.
+ */
+export function endpointLogEvents(log: pino.Logger): EndpointEvents {
+  return {
+    unreachable: (service, endpoint, cause) => log.warn({ service, endpoint, cause }, 'endpoint unreachable'),
+    reachable: (service, endpoint, downForMs) =>
+      log.info({ service, endpoint, downForMs: Math.round(downForMs) }, 'endpoint reachable again'),
+    stalled: (service, endpoint, direction, stallTimeoutMs) =>
+      log.warn(
+        { service, endpoint, direction, stallTimeoutMs },
+        direction === 'send'
+          ? 'upstream connection stalled: the endpoint returned no flow-control credit; replacing the connection'
+          : 'upstream connection stalled: its receive window stayed exhausted (slow clients); replacing the connection',
+      ),
+  };
+}
