@@ -21,8 +21,6 @@ export interface ScenarioContext {
   signal: AbortSignal;
   /** Runs when the scenario ends, whatever the outcome (closing a connection of its own, say). */
   defer(fn: () => unknown): void;
-  /** True while the run steps around this known bug (known-bugs.ts). */
-  avoid(bugId: string): boolean;
 }
 
 export interface Outcome {

@@ -30,9 +30,8 @@ interface Connection {
 }
 
 /** Largest body for a receive window: tiny windows get tiny bodies (256 window round trips at most). */
-function capFor(ctx: ScenarioContext, window: number, backend?: Backend | 'nginx'): number {
-  const cap = Math.min(ctx.limits.maxBody, window * 256);
-  return backend === 'h1' && ctx.avoid('h1-upstream-response-stall') ? Math.min(cap, 1_000_000) : cap;
+function capFor(ctx: ScenarioContext, window: number): number {
+  return Math.min(ctx.limits.maxBody, window * 256);
 }
 
 /**
@@ -56,15 +55,14 @@ async function h2Connection(ctx: ScenarioContext, listener?: ListenerName): Prom
 }
 
 /** An HTTP/1.1 connection: mostly from the keep-alive pool, sometimes one of its own. */
-function h1Connection(ctx: ScenarioContext, withBody: boolean): Connection {
-  const own = ctx.rng() < 0.3 || (withBody && ctx.avoid('h1-client-connection-left-paused'));
+function h1Connection(ctx: ScenarioContext): Connection {
+  const own = ctx.rng() < 0.3;
   const agent = own ? false : ctx.env.h1Agent;
   return { call: (spec) => h1Call(ctx.env.port('edge'), agent, spec, ctx.signal), window: Infinity, describe: own ? 'h1 own connection' : 'h1 pooled' };
 }
 
-/** A connection for `client`; `withBody`: the request will carry a body. */
-function connection(ctx: ScenarioContext, client: Client, withBody = false): Promise<Connection> {
-  return client === 'h2' ? h2Connection(ctx) : Promise.resolve(h1Connection(ctx, withBody));
+function connection(ctx: ScenarioContext, client: Client): Promise<Connection> {
+  return client === 'h2' ? h2Connection(ctx) : Promise.resolve(h1Connection(ctx));
 }
 
 function outcome(label: string, r: CallResult | undefined, detail: string, up = 0): Outcome {
@@ -90,7 +88,7 @@ function httpScenarios(client: Client, backend: Backend): Scenario[] {
       expect: ['200'],
       async run(ctx) {
         const c = await connection(ctx, client);
-        const size = pickSize(ctx.rng, capFor(ctx, c.window, backend));
+        const size = pickSize(ctx.rng, capFor(ctx, c.window));
         const r = await c.call({ method: 'GET', path: `${pre}?op=download&seed=${ctx.seed}&size=${size}` });
         return expectBody(r, ctx.seed, size, `${c.describe} size=${size}`);
       },
@@ -101,7 +99,7 @@ function httpScenarios(client: Client, backend: Backend): Scenario[] {
       expect: ['200'],
       async run(ctx) {
         const c = await connection(ctx, client);
-        const cap = capFor(ctx, c.window, backend);
+        const cap = capFor(ctx, c.window);
         const size = pickSize(ctx.rng, cap, Math.min(cap, 256 * 1024));
         const slow = { everyBytes: Math.max(16 * 1024, Math.floor(size / 8)), pauseMs: between(ctx.rng, 5, 40), maxPauses: 8 };
         const r = await c.call({ method: 'GET', path: `${pre}?op=download&seed=${ctx.seed}&size=${size}`, slow });
@@ -113,7 +111,7 @@ function httpScenarios(client: Client, backend: Backend): Scenario[] {
       weight: 4,
       expect: ['200'],
       async run(ctx) {
-        const c = await connection(ctx, client, true);
+        const c = await connection(ctx, client);
         const size = pickSize(ctx.rng, ctx.limits.maxBody);
         const r = await c.call({ method: 'POST', path: `${pre}?op=upload`, upload: { seed: ctx.seed, size, chunk: between(ctx.rng, 1, 64) * 1024 } });
         const label = httpLabel(r);
@@ -130,8 +128,8 @@ function httpScenarios(client: Client, backend: Backend): Scenario[] {
       weight: 3,
       expect: ['200'],
       async run(ctx) {
-        const c = await connection(ctx, client, true);
-        const size = pickSize(ctx.rng, capFor(ctx, c.window, backend));
+        const c = await connection(ctx, client);
+        const size = pickSize(ctx.rng, capFor(ctx, c.window));
         const r = await c.call({ method: 'POST', path: `${pre}?op=echo`, upload: { seed: ctx.seed, size } });
         return expectBody(r, ctx.seed, size, `${c.describe} size=${size}`, size);
       },
@@ -142,7 +140,7 @@ function httpScenarios(client: Client, backend: Backend): Scenario[] {
       expect: ['cancelled'],
       async run(ctx) {
         const c = await connection(ctx, client);
-        const cap = capFor(ctx, c.window, backend);
+        const cap = capFor(ctx, c.window);
         const size = pickSize(ctx.rng, cap, Math.min(cap, 128 * 1024));
         const at = Math.max(1, Math.floor(size * ctx.rng() * 0.9));
         const r = await c.call({ method: 'GET', path: `${pre}?op=download&seed=${ctx.seed}&size=${size}`, cancelDownAt: at, keep: at });
@@ -156,7 +154,7 @@ function httpScenarios(client: Client, backend: Backend): Scenario[] {
       weight: 2,
       expect: ['cancelled'],
       async run(ctx) {
-        const c = await connection(ctx, client, true);
+        const c = await connection(ctx, client);
         const size = pickSize(ctx.rng, ctx.limits.maxBody, 64 * 1024);
         const stopAt = Math.floor(size * (0.1 + 0.8 * ctx.rng()));
         const r = await c.call({ method: 'POST', path: `${pre}?op=upload`, upload: { seed: ctx.seed, size, stopAt } });
@@ -174,7 +172,7 @@ function httpScenarios(client: Client, backend: Backend): Scenario[] {
       expect: client === 'h2' ? ['200+rst:2'] : ['200+aborted', 'no-response+ECONNRESET'],
       async run(ctx) {
         const c = await connection(ctx, client);
-        const after = pickSize(ctx.rng, Math.min(capFor(ctx, c.window, backend), 512 * 1024));
+        const after = pickSize(ctx.rng, Math.min(capFor(ctx, c.window), 512 * 1024));
         const r = await c.call({ method: 'GET', path: `${pre}?op=reset&seed=${ctx.seed}&after=${after}`, keep: after });
         const detail = `${c.describe} reset after ${after}`;
         if (r.bytes > after || !isBodyPrefix(ctx.seed, r.kept)) return outcome('bad-prefix', r, detail);
@@ -196,10 +194,9 @@ function httpScenarios(client: Client, backend: Backend): Scenario[] {
       weight: 2,
       expect: ['413'],
       async run(ctx) {
-        const c = await connection(ctx, client, true);
-        const size = pickSize(ctx.rng, Math.min(capFor(ctx, c.window, backend), 8 * 1024));
-        const lost = client === 'h1' && ctx.avoid('h1-client-early-answer-lost');
-        const upload = pickSize(ctx.rng, lost ? Math.min(ctx.limits.maxBody, 1 << 20) : ctx.limits.maxBody, 1);
+        const c = await connection(ctx, client);
+        const size = pickSize(ctx.rng, Math.min(capFor(ctx, c.window), 8 * 1024));
+        const upload = pickSize(ctx.rng, ctx.limits.maxBody, 1);
         const r = await c.call({ method: 'POST', path: `${pre}?op=early&seed=${ctx.seed}&size=${size}`, upload: { seed: ctx.seed + 1, size: upload } });
         const detail = `${c.describe} answer ${size} bytes, upload ${upload}`;
         const label = httpLabel(r);
@@ -223,9 +220,8 @@ function httpScenarios(client: Client, backend: Backend): Scenario[] {
       expect: ['200'],
       async run(ctx) {
         const c = await connection(ctx, client);
-        const size = pickSize(ctx.rng, capFor(ctx, c.window, backend));
-        let mode = pick(ctx.rng, ['503', 'reset']);
-        if (backend === 'h1' && ctx.avoid('h1-upstream-lost-not-retried')) mode = '503';
+        const size = pickSize(ctx.rng, capFor(ctx, c.window));
+        const mode = pick(ctx.rng, ['503', 'reset']);
         const r = await c.call({ method: 'GET', path: `/retry/${backend}/x?op=fail-once&mode=${mode}&id=${ctx.id}&seed=${ctx.seed}&size=${size}` });
         const detail = `${c.describe} first attempt ${mode}, size=${size}`;
         if (httpLabel(r) === '200' && r.headers['x-retried'] !== '1') return outcome('not-retried', r, detail);
@@ -259,7 +255,7 @@ function nginxScenarios(client: Client): Scenario[] {
       weight: 1,
       expect: ['413'],
       async run(ctx) {
-        const c = await connection(ctx, client, true);
+        const c = await connection(ctx, client);
         const size = pickSize(ctx.rng, ctx.limits.maxBody, 2048);
         // nginx compares the announced content-length with client_max_body_size before reading.
         const r = await c.call({ method: 'POST', path: '/nginx/limit', headers: { 'content-length': String(size) }, upload: { seed: ctx.seed, size } });
@@ -271,7 +267,7 @@ function nginxScenarios(client: Client): Scenario[] {
       weight: 1,
       expect: ['204'],
       async run(ctx) {
-        const c = await connection(ctx, client, true);
+        const c = await connection(ctx, client);
         const size = pickSize(ctx.rng, Math.min(ctx.limits.maxBody, 1 << 20));
         const r = await c.call({ method: 'POST', path: '/nginx/sink', headers: { 'content-length': String(size) }, upload: { seed: ctx.seed, size } });
         return outcome(httpLabel(r), r, `${c.describe} upload ${size}`);
