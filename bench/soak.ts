@@ -22,7 +22,7 @@ const USAGE = `Usage: npm run soak -- [options]
   --no-nginx                   skip the nginx backend
   --only A,B                   only the scenarios whose kind contains A or B (e.g. "h2→h1 echo")
   --include-known-bugs         also run the scenarios of known, unfixed proxy bugs
-                               (test/soak/known-bugs.ts), which the run otherwise steps around
+                               (test/soak/known-bugs.ts), which the run otherwise skips
   --check-each                 diagnosis: one worker, a rest check after every scenario, stop at
                                the first scenario that leaves the proxy not at rest
 `;
@@ -68,6 +68,9 @@ const replay = [
   `--seed ${seed}`,
   `--workers ${workers}`,
   ...(maxBody !== 16 << 20 ? [`--max-body ${maxBody}`] : []),
+  // Phases are seeded by their index: the checkpoint interval is part of the replay.
+  ...(checkpointMinutes !== 5 ? [`--checkpoint-minutes ${checkpointMinutes}`] : []),
+  ...(rssSlackMiB !== 96 ? [`--rss-slack-mib ${rssSlackMiB}`] : []),
   ...(nginx === false ? ['--no-nginx'] : []),
   ...(checkEach ? ['--check-each'] : []),
   ...(includeKnownBugs ? ['--include-known-bugs'] : []),

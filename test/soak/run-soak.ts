@@ -100,6 +100,16 @@ function pickWeighted(rng: () => number, scenarios: readonly Scenario[], total: 
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** `p`, or undefined after `ms` (the timer is cleared either way). */
+async function within<T>(p: Promise<T> | T, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const log = opts.log;
   const withNginx = opts.nginx === 'auto' ? nginxBinary() !== undefined : opts.nginx;
@@ -152,7 +162,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     if (ac.signal.aborted) outcome = { ...outcome, label: 'hang', detail: `still running after ${opts.scenarioTimeoutMs} ms; ${outcome.detail}` };
     for (const d of defers.reverse()) {
       try {
-        await Promise.race([d(), delay(6_000)]);
+        await within(d(), 6_000);
       } catch {
         // a failed cleanup shows up in the checkpoint
       }
@@ -189,6 +199,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     let backendOpen: Record<string, number>;
     // Poll until at rest or out of time: the last WINDOW_UPDATEs and RST_STREAMs are on their way.
     for (;;) {
+      if (env.proxy.child.hasExited()) {
+        throw new Error(`the proxy exited (${await env.proxy.child.exited}) during the run (seed ${opts.seed}; replay with: ${opts.replay}); its last output:\n${env.proxy.child.tail()}`);
+      }
       q = readQuiescence(parseMetrics(await env.proxy.metricsText()));
       backendOpen = env.backendOpenStreams();
       if (q.problems.length === 0 && Object.keys(backendOpen).length === 0) break;
