@@ -218,12 +218,23 @@ export class H1Exchange extends Exchange {
   }
 
   protected downReset(): void {
-    // node corks the socket while it writes a response head and its first
-    // chunks, until the next tick: destroying it now would throw away what was
-    // already relayed. Flush first, so the client sees a truncated response.
+    // HTTP/1.1 can only say "cut short" by closing the connection before the
+    // message ends. node corks the socket while it writes a response head and
+    // its first chunks: destroying it now would discard what was already
+    // relayed (the client would see a bare reset, no status). So flush, then
+    // end our side (FIN after those bytes); a client that never reads is cut
+    // off after a few seconds.
     const socket = this.res.socket;
-    if (socket !== null) while (socket.writableCorked > 0) socket.uncork();
-    this.res.destroy();
+    if (socket === null || socket.destroyed) {
+      this.res.destroy();
+      return;
+    }
+    // Node 24 also corks the response itself.
+    const res = this.res;
+    while (res.writableCorked > 0) res.uncork();
+    while (socket.writableCorked > 0) socket.uncork();
+    socket.end();
+    setTimeout(destroySocket, LINGER_MS, socket).unref();
   }
 
   protected downConsume(n: number): void {

@@ -9,7 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import { acceptHttp2, IGNORE_STREAM, type ConnectionHandler, type Http2Connection, type Http2Stream } from '../../src/http2/index.js';
 import * as grpc from '@grpc/grpc-js';
 import { parseConfig } from '../../src/config/index.js';
 import { defaultPolicies } from '../../src/policy/index.js';
@@ -99,31 +100,73 @@ function event<V = void>(): { promise: Promise<V>; fire: (v: V) => void } {
 // ------------------------------------------------------------------ upstream reset mid-response
 
 /**
- * A backend for resets mid-response. /cut?code=N: headers, 32 KiB of DATA (or
- * one gRPC message), then RST_STREAM with code N at once (both usually reach
- * the proxy in one read). /cut-later: headers and DATA, and the reset only
- * when the test calls cutHeld() (after its client saw the first bytes).
+ * A backend for resets mid-response, on the project's own engine: node:http2
+ * decides by itself whether a close() after a write ends the stream first
+ * (Node 24 does), while the engine writes exactly the frames asked for.
+ * /cut?code=N: headers, 32 KiB of DATA (or one gRPC message), then
+ * RST_STREAM with code N in the same write. /cut-later: headers and DATA, and
+ * the reset only when the test calls cutHeld() (after its client saw the
+ * first bytes). Anything else: 200 "hello from cut" once the request ended.
  */
 async function startCuttingBackend(): Promise<Backend & { cutHeld(): void }> {
-  const held: http2.ServerHttp2Stream[] = [];
-  const backend = await startBackend('cut', (stream, headers, b) => {
-    const path = String(headers[':path']);
-    if (!path.startsWith('/cut') && !path.startsWith('/test.Echo/')) return answer(stream, headers, b.name);
-    const code = Number(new URL(path, 'http://x').searchParams.get('code') ?? NGHTTP2_INTERNAL_ERROR);
-    stream.resume();
-    const grpcCall = String(headers['content-type']).startsWith('application/grpc');
-    stream.respond({ ':status': 200, 'content-type': grpcCall ? 'application/grpc' : 'application/octet-stream' });
-    stream.write(grpcCall ? grpcFrame('first') : Buffer.alloc(32 * 1024, 0x61));
-    if (path.startsWith('/cut-later')) held.push(stream);
-    // (node:http2 would send END_STREAM first if close() waited for the write's callback.)
-    else stream.close(grpcCall ? NGHTTP2_INTERNAL_ERROR : code);
-  });
-  return Object.assign(backend, {
+  const held: Http2Stream[] = [];
+  const conns = new Set<Http2Connection>();
+  const b: Backend & { cutHeld(): void } = {
+    name: 'cut',
+    port: 0,
+    paths: [],
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        for (const c of conns) c.destroy();
+      }),
     cutHeld() {
-      // destroy() resets with INTERNAL_ERROR; a late close() would end the stream normally first.
-      for (const s of held.splice(0)) s.destroy(new Error('cut'));
+      for (const s of held.splice(0)) s.reset(NGHTTP2_INTERNAL_ERROR);
     },
+  };
+  const handler: ConnectionHandler = {
+    onStream(_c, stream, headers, endStream) {
+      const path = headerValue(headers, ':path');
+      b.paths.push(path);
+      const grpcCall = headerValue(headers, 'content-type').startsWith('application/grpc');
+      if (!path.startsWith('/cut') && !path.startsWith('/test.Echo/')) {
+        const reply = (): void => {
+          stream.respond([':status', '200', 'x-backend', 'cut'], false);
+          stream.sendData(Buffer.from('hello from cut\n'), true);
+        };
+        if (endStream) reply();
+        else stream.handler = { ...IGNORE_STREAM, onData: (s, d, end) => { s.consume(d.length); if (end) reply(); } };
+        return;
+      }
+      stream.handler = IGNORE_STREAM;
+      const code = Number(new URL(path, 'http://x').searchParams.get('code') ?? NGHTTP2_INTERNAL_ERROR);
+      stream.respond([':status', '200', 'content-type', grpcCall ? 'application/grpc' : 'application/octet-stream'], false);
+      if (grpcCall) {
+        stream.sendData(grpcFrame('first'), false);
+      } else {
+        // Two frames' worth within the windows, so both leave before the reset.
+        stream.sendData(Buffer.alloc(16 * 1024, 0x61), false);
+        stream.sendData(Buffer.alloc(16 * 1024, 0x61), false);
+      }
+      if (path.startsWith('/cut-later')) held.push(stream);
+      else stream.reset(grpcCall ? NGHTTP2_INTERNAL_ERROR : code);
+    },
+    onClose(c) {
+      conns.delete(c);
+    },
+  };
+  const server = net.createServer((socket) => {
+    const c = acceptHttp2(socket, handler);
+    conns.add(c);
   });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  b.port = (server.address() as AddressInfo).port;
+  return b;
+}
+
+function headerValue(headers: readonly string[], name: string): string {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1]!;
+  return '';
 }
 
 async function cuttingSetup(t: import('node:test').TestContext) {

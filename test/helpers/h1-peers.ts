@@ -4,11 +4,12 @@
  * temporary prefix. Everything listens on 127.0.0.1 with ephemeral ports.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { findExecutable, freePort } from '../../bench/lib/processes.js';
 
 export interface H1Backend {
   port: number;
@@ -134,27 +135,7 @@ export function tempFile(size: number): { file: string; data: Buffer; cleanup():
   return { file, data, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export function findExecutable(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), '/usr/sbin', '/usr/local/sbin', '/sbin'];
-  for (const d of dirs) {
-    const p = path.join(d, name);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { findExecutable, freePort };
 
 export interface Nginx {
   port: number;
