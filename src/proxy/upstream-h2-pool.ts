@@ -194,11 +194,19 @@ export class H2Pool implements EndpointPool, ConnectionHandler {
     this.drainWaiters();
   }
 
-  onClose(conn: Http2Connection): void {
+  onClose(conn: Http2Connection, error: Error | undefined): void {
     this.draining.delete(conn);
     const i = this.conns.indexOf(conn);
     if (i < 0) return;
     this.conns.splice(i, 1);
+    if (!conn.peerSettingsReceived && !this.closed) {
+      // TCP connected but HTTP/2 never started (an HTTP/1.1-only or TLS-only
+      // server, or a wrong port): a failed connect, with backoff — never a
+      // tight reconnect loop — and a cause the operator can act on.
+      const detail = error?.message ?? 'connection closed';
+      this.onConnectFailed(new Error(`no HTTP/2 from the endpoint: closed before its SETTINGS (${detail}); is it an HTTP/2 (h2c prior knowledge) server?`));
+      return;
+    }
     if (this.conns.length === 0 && !this.closed) {
       this.endpoint.setState(EndpointState.RECONNECTING);
       if (this.connecting === 0 && this.retryTimer === undefined) this.connect();

@@ -130,6 +130,33 @@ test('HTTP/2 endpoint on a closed port: one warning with the cause after many at
   assert.equal(after.services[0].endpoints[0].cause, null);
 });
 
+test('an http2 service pointed at an HTTP/1.1-only server: one warning saying HTTP/2 never started, reconnects back off instead of looping', async (t) => {
+  let connections = 0;
+  const h1 = http.createServer((_req, res) => res.end('HTTP/1.1 only'));
+  h1.on('connection', () => connections++);
+  await listen(h1, 0);
+  const port = (h1.address() as { port: number }).port;
+  const { p, lines } = await proxyTo('http2', [`127.0.0.1:${port}`]);
+  t.after(async () => {
+    await p.stop();
+    h1.closeAllConnections();
+    await new Promise<void>((r) => h1.close(() => r()));
+  });
+  const ep = endpointOf(p);
+  await until(() => ep.connectFailuresTotal >= 3, 'three failed attempts');
+  const warns = linesWith(lines, 'endpoint unreachable');
+  assert.equal(warns.length, 1, JSON.stringify(lines));
+  assert.match(warns[0]!.cause, /no HTTP\/2 from the endpoint: closed before its SETTINGS/);
+  assert.equal(ep.state, 2, 'reconnecting, not ready');
+  // Backoff (10 ms → 40 ms here) bounds the attempts: a reconnect loop would make thousands.
+  const seen = connections;
+  await new Promise((r) => setTimeout(r, 500));
+  assert.ok(connections - seen <= 60, `${connections - seen} connections in 500 ms`);
+  const r = await ready(p.adminUrl);
+  assert.equal(r.status, 503);
+  assert.match(r.text, /no HTTP\/2 from the endpoint/);
+});
+
 test('a misspelt endpoint (nosuchhost.invalid): one warning naming the host lookup failure', async (t) => {
   const { p, lines } = await proxyTo('http2', ['nosuchhost.invalid:8080']);
   t.after(() => p.stop());
