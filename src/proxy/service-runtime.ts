@@ -89,7 +89,12 @@ export class ServiceRuntime implements EndpointOwner {
     for (const e of config.endpoints) {
       const ep = new Endpoint(e.address, e.weight, deps.clock, loadOptions, this);
       ep.pool = this.isHttp1
-        ? new H1Pool(ep, { connectTimeout: config.connectTimeout, connections: config.http1.maxConnectionsPerEndpoint })
+        ? new H1Pool(ep, {
+            connectTimeout: config.connectTimeout,
+            connections: config.http1.maxConnectionsPerEndpoint,
+            backoffBase: config.reconnectBackoff.base,
+            backoffMax: config.reconnectBackoff.max,
+          })
         : new H2Pool(ep, {
             connectTimeout: config.connectTimeout,
             maxConnections: config.maxConnectionsPerEndpoint,

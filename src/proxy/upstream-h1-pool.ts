@@ -35,6 +35,9 @@ export interface H1Upstream {
 export interface H1PoolSettings {
   connectTimeout: number;
   connections: number;
+  /** The service's reconnectBackoff: exponential from base, capped at max. */
+  backoffBase: number;
+  backoffMax: number;
 }
 
 /**
@@ -60,7 +63,7 @@ export class H1Pool implements EndpointPool {
   private connected = 0;
   private readonly connectTimeout: number;
 
-  constructor(private readonly endpoint: Endpoint, settings: H1PoolSettings) {
+  constructor(private readonly endpoint: Endpoint, private readonly settings: H1PoolSettings) {
     this.connectTimeout = settings.connectTimeout;
     const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
     const PoolCtor = undiciPool();
@@ -130,13 +133,13 @@ export class H1Pool implements EndpointPool {
   /**
    * Not pickable for a while after a failed connect (the first failure of an
    * outage is logged with its cause); then a connect check decides whether it
-   * is back. Backoff doubles up to 30 s.
+   * is back. Backoff doubles from the service's reconnectBackoff.base up to its max.
    */
   backOff(cause: string): void {
     this.endpoint.connectFailed(cause);
     if (this.retryTimer !== undefined || this.closed) return;
     this.failures++;
-    const delay = Math.min(30_000, 100 * 2 ** Math.min(this.failures - 1, 20));
+    const delay = Math.min(this.settings.backoffMax, this.settings.backoffBase * 2 ** Math.min(this.failures - 1, 30));
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       if (this.endpoint.state === EndpointState.RECONNECTING) this.probe();
