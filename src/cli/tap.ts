@@ -7,17 +7,20 @@ import type { TapEvent } from '../telemetry/tap.js';
 export const TAP_USAGE = `Usage:
   switchyard tap [--admin HOST:PORT] [--service S] [--route R] [--listener L] [--method M]
                  [--path PREFIX] [--status N|5xx] [--grpc-status N] [--endpoint HOST:PORT]
+                 [--classification success|failure|cancelled] [--reason R]
                  [--rate N] [--max N] [--json]
 
 Streams a summary of every finished request matching the filters from a
 running proxy's admin server (/api/v1/tap), one line each. --method matches
 the HTTP method, a gRPC method ("pkg.Svc/Method") or its short name. The proxy
 sends at most --rate events per second (default 100) and reports what it
-dropped. --max exits after N events; --json prints the raw events.
+dropped. --reason selects failures by reason (no-endpoint, timeout,
+queue-timeout, connect-failed, upstream-5xx, …), shown as reason=… on each
+failed request. --max exits after N events; --json prints the raw events.
 Exit codes: 0 done, 1 admin server unreachable, 2 usage error.`;
 
 /** What the CLI prints of a tap event (the admin server streams TapEvent). */
-type TapLine = Pick<TapEvent, 'time' | 'listener' | 'route' | 'service' | 'method' | 'path' | 'endpoint' | 'status' | 'grpcStatus' | 'latencyMs' | 'attempts' | 'errorCode' | 'classification'>;
+type TapLine = Pick<TapEvent, 'time' | 'listener' | 'route' | 'service' | 'method' | 'path' | 'endpoint' | 'status' | 'grpcStatus' | 'latencyMs' | 'attempts' | 'errorCode' | 'classification' | 'reason'>;
 
 export function formatTap(e: TapLine): string {
   const parts = [
@@ -30,6 +33,7 @@ export function formatTap(e: TapLine): string {
   ];
   if (e.grpcStatus >= 0) parts.push(`grpc-status=${e.grpcStatus}`);
   parts.push(`${e.latencyMs.toFixed(3)}ms`, `attempts=${e.attempts}`, e.classification);
+  if (e.reason) parts.push(`reason=${e.reason}`);
   if (e.errorCode) parts.push(e.errorCode);
   return parts.join(' ');
 }
@@ -37,6 +41,7 @@ export function formatTap(e: TapLine): string {
 const FILTERS: [flag: string, param: string][] = [
   ['service', 'service'], ['route', 'route'], ['listener', 'listener'], ['method', 'method'], ['path', 'path'],
   ['status', 'status'], ['grpc-status', 'grpcStatus'], ['endpoint', 'endpoint'], ['rate', 'rate'],
+  ['classification', 'classification'], ['reason', 'reason'],
 ];
 
 export async function runTap(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {

@@ -153,3 +153,17 @@ test('stat, top, tap and diagnose against a running proxy', async (t) => {
   child.kill('SIGTERM');
   assert.equal(await exited, 0);
 });
+
+test('tap lines name the failure reason, and a request without one shows none', async () => {
+  const { formatTap } = await import('../../src/cli/tap.js');
+  const base = {
+    time: '2026-01-01T00:00:00.000Z', listener: 'edge', route: 'default', service: 'web', method: 'GET', path: '/x',
+    endpoint: '', status: 503, grpcStatus: -1, latencyMs: 3000, attempts: 0, errorCode: 'SWY_ERR_QUEUE_TIMEOUT',
+    classification: 'failure', reason: 'queue-timeout',
+  } as const;
+  assert.equal(
+    formatTap(base),
+    '2026-01-01T00:00:00.000Z edge/default web GET /x -> (none) status=503 3000.000ms attempts=0 failure reason=queue-timeout SWY_ERR_QUEUE_TIMEOUT',
+  );
+  assert.doesNotMatch(formatTap({ ...base, status: 200, errorCode: '', classification: 'success', reason: '' }), /reason=/);
+});
