@@ -11,13 +11,15 @@ import * as grpc from '@grpc/grpc-js';
 import { renderStat, type StatsResponse } from '../../src/cli/stat.js';
 import { closeSession, connect, h2Request } from '../helpers/proxy-harness.js';
 import { echoClient, unary } from '../helpers/grpc-echo.js';
-import { closedPort, getJson, getText, samples, startTelemetryProxy, sum, until, type TelemetryProxy } from '../telemetry/harness.js';
+import { getJson, getText, samples, startTelemetryProxy, sum, until, type TelemetryProxy } from '../telemetry/harness.js';
 
 const GRPC_CALLS = 20;
 const H2_CALLS = 10;
 
 async function downProxy(failfastTimeout: string): Promise<{ p: TelemetryProxy; endpoint: string }> {
-  const endpoint = `127.0.0.1:${await closedPort()}`;
+  // Port 1 is outside the ephemeral range: nothing else on the machine (another
+  // test's listener, a client socket) can take it while this test runs.
+  const endpoint = '127.0.0.1:1';
   const p = await startTelemetryProxy({
     listeners: [{ name: 'edge', listen: '127.0.0.1:0', protocol: 'http2', service: 'api' }],
     services: [{ name: 'api', endpoints: [endpoint], failfast: { timeout: failfastTimeout }, reconnectBackoff: { base: '20ms', max: '200ms' } }],
