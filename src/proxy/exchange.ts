@@ -52,6 +52,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   private pending: Buffer[] = [];
   private replay: Buffer[] | null = null;
   private replayBytes = 0;
+  private replaySentBytes = 0;
   private consumeSkip = 0;
 
   // ---- upstream
@@ -340,11 +341,26 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     else this.fail(ProxyErrors.CONNECT_FAILED);
   }
 
+  /**
+   * Keeps request body octets for a resend. Over HTTP/2 the limit counts octets
+   * that actually left for the endpoint (onDataSent), not those still queued
+   * behind its window: a request refused after one window (REFUSED_STREAM, or
+   * above a GOAWAY's last stream id) can then be resent whole, though the client
+   * was faster than the endpoint. Queued octets are held anyway, and are bounded
+   * by the client's own flow control. HTTP/1.1 upstreams take the body at once.
+   */
   private keepForReplay(d: Buffer): void {
     if (this.replay === null) return;
     this.replayBytes += d.length;
-    if (this.replayBytes > this.bufferLimit) this.replay = null;
+    if (this.service.isHttp1 && this.replayBytes > this.bufferLimit) this.replay = null;
     else this.replay.push(d);
+  }
+
+  /** `n` request octets left for the endpoint over HTTP/2: past the replay limit, the body can no longer be resent. */
+  private replaySent(n: number): void {
+    if (this.replay === null) return;
+    this.replaySentBytes += n;
+    if (this.replaySentBytes > this.bufferLimit) this.replay = null;
   }
 
   /** Resends a request the upstream did not process (§8.7), if its body is still at hand. */
@@ -356,6 +372,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     this.pending = this.replay.concat(this.pending);
     this.replay = [];
     this.replayBytes = 0;
+    this.replaySentBytes = 0;
     this.dispatch();
     return true;
   }
@@ -435,6 +452,7 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
       this.responseConsumed(n);
     } else {
       // Request bytes went upstream: the client may send that much more.
+      this.replaySent(n);
       this.requestBodyTaken(n);
     }
   }
@@ -453,7 +471,8 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
    * credited to their source exactly as if they had been sent.
    */
   onDataDropped(s: Http2Stream, n: number): void {
-    this.onDataSent(s, n);
+    if (s === this.downStream) this.responseConsumed(n);
+    else this.requestBodyTaken(n);
   }
 
   /** Response bytes went to the client: take that much more from upstream (end-to-end back-pressure). */
