@@ -233,8 +233,7 @@ export class H1Exchange extends Exchange {
     const res = this.res;
     while (res.writableCorked > 0) res.uncork();
     while (socket.writableCorked > 0) socket.uncork();
-    socket.end();
-    setTimeout(destroySocket, LINGER_MS, socket).unref();
+    lingeringClose.call(socket);
   }
 
   protected downConsume(n: number): void {
@@ -266,7 +265,10 @@ export class H1Exchange extends Exchange {
 
 const EMPTY = Buffer.alloc(0);
 
-/** A socket's destroySoon() after an early answer: half-close, keep reading, close when the client does or after LINGER_MS. */
+/**
+ * Half-close, keep reading, and close when the client does or after LINGER_MS:
+ * the socket's destroySoon() after an early answer, and the end of a response cut short.
+ */
 function lingeringClose(this: Socket): void {
   this.end();
   setTimeout(destroySocket, LINGER_MS, this).unref();

@@ -61,10 +61,8 @@ const PAUSE_AT = 1 << 20;
 export class H1Pool implements EndpointPool {
   private readonly pool: Pool;
   private connected = 0;
-  private readonly connectTimeout: number;
 
   constructor(private readonly endpoint: Endpoint, private readonly settings: H1PoolSettings) {
-    this.connectTimeout = settings.connectTimeout;
     const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
     const PoolCtor = undiciPool();
     this.pool = new PoolCtor(`http://${host}:${endpoint.port}`, {
@@ -113,7 +111,8 @@ export class H1Pool implements EndpointPool {
     if (this.closed || this.probing !== null) return;
     const socket = net.connect({ host: this.endpoint.host, port: this.endpoint.port });
     this.probing = socket;
-    const timer = setTimeout(probeTimedOut, this.connectTimeout, socket, this.connectTimeout);
+    const timeout = this.settings.connectTimeout;
+    const timer = setTimeout(probeTimedOut, timeout, socket, timeout);
     timer.unref();
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -268,7 +267,6 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
     const c = this.controller;
     if (c !== null && c.paused && this.unconsumed < PAUSE_AT / 2) c.resume();
   }
-
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
