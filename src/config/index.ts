@@ -42,3 +42,4 @@ export {
   type MaglevConfig,
 } from './balancer-options.js';
 export * from './resilience-schema.js';
+export { discoverySchema, dnsDiscoverySchema, kubernetesDiscoverySchema } from './discovery-schema.js';

@@ -18,6 +18,7 @@ import {
   type HostPort,
 } from './address.js';
 import { balancerWithDefault } from './balancer-options.js';
+import { discoverySchema } from './discovery-schema.js';
 
 // ---------------------------------------------------------------------------
 // Building blocks
@@ -213,6 +214,10 @@ export const serviceObjectSchema = z
     protocol: z.enum(UPSTREAM_PROTOCOLS).default('http2'),
     balancer: balancerWithDefault,
     endpoints: z.array(endpointSchema).default([]),
+    /** Endpoints from a file, DNS or Kubernetes instead of `endpoints`. */
+    discovery: discoverySchema.optional(),
+    /** A removed endpoint's in-flight requests may run this long before its connections are closed. */
+    drainTimeout: durationSchema.default('30s'),
     connectTimeout: positiveDurationSchema.default('1s'),
     maxConnectionsPerEndpoint: z.number().int().min(1).max(10_000).default(8),
     keepaliveInterval: durationSchema.default('10s'),
@@ -287,6 +292,9 @@ function crossCheck(raw: unknown, ctx: Ctx): void {
     if (first !== undefined) issue(ctx, ['services', i, 'name'], `duplicate service name "${s.name}" (also services[${first}])`);
     else serviceNames.set(s.name, i);
 
+    if (s.endpoints !== undefined && s.discovery !== undefined) {
+      issue(ctx, ['services', i, 'discovery'], 'set either endpoints or discovery, not both');
+    }
     // Unique endpoint addresses within a service.
     if (Array.isArray(s.endpoints)) {
       const seen = new Map<string, number>();
@@ -389,6 +397,7 @@ export type BackendRef = RouteConfig['backends'][number];
 export type ServiceConfig = Config['services'][number];
 export type UpstreamProtocol = ServiceConfig['protocol'];
 export type EndpointConfig = ServiceConfig['endpoints'][number];
+export type { DiscoveryConfig, DnsDiscoveryConfig, KubernetesDiscoveryConfig } from './discovery-schema.js';
 export type ReconnectBackoffConfig = ServiceConfig['reconnectBackoff'];
 export type ServiceHttp1Config = ServiceConfig['http1'];
 export type { BalancerConfig, HashOn, SlowStartConfig } from './balancer-options.js';
