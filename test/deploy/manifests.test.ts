@@ -38,6 +38,8 @@ interface Build {
   /** Generated ConfigMaps: name → key → text (also present in `objects`). */
   generated: Map<string, Map<string, string>>;
   namespace: string | undefined;
+  /** The kustomization's own `images` entries. */
+  images: Obj[];
   /** Every file the kustomization (and the ones it includes) reads. */
   files: Set<string>;
 }
@@ -54,7 +56,7 @@ function loadKustomization(dir: string): Build {
   assert.equal(k.apiVersion, 'kustomize.config.k8s.io/v1beta1', rel(file));
   assert.equal(k.kind, 'Kustomization', rel(file));
   for (const key of Object.keys(k)) assert.ok(KUSTOMIZATION_KEYS.has(key), `${rel(file)}: "${key}" is not modelled by this test; teach it`);
-  const build: Build = { dir, objects: [], generated: new Map(), namespace: k.namespace, files: new Set([file]) };
+  const build: Build = { dir, objects: [], generated: new Map(), namespace: k.namespace, images: k.images ?? [], files: new Set([file]) };
   for (const r of (k.resources ?? []) as string[]) {
     const p = path.resolve(dir, r);
     assert.ok(existsSync(p), `${rel(file)}: resource ${r} does not exist`);
@@ -441,6 +443,17 @@ test('Switchyard-image containers run as non-root, read-only, without capabiliti
     }
   }
   assert.ok(checked >= 5, `${checked} containers`);
+});
+
+test('the Switchyard image is tagged with the package version, in the manifests and the image overrides', () => {
+  const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+  for (const b of BUILDS) {
+    const uses = podTemplates(b).some(({ pod }) => containersOf(pod.spec).some(isSwitchyardImage));
+    if (!uses) continue;
+    for (const { pod } of podTemplates(b)) for (const c of containersOf(pod.spec).filter(isSwitchyardImage)) assert.equal(c.image, `switchyard:${version}`);
+    // Each deployable folder says where to point the image at a registry.
+    assert.deepEqual(b.images, [{ name: 'switchyard', newTag: version }], rel(b.dir));
+  }
 });
 
 test('the gateway runs at least two replicas on different nodes, under a disruption budget', () => {
