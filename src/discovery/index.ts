@@ -15,6 +15,11 @@ export { FileSource, parseEndpointFile } from './file-source.js';
 export interface DiscoveryOptions {
   /** Passed to every Kubernetes source (tests point it at a stand-in API server). */
   kubernetes?: unknown;
+  /**
+   * A source supplied by the program embedding Switchyard (its own registry),
+   * asked first for every service; undefined falls back to the configuration.
+   */
+  sourceFor?(service: ServiceConfig): DiscoverySource | undefined;
 }
 
 /**
@@ -23,6 +28,8 @@ export interface DiscoveryOptions {
  * contacted before the source's start().
  */
 export function createSource(service: ServiceConfig, options: DiscoveryOptions = {}): DiscoverySource | undefined {
+  const custom = options.sourceFor?.(service);
+  if (custom !== undefined) return custom;
   const d = service.discovery;
   if (d === undefined) return hasHostnames(service.endpoints) ? new StaticSource(service.endpoints) : undefined;
   if (d.file !== undefined) return new FileSource(d.file);
