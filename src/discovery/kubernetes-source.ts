@@ -59,7 +59,7 @@ const WATCH_GRACE_MS = 30_000;
 /** The generated client's per-call middleware (observable-style, unlike the package's top-level `Middleware`). */
 type CallMiddleware = NonNullable<NonNullable<Parameters<DiscoveryV1Api['listNamespacedEndpointSlice']>[1]>['middleware']>[number];
 
-/** A watch stream that was established and then broke: the informer resumes it, nothing to report. */
+/** A watch stream that was established and then broke: the informer is started again from its resourceVersion; nothing to report. */
 class WatchInterrupted extends Error {
   override readonly name = 'WatchInterrupted';
 }
@@ -220,7 +220,7 @@ export class KubernetesSource implements DiscoverySource {
       );
     } catch (err) {
       if (abort.signal.aborted && !this.stopped) {
-        throw new Error(`list EndpointSlices of ${this.target}: no answer from ${this.server} within ${(this.options.listTimeout ?? 60_000) / 1000} s`);
+        throw new Error(`list: no answer from ${this.server} within ${(this.options.listTimeout ?? 60_000) / 1000} s`);
       }
       throw err;
     } finally {
@@ -273,12 +273,15 @@ export class KubernetesSource implements DiscoverySource {
       ended = true;
       clearTimeout(deadline);
       if (controller !== undefined) this.openWatches.delete(controller);
+      const lived = connectedAt > 0 ? Date.now() - connectedAt : 0;
+      // A watch that stayed up a while proves the server healthy, even a quiet one.
+      if (lived >= 1000) this.failures = 0;
       if (failure !== undefined) {
         const code = typeof failure.code === 'number' ? failure.code : 500;
         err = Object.assign(new Error(String(failure.message ?? 'watch error')), { statusCode: code, body: failure });
       } else if (err && connectedAt > 0) {
         err = new WatchInterrupted(stalled ? `no end of the watch ${timeoutSeconds} s after its timeout` : String((err as Error).message ?? err));
-      } else if (!err && connectedAt > 0 && events === 0 && Date.now() - connectedAt < 1000) {
+      } else if (!err && connectedAt > 0 && events === 0 && lived < 1000) {
         // client-go's "very short watch": a server that ends every watch at
         // once would otherwise be asked again without pause.
         err = new WatchInterrupted('the API server ended the watch at once');
@@ -396,7 +399,6 @@ export class KubernetesSource implements DiscoverySource {
     // node-fetch: "request to <url> failed, reason: connect ECONNREFUSED 127.0.0.1:6443".
     const reason = /, reason: (.*)$/s.exec(message)?.[1];
     if (reason !== undefined) return `${what}: cannot reach the API server ${this.server}: ${reason}`;
-    if (message.startsWith(what)) return message;
     return `${what}: ${message}`;
   }
 }

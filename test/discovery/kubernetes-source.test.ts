@@ -381,6 +381,17 @@ test('kubernetes: rejected credentials (401) and an unreachable API server say s
   assert.equal(api.counters.lists, 1, 'the watch resumed from its resourceVersion, no relist');
 });
 
+test('kubernetes: a list that gets no answer times out, is reported and retried', async (t) => {
+  const api = await setup(t);
+  api.create(slice('greeter-a', [ep('10.0.0.1')]));
+  api.holdLists();
+  const { sink } = source(t, api, {}, { listTimeout: 100 });
+  await sink.until(() => sink.errors.length > 0, 'the list timeout');
+  assert.equal(sink.errors[0], `EndpointSlices of default/greeter: list: no answer from ${api.url} within 0.1 s`);
+  api.releaseLists();
+  await sink.untilSet(['10.0.0.1:8080']);
+});
+
 test('kubernetes: after stop() no sink call comes and no watch stays open, even one answered after stop()', async (t) => {
   const api = await setup(t);
   api.create(slice('greeter-a', [ep('10.0.0.1')]));

@@ -23,7 +23,7 @@
  * Ways to break it: `dropWatches()` (destroy open watch connections),
  * `endWatches()` (end them as a server timeout does), `errorWatches()` (an
  * ERROR event, then the end), `endWatchesAtOnce`, `holdWatches()` (new
- * watch requests wait until `releaseWatches()`), `failWith()` (answer every
+ * watch requests wait until `releaseWatches()`), `holdLists()`, `failWith()` (answer every
  * request with an error Status until cleared), `suspend()` / `resume()`
  * (stop listening: connection refused). Objects are validated with
  * kubernetes-models, as the API server would reject malformed ones.
@@ -138,6 +138,8 @@ export class KubeApiStandIn extends EventEmitter {
   /** Watches from a resourceVersion below this get 410 Gone. */
   private oldest = 0;
   private holding = false;
+  private holdingLists = false;
+  private readonly heldLists: http.ServerResponse[] = [];
   private failure: Failure | undefined;
   private listenPort = 0;
 
@@ -301,6 +303,17 @@ export class KubeApiStandIn extends EventEmitter {
     }
   }
 
+  /** List requests get no answer (the connection stays open) until releaseLists(). */
+  holdLists(): void {
+    this.holdingLists = true;
+  }
+
+  /** Stops holding lists; the held ones are dropped (their clients gave up or will). */
+  releaseLists(): void {
+    this.holdingLists = false;
+    for (const res of this.heldLists.splice(0)) res.destroy();
+  }
+
   /** Answers every request with this Status until called with undefined. */
   failWith(failure: Failure | undefined): void {
     this.failure = failure;
@@ -322,6 +335,7 @@ export class KubeApiStandIn extends EventEmitter {
 
   async close(): Promise<void> {
     for (const h of this.held.splice(0)) h.res.destroy();
+    for (const res of this.heldLists.splice(0)) res.destroy();
     await this.suspend().catch(() => undefined);
   }
 
@@ -367,6 +381,11 @@ export class KubeApiStandIn extends EventEmitter {
         return;
       }
       this.serveWatch(req, res, url, namespace);
+      return;
+    }
+    if (this.holdingLists) {
+      this.heldLists.push(res);
+      this.emit('held');
       return;
     }
     this.counters.lists++;
