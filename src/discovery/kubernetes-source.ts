@@ -100,7 +100,8 @@ export class KubernetesSource implements DiscoverySource {
   readonly namespace: string;
 
   private readonly config: KubernetesDiscoveryConfig;
-  private readonly access: KubeAccess;
+  /** Where credentials come from; undefined until found (then start() keeps looking). */
+  private access: KubeAccess | undefined;
   private readonly backoff: { base: number; max: number };
   private readonly random: () => number;
   private readonly options: KubernetesSourceOptions;
@@ -131,10 +132,20 @@ export class KubernetesSource implements DiscoverySource {
   constructor(config: KubernetesDiscoveryConfig, options: KubernetesSourceOptions = {}) {
     this.config = config;
     this.options = options;
-    this.access = options.kubeConfig
-      ? { kind: 'given', kubeConfig: options.kubeConfig, namespace: contextNamespace(options.kubeConfig) }
-      : resolveKubeAccess(config.kubeconfig, options.resolve);
-    this.namespace = config.namespace ?? this.access.namespace ?? 'default';
+    // Local files only (the kubeconfig, the service account's namespace), to
+    // name the namespace in the description; nothing is contacted before
+    // start(). Missing credentials are not fatal here: start() reports them
+    // and keeps looking, as any source does after a failure.
+    if (options.kubeConfig !== undefined) {
+      this.access = { kind: 'given', kubeConfig: options.kubeConfig, namespace: contextNamespace(options.kubeConfig) };
+    } else {
+      try {
+        this.access = resolveKubeAccess(config.kubeconfig, options.resolve);
+      } catch {
+        this.access = undefined;
+      }
+    }
+    this.namespace = config.namespace ?? this.access?.namespace ?? 'default';
     this.backoff = options.backoff ?? { base: 500, max: 30_000 };
     this.random = options.random ?? Math.random;
     this.target = `${this.namespace}/${config.service}`;
@@ -164,6 +175,7 @@ export class KubernetesSource implements DiscoverySource {
     let k8s: typeof import('@kubernetes/client-node');
     let kc: KubeConfig;
     try {
+      this.access ??= resolveKubeAccess(this.config.kubeconfig, this.options.resolve);
       k8s = await import('@kubernetes/client-node');
       kc = await loadKubeConfig(this.access);
       this.api = kc.makeApiClient(k8s.DiscoveryV1Api);
@@ -177,7 +189,8 @@ export class KubernetesSource implements DiscoverySource {
       };
     } catch (err) {
       if (this.stopped) return;
-      this.report(err instanceof KubeAccessError ? err.message : `${describeAccess(this.access)}: ${(err as Error).message}`);
+      const where = this.access === undefined ? 'credentials' : describeAccess(this.access);
+      this.report(err instanceof KubeAccessError ? err.message : `${where}: ${(err as Error).message}`);
       this.retryLater(() => void this.boot());
       return;
     }

@@ -450,7 +450,17 @@ test('kubernetes credentials: an explicit kubeconfig file gives server and names
   // A configured namespace wins over the context's.
   assert.equal(new KubernetesSource({ service: 'greeter', port: 80, kubeconfig: file, namespace: 'web' }).description, 'kubernetes web/greeter port 80');
 
-  assert.throws(() => new KubernetesSource({ service: 'greeter', port: 80, kubeconfig: path.join(dir, 'missing') }), /kubeconfig .*missing: no such file/);
+  // A kubeconfig that is not there yet is reported by start(), which keeps looking.
+  const later = path.join(dir, 'later');
+  const waiting = new KubernetesSource({ service: 'greeter', port: 'grpc', kubeconfig: later, namespace: 'shop' }, FAST);
+  t.after(() => waiting.stop());
+  const waitingSink = new Recorder();
+  waiting.start(waitingSink);
+  await waitingSink.until(() => waitingSink.errors.length > 0, 'the missing kubeconfig');
+  assert.equal(waitingSink.errors[0], `kubeconfig ${later}: no such file or not readable`);
+  writeFileSync(later, api.kubeConfigYaml());
+  await waitingSink.untilSet(['10.0.4.1:8080']);
+
   assert.throws(
     () => resolveKubeAccess(undefined, { env: { HOME: dir }, inClusterPrefix: dir }),
     (err: Error) => err instanceof KubeAccessError && err.message.startsWith('no Kubernetes credentials: not in a cluster'),
