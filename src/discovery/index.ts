@@ -4,17 +4,19 @@
  */
 import type { ServiceConfig } from '../config/index.js';
 import { FileSource } from './file-source.js';
+import { KubernetesSource, type KubernetesSourceOptions } from './kubernetes-source.js';
 import { StaticSource, hasHostnames } from './static-source.js';
 import type { DiscoverySource } from './types.js';
 
 export type { DiscoveredEndpoint, DiscoverySink, DiscoverySource, DiscoveryStatus } from './types.js';
 export { staticEndpoints, StaticSource, STATIC_HOSTNAME_INTERVAL_MS } from './static-source.js';
 export { FileSource, parseEndpointFile } from './file-source.js';
+export { KubernetesSource, type KubernetesSourceOptions } from './kubernetes-source.js';
 
 /** What sources need from outside the configuration. */
 export interface DiscoveryOptions {
   /** Passed to every Kubernetes source (tests point it at a stand-in API server). */
-  kubernetes?: unknown;
+  kubernetes?: KubernetesSourceOptions;
   /**
    * A source supplied by the program embedding Switchyard (its own registry),
    * asked first for every service; undefined falls back to the configuration.
@@ -33,6 +35,6 @@ export function createSource(service: ServiceConfig, options: DiscoveryOptions =
   const d = service.discovery;
   if (d === undefined) return hasHostnames(service.endpoints) ? new StaticSource(service.endpoints) : undefined;
   if (d.file !== undefined) return new FileSource(d.file);
-  void options;
+  if (d.kubernetes !== undefined) return new KubernetesSource(d.kubernetes, options.kubernetes);
   throw new Error(`discovery source ${Object.keys(d).join(', ')} is not available yet`);
 }
