@@ -136,7 +136,11 @@ export function parseEndpointFile(text: string, path: string): z.output<typeof f
   const r = fileSchema.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
-  const node = doc.getIn(issue.path, true) as { range?: [number, number, number] } | undefined;
+  // The deepest node on the issue's path (a "host:port" string stands for { address }).
+  let node: { range?: [number, number, number] } | undefined;
+  for (let n = issue.path.length; n >= 0 && node?.range === undefined; n--) {
+    node = doc.getIn(issue.path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+  }
   const where = node?.range !== undefined ? ` line ${lines.linePos(node.range[0]).line}` : '';
   const at = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
   return `file ${path}${where}: ${at === '' ? '' : `${at}: `}${issue.message}`;
