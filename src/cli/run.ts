@@ -2,7 +2,7 @@ import pino from 'pino';
 import { ConfigError, formatIssues, loadConfigFile, parseConfig, type Config } from '../config/index.js';
 import { createPolicies } from '../policy/index.js';
 import { Proxy } from '../proxy/proxy.js';
-import { AdminServer, servicesReadiness } from '../telemetry/admin-server.js';
+import { AdminServer, servicesReadiness, servicesWarnings } from '../telemetry/admin-server.js';
 import { endpointLogEvents } from '../telemetry/endpoint-log.js';
 import { Telemetry } from '../telemetry/telemetry.js';
 import { parseArgs, stringFlag, UsageError } from './args.js';
@@ -110,7 +110,7 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
   try {
     await proxy.start();
     if (config.admin.enabled) {
-      admin = new AdminServer(servicesReadiness(proxy));
+      admin = new AdminServer(servicesReadiness(proxy), servicesWarnings(proxy));
       telemetry?.routes(admin);
       const a = await admin.listen(config.admin.listen.host, config.admin.listen.port);
       log.info({ address: `${a.address}:${a.port}` }, 'admin listening');

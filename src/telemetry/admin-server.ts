@@ -29,6 +29,24 @@ export function servicesReadiness(proxy: { readonly services: ReadonlyMap<string
 }
 
 /**
+ * What /ready adds below "ready" while it is ready: services whose discovery
+ * source fails and which run on their last good endpoint set (a probe reads
+ * the status; a person reads why).
+ */
+export function servicesWarnings(proxy: { readonly services: ReadonlyMap<string, ServiceRuntime> }): () => string {
+  return () => {
+    let out = '';
+    for (const s of proxy.services.values()) {
+      const d = s.discovery;
+      if (d === undefined || d.healthy) continue;
+      const line = `service "${s.name}": ${d.description} failed, keeping the last endpoint set: ${d.lastError}`;
+      out += out === '' ? line : `\n${line}`;
+    }
+    return out;
+  };
+}
+
+/**
  * The admin listener (never the data port): /live and /ready now, metrics,
  * stats, tap and the dashboard register more routes.
  */
@@ -36,7 +54,7 @@ export class AdminServer {
   private readonly routes = new Map<string, AdminHandler>();
   readonly server: http.Server;
 
-  constructor(readiness: Readiness) {
+  constructor(readiness: Readiness, warnings?: () => string) {
     this.server = http.createServer((req, res) => this.handle(req, res));
     this.route('/live', (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
@@ -46,7 +64,8 @@ export class AdminServer {
       const r = readiness();
       const ready = r === true || r === '';
       res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' });
-      if (ready) res.end('ready\n');
+      const w = ready && warnings !== undefined ? warnings() : '';
+      if (ready) res.end(w === '' ? 'ready\n' : `ready\n${w.split('\n').map((line) => `warning: ${line}`).join('\n')}\n`);
       else if (r === false) res.end('not ready: a service has no available endpoint\n');
       else res.end(`${r.split('\n').map((line) => `not ready: ${line}`).join('\n')}\n`);
     });

@@ -1,4 +1,4 @@
-export { AdminServer, servicesReadiness, type AdminHandler, type Readiness } from './admin-server.js';
+export { AdminServer, servicesReadiness, servicesWarnings, type AdminHandler, type Readiness } from './admin-server.js';
 export { endpointLogEvents } from './endpoint-log.js';
 export { REASON_NAMES, failureReason } from './failure-reason.js';
 export { Telemetry, classify, endpointStateName, type TelemetryOptions } from './telemetry.js';

@@ -131,5 +131,9 @@ test('dashboard: a discovered service shows its source, a failing source raises 
   const alert = await page.textContent('#alerts');
   assert.match(alert ?? '', /^web: file .*web\.yaml failed \(keeping the last endpoint set\): file .*web\.yaml line 1: \[0\]\.address: /);
   assert.equal(await page.$$eval('#services tbody tr.ep', (trs: any[]) => trs.length), 2);
+  // /ready stays 200 (the last set serves) and says what is wrong below.
+  const ready = await fetch(`${p.adminUrl}/ready`);
+  assert.equal(ready.status, 200);
+  assert.match(await ready.text(), /^ready\nwarning: service "web": file .*web\.yaml failed, keeping the last endpoint set: file .*line 1: /);
   assert.deepEqual(problems, []);
 });

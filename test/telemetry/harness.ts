@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { parseConfig } from '../../src/config/index.js';
 import { Proxy, type ProxyOptions } from '../../src/proxy/proxy.js';
-import { AdminServer, servicesReadiness } from '../../src/telemetry/admin-server.js';
+import { AdminServer, servicesReadiness, servicesWarnings } from '../../src/telemetry/admin-server.js';
 import { SseReader } from '../../src/telemetry/sse-reader.js';
 import { Telemetry, type TelemetryOptions } from '../../src/telemetry/telemetry.js';
 
@@ -28,7 +28,7 @@ export async function startTelemetryProxy(
   const proxy = new Proxy(config, { ...proxyOptions, observer: telemetry });
   telemetry.attach(proxy);
   await proxy.start();
-  const admin = new AdminServer(servicesReadiness(proxy));
+  const admin = new AdminServer(servicesReadiness(proxy), servicesWarnings(proxy));
   telemetry.routes(admin);
   const a = await admin.listen('127.0.0.1', 0);
   return {
