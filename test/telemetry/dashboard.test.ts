@@ -135,5 +135,9 @@ test('dashboard: a discovered service shows its source, a failing source raises 
   const ready = await fetch(`${p.adminUrl}/ready`);
   assert.equal(ready.status, 200);
   assert.match(await ready.text(), /^ready\nwarning: service "web": file .*web\.yaml failed, keeping the last endpoint set: file .*line 1: /);
+  // switchyard stat says the same in its notes.
+  const { fetchStats, renderStat } = await import('../../src/cli/stat.js');
+  const text = renderStat(await fetchStats(p.adminUrl, '10s'), 'services', undefined).text;
+  assert.match(text, /^web: endpoints from file .*web\.yaml: FAILING: file .*line 1: .*, last update \d{4}-.*, 2 updates, 1 errors$/m);
   assert.deepEqual(problems, []);
 });
