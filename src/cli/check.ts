@@ -3,10 +3,13 @@
  * every problem in it. Exit status 0 = valid, 1 = invalid, 2 = usage error.
  */
 import { loadConfigFile, ConfigError, formatIssues } from '../config/index.js';
+import { describeSource } from '../discovery/index.js';
 
 export const CHECK_USAGE = `Usage: switchyard check --config FILE
 
 Validate a configuration file (YAML or JSON) and report every problem found.
+Discovery settings are validated without reading endpoint files, asking DNS
+or contacting Kubernetes; each service's endpoint source is listed.
 
 Options:
   -c, --config FILE   the configuration file to check
@@ -50,6 +53,11 @@ export async function runCheck(args: string[], out: NodeJS.WritableStream, err: 
   try {
     const config = await loadConfigFile(file);
     out.write(`${file}: valid (${plural(config.listeners.length, 'listener')}, ${plural(config.services.length, 'service')})\n`);
+    // Discovery settings are checked above; nothing is read or contacted here.
+    for (const s of config.services) {
+      const source = describeSource(s);
+      if (source !== undefined) out.write(`  service ${s.name}: endpoints from ${source}\n`);
+    }
     return 0;
   } catch (e) {
     if (e instanceof ConfigError) {

@@ -23,6 +23,18 @@ export interface EndpointRow extends StatRow {
   share: number | null;
   latencyEstimateMs: number;
   connections: number;
+  zone?: string | null;
+  terminating?: boolean;
+}
+
+export interface DiscoveryRow {
+  kind: string;
+  description: string;
+  healthy: boolean;
+  lastError: string | null;
+  lastUpdate: string | null;
+  updates: number;
+  errors: number;
 }
 
 export interface ServiceRow extends StatRow {
@@ -32,6 +44,7 @@ export interface ServiceRow extends StatRow {
   available?: boolean;
   /** Why no request can be sent to it, null while one can. */
   unavailable?: string | null;
+  discovery?: DiscoveryRow;
 }
 
 export interface StatsResponse {
@@ -100,10 +113,15 @@ export function renderStat(st: StatsResponse, kind: string, name: string | undef
       data.push(s);
       for (const e of s.endpoints) {
         const share = e.share === null ? '-' : `${(e.share * 100).toFixed(0)}%`;
-        const state = e.cause ? `${e.state}: ${e.cause}` : e.state;
+        const state = (e.cause ? `${e.state}: ${e.cause}` : e.state) + (e.terminating ? ' (terminating)' : '') + (e.zone ? ` zone=${e.zone}` : '');
         rows.push([...statCells(`  ${e.name}`, e), `${share} ${'#'.repeat(Math.round((e.share ?? 0) * 20))}`, state]);
       }
       if (s.unavailable) notes.push(`${s.name}: ${s.unavailable}`);
+      const d = s.discovery;
+      if (d !== undefined && d.kind !== 'static') {
+        const when = d.lastUpdate === null ? 'no update yet' : `last update ${d.lastUpdate}`;
+        notes.push(`${s.name}: endpoints from ${d.description}: ${d.healthy ? 'ok' : `FAILING: ${d.lastError ?? ''}`}, ${when}, ${d.updates} updates, ${d.errors} errors`);
+      }
       const reasons = fmtReasons(s.failureReasons);
       if (reasons !== '') notes.push(`${s.name}: ${s.failures} failed in the last ${st.window}: ${reasons}`);
     }

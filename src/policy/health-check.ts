@@ -115,6 +115,28 @@ export class HealthChecker {
     for (const c of this.checks) this.schedule(c, spread > 0 ? this.random.next() * spread : 0);
   }
 
+  /** An endpoint joined the service (discovery): probed from now on, first after a jittered delay. */
+  add(endpoint: Endpoint): void {
+    if (this.checks.some((c) => c.endpoint === endpoint)) return;
+    const c = new EndpointCheck(endpoint);
+    this.checks.push(c);
+    if (!this.running) return;
+    const spread = (this.config.interval * this.config.jitter) / 100;
+    this.schedule(c, spread > 0 ? this.random.next() * spread : 0);
+  }
+
+  /** An endpoint left the service: its probe loop ends and a probe in flight is aborted. */
+  remove(endpoint: Endpoint): void {
+    const i = this.checks.findIndex((c) => c.endpoint === endpoint);
+    if (i < 0) return;
+    const c = this.checks[i]!;
+    this.checks.splice(i, 1);
+    c.timer?.cancel();
+    c.timer = undefined;
+    c.abort?.abort();
+    c.abort = undefined;
+  }
+
   /** Stops every probe loop and aborts probes in flight. Health flags stay as they are. */
   stop(): void {
     this.running = false;

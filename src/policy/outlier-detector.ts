@@ -98,7 +98,7 @@ export class OutlierDetector implements OutcomeRecorder {
   private readonly random: RandomSource;
   private readonly scheduler: Scheduler;
   private readonly deps: OutlierDetectorDeps;
-  private readonly total: number;
+  private total: number;
   private ejected = 0;
   private windowTimer: Timer | undefined = undefined;
   private running = false;
@@ -130,6 +130,26 @@ export class OutlierDetector implements OutcomeRecorder {
     if (this.running || !this.config.enabled) return;
     this.running = true;
     if (this.config.minSuccessRate > 0) this.scheduleWindow();
+  }
+
+  /** An endpoint joined the service (discovery): it is watched from now on. */
+  add(endpoint: Endpoint): void {
+    if (!this.config.enabled || this.states.has(endpoint)) return;
+    this.states.set(endpoint, new OutlierState(endpoint, this.clock.now()));
+    endpoint.outlier = this;
+    this.total++;
+  }
+
+  /** An endpoint left the service: forgotten, and no longer counted against maxEjectionPercent. */
+  remove(endpoint: Endpoint): void {
+    const s = this.states.get(endpoint);
+    if (s === undefined) return;
+    this.states.delete(endpoint);
+    this.total--;
+    s.timer?.cancel();
+    s.timer = undefined;
+    if (s.phase === OutlierPhase.EJECTED) this.ejected--;
+    if (endpoint.outlier === this) endpoint.outlier = undefined;
   }
 
   /** Stops timers and leaves the endpoints' slots empty. Ejected endpoints stay ejected. */

@@ -90,7 +90,22 @@ export class Endpoint implements Balanceable {
   readonly id: string;
   readonly host: string;
   readonly port: number;
-  readonly weight: number;
+  /** Relative weight; discovery may change it (the owner rebuilds its picker then). */
+  weight: number;
+  /**
+   * Kubernetes: serving but terminating. Such an endpoint takes requests only
+   * while no other endpoint of the service can (Envoy's and Istio's rule), so
+   * a rollout that leaves nothing ready still serves.
+   */
+  terminating = false;
+  /** Topology zone from discovery ('' when unknown). */
+  zone = '';
+  /** Zones this endpoint should serve (Kubernetes topology hints). */
+  forZones: readonly string[] = [];
+  /** The discovery source's name for it (a pod), '' when none. */
+  sourceName = '';
+  /** When it was removed from the service (clock ms) and began draining; 0 while a member. */
+  removedAt = 0;
   readySince: number;
   readonly load: EndpointLoad;
   state: number = EndpointState.CONNECTING;

@@ -6,6 +6,7 @@
  */
 import type { RouteConfig } from '../config/index.js';
 import type { ServiceRuntime } from './service-runtime.js';
+import type { Endpoint } from './endpoint.js';
 
 /** Retry conditions as bits, so a decision is one AND per attempt. */
 export const RetryOn = {
@@ -49,6 +50,10 @@ export interface RetryRules {
 export interface ServiceGuard {
   start(): void;
   stop(): void;
+  /** An endpoint joined the service (discovery): watch it too. */
+  add(endpoint: Endpoint): void;
+  /** An endpoint left the service (it drains): forget it. */
+  remove(endpoint: Endpoint): void;
 }
 
 export interface PolicyProvider {

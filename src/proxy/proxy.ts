@@ -7,6 +7,7 @@ import { H2Pool } from './upstream-h2-pool.js';
 import type { Http2Connection } from '../http2/index.js';
 import { ServiceRuntime, type EndpointEvents } from './service-runtime.js';
 import type { PolicyProvider } from './policy-hooks.js';
+import type { DiscoveryOptions } from '../discovery/index.js';
 
 export interface ProxyOptions {
   clock?: Clock;
@@ -17,6 +18,8 @@ export interface ProxyOptions {
   policies?: PolicyProvider;
   /** Told when an endpoint becomes unreachable or reachable again (the CLI logs it). */
   endpointEvents?: EndpointEvents;
+  /** What discovery sources need from outside the configuration (tests: a Kubernetes client config). */
+  discovery?: DiscoveryOptions;
 }
 
 /**
@@ -34,7 +37,7 @@ export class Proxy {
     this.clock = options.clock ?? monotonicClock;
     this.random = options.random ?? mathRandom;
     for (const s of config.services) {
-      this.services.set(s.name, new ServiceRuntime(s, { clock: this.clock, random: this.random, policies: options.policies, events: options.endpointEvents }));
+      this.services.set(s.name, new ServiceRuntime(s, { clock: this.clock, random: this.random, policies: options.policies, events: options.endpointEvents, discovery: options.discovery }));
     }
     const resolve = (name: string): ServiceRuntime => {
       const s = this.services.get(name);
@@ -65,10 +68,10 @@ export class Proxy {
       return;
     }
     for (const s of this.services.values()) {
-      for (const ep of s.endpoints) {
+      s.forEachEndpoint((ep) => {
         const pool = ep.pool;
         if (pool instanceof H2Pool) pool.forEachConnection(fn);
-      }
+      });
     }
   }
 

@@ -2,6 +2,8 @@ import {
   FailfastQueue, createBalancer, endpointLoadOptions, type BalancerSpec, type Clock, type LoadBalancer, type RandomSource,
 } from '../balancing/index.js';
 import type { ServiceConfig } from '../config/index.js';
+import { formatAddress } from '../config/index.js';
+import { createSource, staticEndpoints, type DiscoveredEndpoint, type DiscoveryOptions, type DiscoverySource, type DiscoveryStatus } from '../discovery/index.js';
 import type { Http2Options } from '../http2/index.js';
 import { ENDPOINT_STATE_NAMES, Endpoint, EndpointState, type EndpointOwner, type PoolWaiter } from './endpoint.js';
 import { H1Pool } from './upstream-h1-pool.js';
@@ -26,6 +28,8 @@ export interface ServiceDeps {
   upstreamHttp2?: Http2Options;
   /** Told when an endpoint becomes unreachable or reachable again (for logs). */
   events?: EndpointEvents;
+  /** What discovery sources need from outside the configuration (a Kubernetes client config in tests). */
+  discovery?: DiscoveryOptions;
 }
 
 /**
@@ -39,6 +43,20 @@ export interface EndpointEvents {
   reachable?(service: string, endpoint: string, downForMs: number): void;
   /** An upstream connection's flow control stalled for stallTimeout; it is being replaced. */
   stalled?(service: string, endpoint: string, direction: 'send' | 'receive', stallTimeoutMs: number): void;
+  /** The service's discovery source failed (first failure, or a different cause): the last good set stays. */
+  discoveryFailed?(service: string, source: string, message: string): void;
+  /** The source answered again after `downForMs` of failures. */
+  discoveryRecovered?(service: string, source: string, downForMs: number): void;
+  /** The endpoint set changed (ids added and removed; `updated`: weight or condition changes). */
+  endpointsChanged?(service: string, added: readonly string[], removed: readonly string[], updated: number, total: number): void;
+}
+
+/** Follows a service's endpoint set (telemetry keeps per-endpoint records with it). */
+export interface EndpointSetListener {
+  /** A new endpoint joined. */
+  added(endpoint: Endpoint): void;
+  /** A removed endpoint finished draining (or was cut off at drainTimeout): forget it. */
+  removed(endpoint: Endpoint): void;
 }
 
 /**
@@ -50,7 +68,21 @@ export interface EndpointEvents {
 export class ServiceRuntime implements EndpointOwner {
   readonly name: string;
   readonly isHttp1: boolean;
+  /** The members: what discovery (or the static list) says the service has now. */
   readonly endpoints: Endpoint[] = [];
+  /** Removed endpoints whose in-flight requests are finishing (bounded by drainTimeout). */
+  readonly draining = new Set<Endpoint>();
+  /** Where the endpoints come from, when not a static list of addresses. */
+  readonly source: DiscoverySource | undefined;
+  /** The source's health and last update (undefined for a static list of addresses). */
+  readonly discovery: DiscoveryStatus | undefined;
+  private readonly byId = new Map<string, Endpoint>();
+  private readonly setListeners: EndpointSetListener[] = [];
+  private started = false;
+  private closed = false;
+  private drainTimer: NodeJS.Timeout | undefined = undefined;
+  private readonly deps: ServiceDeps;
+  private readonly loadOptions: ReturnType<typeof endpointLoadOptions>;
   readonly balancer: LoadBalancer<Endpoint>;
   readonly failfast: FailfastQueue<EndpointWaiter>;
   /** Requests in flight (circuit breaker maxRequests). */
@@ -85,39 +117,179 @@ export class ServiceRuntime implements EndpointOwner {
       : typeof hashOn.grpcMetadata === 'string' ? hashOn.grpcMetadata
       : hashOn.path === true ? ':path' : undefined;
     this.hashOnSource = hashOn?.sourceIp === true;
-    const loadOptions = endpointLoadOptions(spec);
-    for (const e of config.endpoints) {
-      const ep = new Endpoint(e.address, e.weight, deps.clock, loadOptions, this);
-      ep.pool = this.isHttp1
-        ? new H1Pool(ep, {
-            connectTimeout: config.connectTimeout,
-            connections: config.http1.maxConnectionsPerEndpoint,
-            backoffBase: config.reconnectBackoff.base,
-            backoffMax: config.reconnectBackoff.max,
-          })
-        : new H2Pool(ep, {
-            connectTimeout: config.connectTimeout,
-            maxConnections: config.maxConnectionsPerEndpoint,
-            keepaliveInterval: config.keepaliveInterval,
-            keepaliveTimeout: config.keepaliveTimeout,
-            stallTimeout: config.stallTimeout,
-            streamIdleTimeout: config.streamIdleTimeout,
-            backoffBase: config.reconnectBackoff.base,
-            backoffMax: config.reconnectBackoff.max,
-            http2: deps.upstreamHttp2,
-          }, deps.random);
-      this.endpoints.push(ep);
-    }
-    this.rebuild();
+    this.deps = deps;
+    this.loadOptions = endpointLoadOptions(spec);
     this.guards = deps.policies?.serviceGuards(this) ?? [];
+    // Addresses listed in the configuration are members at once (no I/O);
+    // hostnames there, files, DNS and Kubernetes arrive through the source.
+    const initial = staticEndpoints(config.endpoints);
+    if (initial.length > 0) this.apply(initial, true);
+    this.source = createSource(config, deps.discovery);
+    this.discovery = this.source === undefined ? undefined : {
+      kind: this.source.kind,
+      description: this.source.description,
+      healthy: true,
+      lastError: '',
+      lastUpdate: 0,
+      lastErrorAt: 0,
+      updates: 0,
+      errors: 0,
+    };
+    this.rebuild();
   }
 
   private readonly guards: ServiceGuard[];
 
-  /** Connects to (or checks) every endpoint ahead of traffic and starts the guards. */
+  /** Connects to (or checks) every endpoint ahead of traffic, starts the guards and the discovery source. */
   start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
     for (const ep of this.endpoints) ep.pool.start();
     for (const g of this.guards) g.start();
+    this.source?.start({
+      update: (endpoints) => this.sourceUpdate(endpoints),
+      error: (message) => this.sourceError(message),
+    });
+  }
+
+  /** Follow the endpoint set; `added` is called at once for every current member. */
+  watchEndpoints(listener: EndpointSetListener): void {
+    this.setListeners.push(listener);
+    for (const ep of this.endpoints) listener.added(ep);
+  }
+
+  /** Every endpoint with connections: members and those draining. */
+  forEachEndpoint(fn: (ep: Endpoint) => void): void {
+    for (const ep of this.endpoints) fn(ep);
+    for (const ep of this.draining) fn(ep);
+  }
+
+  private sourceUpdate(endpoints: readonly DiscoveredEndpoint[]): void {
+    const st = this.discovery;
+    if (this.closed || st === undefined) return;
+    st.updates++;
+    st.lastUpdate = Date.now();
+    if (!st.healthy) {
+      st.healthy = true;
+      st.lastError = '';
+      this.events?.discoveryRecovered?.(this.name, st.description, st.lastUpdate - st.lastErrorAt);
+    }
+    this.apply(endpoints, false);
+  }
+
+  private sourceError(message: string): void {
+    const st = this.discovery;
+    if (this.closed || st === undefined) return;
+    st.errors++;
+    st.lastErrorAt = Date.now();
+    const changed = st.healthy || st.lastError !== message;
+    st.healthy = false;
+    st.lastError = message;
+    if (changed) this.events?.discoveryFailed?.(this.name, st.description, message);
+  }
+
+  /**
+   * Makes the members what `discovered` says: new endpoints get pools, load
+   * records and guards; changed ones take their new weight and conditions;
+   * missing ones drain. Endpoints that stay keep their connections, load
+   * estimates and health. One picker rebuild per snapshot.
+   */
+  private apply(discovered: readonly DiscoveredEndpoint[], initial: boolean): void {
+    const wanted = new Map<string, DiscoveredEndpoint>();
+    for (const d of discovered) {
+      // Neither ready nor serving-while-terminating: Kubernetes says it must not
+      // serve (Linkerd drops such endpoints); it drains like a removed one.
+      if (!d.ready && !(d.serving && d.terminating)) continue;
+      const id = formatAddress(d.address);
+      if (!wanted.has(id)) wanted.set(id, d);
+    }
+    const removed: string[] = [];
+    for (let i = this.endpoints.length - 1; i >= 0; i--) {
+      const ep = this.endpoints[i]!;
+      if (wanted.has(ep.id)) continue;
+      this.endpoints.splice(i, 1);
+      this.byId.delete(ep.id);
+      this.drain(ep);
+      removed.push(ep.id);
+    }
+    const added: string[] = [];
+    let updated = 0;
+    for (const [id, d] of wanted) {
+      const ep = this.byId.get(id);
+      if (ep === undefined) {
+        this.add(d);
+        added.push(id);
+      } else if (applyConditions(ep, d)) {
+        updated++;
+      }
+    }
+    if (added.length === 0 && removed.length === 0 && updated === 0) return;
+    if (!initial) {
+      this.rebuild();
+      this.events?.endpointsChanged?.(this.name, added, removed.reverse(), updated, this.endpoints.length);
+    }
+  }
+
+  private add(d: DiscoveredEndpoint): void {
+    const config = this.config;
+    const ep = new Endpoint(d.address, d.weight, this.deps.clock, this.loadOptions, this);
+    applyConditions(ep, d);
+    ep.pool = this.isHttp1
+      ? new H1Pool(ep, {
+          connectTimeout: config.connectTimeout,
+          connections: config.http1.maxConnectionsPerEndpoint,
+          backoffBase: config.reconnectBackoff.base,
+          backoffMax: config.reconnectBackoff.max,
+        })
+      : new H2Pool(ep, {
+          connectTimeout: config.connectTimeout,
+          maxConnections: config.maxConnectionsPerEndpoint,
+          keepaliveInterval: config.keepaliveInterval,
+          keepaliveTimeout: config.keepaliveTimeout,
+          stallTimeout: config.stallTimeout,
+          streamIdleTimeout: config.streamIdleTimeout,
+          backoffBase: config.reconnectBackoff.base,
+          backoffMax: config.reconnectBackoff.max,
+          http2: this.deps.upstreamHttp2,
+        }, this.deps.random);
+    this.endpoints.push(ep);
+    this.byId.set(ep.id, ep);
+    for (const g of this.guards) g.add(ep);
+    for (const l of this.setListeners) l.added(ep);
+    if (this.started) ep.pool.start();
+  }
+
+  /**
+   * Takes a removed endpoint out of service: never picked again, its guards
+   * forget it, its connections close once their requests end (HTTP/2 GOAWAY,
+   * HTTP/1.1 close after the response) and at drainTimeout whatever is left
+   * is closed.
+   */
+  private drain(ep: Endpoint): void {
+    ep.state = EndpointState.REMOVED;
+    ep.removedAt = this.deps.clock.now();
+    for (const g of this.guards) g.remove(ep);
+    this.draining.add(ep);
+    ep.pool.close(true);
+    if (this.drainTimer === undefined) {
+      this.drainTimer = setInterval(sweepDraining, DRAIN_SWEEP_MS, this);
+      this.drainTimer.unref();
+    }
+  }
+
+  /** Ends the drain of endpoints whose requests finished or whose drainTimeout passed. */
+  sweepDraining(force = false): void {
+    const now = this.deps.clock.now();
+    for (const ep of this.draining) {
+      if (!force && ep.load.pending > 0 && now - ep.removedAt < this.config.drainTimeout) continue;
+      this.draining.delete(ep);
+      ep.pool.close(false);
+      for (const l of this.setListeners) l.removed(ep);
+    }
+    if (this.draining.size === 0 && this.drainTimer !== undefined) {
+      clearInterval(this.drainTimer);
+      this.drainTimer = undefined;
+    }
   }
 
   /** The hash key of a request for hash policies, or undefined. */
@@ -166,7 +338,13 @@ export class ServiceRuntime implements EndpointOwner {
    */
   unavailableReason(): string {
     if (this.pickableCount > 0) return '';
-    if (this.endpoints.length === 0) return `no endpoint configured for service "${this.name}"`;
+    if (this.endpoints.length === 0) {
+      const st = this.discovery;
+      if (st === undefined) return `no endpoint configured for service "${this.name}"`;
+      if (!st.healthy) return `no endpoint for service "${this.name}": ${st.description} failed: ${st.lastError}`;
+      if (st.updates === 0) return `no endpoint for service "${this.name}" yet: waiting for ${st.description}`;
+      return `no endpoint for service "${this.name}": ${st.description} lists none ready`;
+    }
     const why = this.endpoints.map((ep) => `${ep.id}: ${endpointProblem(ep)}`).join('; ');
     return `no available endpoint for service "${this.name}" (${why})`;
   }
@@ -176,14 +354,22 @@ export class ServiceRuntime implements EndpointOwner {
 
   private rebuild(): void {
     let pickable: Endpoint[] = [];
-    for (const ep of this.endpoints) if (ep.pickable && ep.weight > 0) pickable.push(ep);
-    const total = this.endpoints.length;
+    let total = 0;
+    for (const ep of this.endpoints) {
+      if (ep.terminating) continue;
+      total++;
+      if (ep.pickable && ep.weight > 0) pickable.push(ep);
+    }
     // Envoy's panic threshold: when too few endpoints are healthy, sending everything to them
     // would overload them too; balance over every connectable endpoint instead.
     this.panicMode = total > 0 && (pickable.length * 100) / total < this.config.panicThreshold;
     if (this.panicMode) {
       pickable = [];
-      for (const ep of this.endpoints) if (ep.connectable && ep.weight > 0) pickable.push(ep);
+      for (const ep of this.endpoints) if (!ep.terminating && ep.connectable && ep.weight > 0) pickable.push(ep);
+    }
+    // Serving-but-terminating endpoints only when nothing else can serve (Envoy, Istio).
+    if (pickable.length === 0) {
+      for (const ep of this.endpoints) if (ep.terminating && ep.pickable && ep.weight > 0) pickable.push(ep);
     }
     this.pickableCount = pickable.length;
     this.balancer.update(pickable);
@@ -194,13 +380,39 @@ export class ServiceRuntime implements EndpointOwner {
   }
 
   close(graceful: boolean): void {
+    this.closed = true;
+    this.source?.stop();
     for (const g of this.guards) g.stop();
     for (const ep of this.endpoints) {
       ep.state = EndpointState.REMOVED;
       ep.pool.close(graceful);
     }
+    this.sweepDraining(true);
     this.failfast.close();
   }
+}
+
+/** How often draining endpoints are checked for being done (their in-flight count is read, nothing more). */
+const DRAIN_SWEEP_MS = 250;
+
+function sweepDraining(s: ServiceRuntime): void {
+  s.sweepDraining();
+}
+
+/** Applies a source's weight and conditions to a member; true when anything changed. */
+function applyConditions(ep: Endpoint, d: DiscoveredEndpoint): boolean {
+  const terminating = !d.ready && d.serving && d.terminating;
+  const zone = d.zone ?? '';
+  const name = d.name ?? '';
+  const forZones = d.forZones ?? [];
+  const sameZones = forZones.length === ep.forZones.length && forZones.every((z, i) => z === ep.forZones[i]);
+  if (ep.weight === d.weight && ep.terminating === terminating && ep.zone === zone && ep.sourceName === name && sameZones) return false;
+  ep.weight = d.weight;
+  ep.terminating = terminating;
+  ep.zone = zone;
+  ep.sourceName = name;
+  if (!sameZones) ep.forZones = [...forZones];
+  return true;
 }
 
 /** What keeps an endpoint from being picked, in a few words. */

@@ -151,7 +151,9 @@ export class H1Pool implements EndpointPool {
   }
 
   dispatch(w: PoolWaiter): void {
-    w.onPoolConnection(this);
+    // The endpoint left the service between the pick and now: nothing was sent, try another.
+    if (this.closed) w.onPoolConnectFailed();
+    else w.onPoolConnection(this);
   }
 
   /** Starts an upstream request for the exchange. */

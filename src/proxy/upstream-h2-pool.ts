@@ -56,6 +56,11 @@ export class H2Pool implements EndpointPool, ConnectionHandler {
   }
 
   dispatch(w: PoolWaiter): void {
+    if (this.closed) {
+      // The endpoint left the service between the pick and now: nothing was sent, try another.
+      w.onPoolConnectFailed();
+      return;
+    }
     const c = this.usable();
     if (c !== undefined && this.waiters.length === 0) {
       w.onPoolConnection(c);

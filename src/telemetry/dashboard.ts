@@ -100,7 +100,10 @@ function summarize(st) {
     var fr = l.failureReasons || {};
     Object.keys(fr).forEach(function (k) { t.reasons[k] = (t.reasons[k] || 0) + fr[k]; });
   });
-  st.services.forEach(function (s) { if (s.unavailable) t.unavailable.push(s.unavailable); });
+  st.services.forEach(function (s) {
+    if (s.unavailable) t.unavailable.push(s.unavailable);
+    else if (s.discovery && !s.discovery.healthy) t.unavailable.push(s.name + ': ' + s.discovery.description + ' failed (keeping the last endpoint set): ' + s.discovery.lastError);
+  });
   t.successRate = t.successes + t.failures > 0 ? t.successes / (t.successes + t.failures) : null;
   return t;
 }
@@ -167,12 +170,21 @@ function render(st) {
 
   var rows = [];
   st.services.forEach(function (s) {
-    var svcState = s.available === false ? el('span', 'unavailable', 'fail') : '';
+    var svcState = el('span');
+    if (s.available === false) svcState.appendChild(el('span', 'unavailable', 'fail'));
+    var d = s.discovery;
+    if (d && d.kind !== 'static') {
+      // Where the endpoints come from, whether it answers, and how fresh the set is.
+      var age = d.lastUpdate ? Math.max(0, Math.round((Date.now() - Date.parse(d.lastUpdate)) / 1000)) + ' s ago' : 'no update yet';
+      var src = el('span', (s.available === false ? ' ' : '') + d.kind + ': ' + (d.healthy ? 'ok' : 'failing') + ', updated ' + age, d.healthy ? 'source' : 'fail source');
+      src.title = d.description + (d.lastError ? '\\n' + d.lastError : '');
+      svcState.appendChild(src);
+    }
     rows.push(row([s.name + (s.panicMode ? ' (panic)' : ''), svcState, fmt(s.rps), pct(s.successRate), ms(s.latencyMs.p50), ms(s.latencyMs.p99), '', '', s.inFlight + ' in flight'], 'svc'));
     s.endpoints.forEach(function (e) {
       var bar = el('span'); var b = el('span', undefined, 'bar'); b.style.width = Math.round((e.share || 0) * 160) + 'px';
       bar.appendChild(b); bar.appendChild(document.createTextNode(' ' + (e.share === null ? '–' : (e.share * 100).toFixed(0) + '%')));
-      var st1 = el('span', e.state + (e.cause ? ': ' + e.cause : ''), 'state-' + e.state);
+      var st1 = el('span', e.state + (e.cause ? ': ' + e.cause : '') + (e.terminating ? ' (terminating)' : ''), 'state-' + e.state);
       rows.push(row([e.name, st1, fmt(e.rps), pct(e.successRate), ms(e.latencyMs.p50), ms(e.latencyMs.p99), ms(e.latencyEstimateMs), String(e.connections), bar], 'ep'));
     });
   });

@@ -7,6 +7,7 @@ import type { Exchange, ExchangeObserver } from '../proxy/exchange.js';
 import type { Listener } from '../proxy/listener.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { ServiceRuntime } from '../proxy/service-runtime.js';
+import type { DiscoveryStatus } from '../discovery/index.js';
 import type { AdminServer } from './admin-server.js';
 import { dashboardHtml } from './dashboard.js';
 import { registerFlowMetrics } from './flow-metrics.js';
@@ -86,7 +87,8 @@ class Series {
 class EndpointRecord {
   /** listener name → route name → series. */
   readonly series = new Map<string, Map<string, Series>>();
-  constructor(readonly id: string, readonly endpoint: Endpoint | undefined) {}
+  /** The endpoint it counts for; an endpoint re-added while its predecessor drains takes the record over. */
+  constructor(readonly id: string, public endpoint: Endpoint | undefined) {}
 }
 
 /** The record reached through ServiceRuntime.telemetry. */
@@ -282,17 +284,34 @@ export class Telemetry implements ExchangeObserver {
     r = new ServiceRecord(s.name, s);
     s.telemetry = r;
     this.services.push(r);
-    for (const ep of s.endpoints) this.endpointRecord(r, ep);
+    const record = r;
+    // Records follow the endpoint set: one per member, kept while it drains, then forgotten
+    // (its series leave /metrics, so churn in discovery does not grow the label set).
+    s.watchEndpoints({
+      added: (ep) => void this.endpointRecord(record, ep),
+      removed: (ep) => this.forgetEndpoint(record, ep),
+    });
     return r;
   }
 
   private endpointRecord(sr: ServiceRecord, ep: Endpoint): EndpointRecord {
     let r = ep.telemetry as EndpointRecord | undefined;
     if (r !== undefined) return r;
-    r = new EndpointRecord(ep.id, ep);
+    r = sr.endpoints.find((x) => x.id === ep.id);
+    if (r !== undefined) r.endpoint = ep;
+    else {
+      r = new EndpointRecord(ep.id, ep);
+      sr.endpoints.push(r);
+    }
     ep.telemetry = r;
-    sr.endpoints.push(r);
     return r;
+  }
+
+  private forgetEndpoint(sr: ServiceRecord, ep: Endpoint): void {
+    const r = ep.telemetry as EndpointRecord | undefined;
+    if (r === undefined || r.endpoint !== ep) return;
+    const i = sr.endpoints.indexOf(r);
+    if (i >= 0) sr.endpoints.splice(i, 1);
   }
 
   private listener(name: string): Set<string> {
@@ -390,6 +409,23 @@ export class Telemetry implements ExchangeObserver {
     perEndpoint('switchyard_endpoint_connect_failures_total', 'Connect attempts to the endpoint that failed (refused, name not found, timeout).', 'counter', (e) => e.connectFailuresTotal);
     perEndpoint('switchyard_endpoint_ejections_total', 'Times outlier detection ejected the endpoint.', 'counter', (e) => e.ejectionsTotal);
     perEndpoint('switchyard_endpoint_health_changes_total', 'Times active health checking changed the endpoint between healthy and unhealthy.', 'counter', (e) => e.healthChangesTotal);
+    new ScrapeMetric('switchyard_service_endpoints', 'Endpoints of the service now (members; draining ones not counted).', 'gauge', () =>
+      this.services.map((s) => ({ labels: { service: s.name }, value: s.service.endpoints.length })),
+    ).register(reg);
+    const perSource = (name: string, help: string, type: 'counter' | 'gauge', f: (d: DiscoveryStatus) => number): void => {
+      new ScrapeMetric(name, help, type, () => {
+        const out: Sample[] = [];
+        for (const s of this.services) {
+          const d = s.service.discovery;
+          if (d !== undefined) out.push({ labels: { service: s.name, source: d.kind }, value: f(d) });
+        }
+        return out;
+      }).register(reg);
+    };
+    perSource('switchyard_discovery_healthy', "1 while the service's discovery source answers; 0 while it fails (the last good set stays in use).", 'gauge', (d) => (d.healthy ? 1 : 0));
+    perSource('switchyard_discovery_updates_total', 'Endpoint sets received from the discovery source.', 'counter', (d) => d.updates);
+    perSource('switchyard_discovery_errors_total', 'Failed refreshes of the discovery source (resolution, read, parse, API errors).', 'counter', (d) => d.errors);
+    perSource('switchyard_discovery_last_update_timestamp_seconds', 'When the discovery source last delivered an endpoint set (Unix time; 0: never).', 'gauge', (d) => d.lastUpdate / 1000);
     new ScrapeMetric('switchyard_service_panic_mode', '1 while too few endpoints are healthy and the service balances over all of them.', 'gauge', () =>
       this.services.map((s) => ({ labels: { service: s.name }, value: s.service.panicMode ? 1 : 0 })),
     ).register(reg);
@@ -476,6 +512,10 @@ export class Telemetry implements ExchangeObserver {
           pending: e.load.pending,
           connections: e.pool.connectionCount,
           share: svc.requests > 0 ? st.requests / svc.requests : null,
+          weight: e.weight,
+          zone: e.zone === '' ? null : e.zone,
+          source: e.sourceName === '' ? null : e.sourceName,
+          terminating: e.terminating,
         };
       });
       let noEndpoint = 0;
@@ -488,6 +528,7 @@ export class Telemetry implements ExchangeObserver {
         inFlight: sr.inFlight,
         panicMode: sr.service.panicMode,
         noEndpoint,
+        discovery: discoveryView(sr.service),
         endpoints,
       };
     });
@@ -536,7 +577,16 @@ export class Telemetry implements ExchangeObserver {
         protocol: s.config.protocol,
         panicMode: s.panicMode,
         available: s.hasPickable,
-        endpoints: s.endpoints.map((e) => ({ id: e.id, state: endpointStateName(e), cause: e.cause === '' ? null : e.cause, weight: e.weight })),
+        discovery: discoveryView(s),
+        endpoints: [...s.endpoints, ...s.draining].map((e) => ({
+          id: e.id,
+          state: endpointStateName(e),
+          cause: e.cause === '' ? null : e.cause,
+          weight: e.weight,
+          zone: e.zone === '' ? null : e.zone,
+          source: e.sourceName === '' ? null : e.sourceName,
+          terminating: e.terminating,
+        })),
       })),
     };
   }
@@ -624,4 +674,19 @@ function snake(s: string): string {
 
 function round3(v: number): number {
   return Math.round(v * 1000) / 1000;
+}
+
+/** A service's endpoint source for stats and topology: 'static' when its endpoints are listed addresses. */
+function discoveryView(s: ServiceRuntime): { kind: string; description: string; healthy: boolean; lastError: string | null; lastUpdate: string | null; updates: number; errors: number } {
+  const d = s.discovery;
+  if (d === undefined) return { kind: 'static', description: 'endpoints in the configuration', healthy: true, lastError: null, lastUpdate: null, updates: 0, errors: 0 };
+  return {
+    kind: d.kind,
+    description: d.description,
+    healthy: d.healthy,
+    lastError: d.lastError === '' ? null : d.lastError,
+    lastUpdate: d.lastUpdate === 0 ? null : new Date(d.lastUpdate).toISOString(),
+    updates: d.updates,
+    errors: d.errors,
+  };
 }

@@ -69,3 +69,51 @@ test('check: usage', async () => {
   assert.equal((await run(['--config'])).code, 2);
   assert.equal((await run(['--bogus'])).code, 2);
 });
+
+test('check: discovery settings are validated without contacting anything, and each source is named', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'swy-check-'));
+  try {
+    const good = join(dir, 'good.yaml');
+    await writeFile(good, [
+      'listeners: [{ name: edge, listen: 127.0.0.1:0, service: web }]',
+      'services:',
+      '  - { name: web, discovery: { file: /nonexistent/web.yaml } }',
+      '  - { name: api, discovery: { dns: { name: api.internal, port: 8080, servers: [127.0.0.1:5353] } } }',
+      '  - { name: srv, discovery: { dns: { srv: _grpc._tcp.api.internal } } }',
+      '  - { name: greeter, discovery: { kubernetes: { service: greeter, namespace: prod, port: grpc, kubeconfig: /nonexistent/kubeconfig } } }',
+      '  - { name: named, endpoints: [backend.internal:80] }',
+      '  - { name: fixed, endpoints: [10.0.0.1:80] }',
+      '',
+    ].join('\n'));
+    const r = await run(['--config', good]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, [
+      `${good}: valid (1 listener, 6 services)`,
+      '  service web: endpoints from file /nonexistent/web.yaml (watched)',
+      '  service api: endpoints from dns A/AAAA api.internal:8080 via 127.0.0.1:5353',
+      '  service srv: endpoints from dns SRV _grpc._tcp.api.internal',
+      '  service greeter: endpoints from kubernetes Service prod/greeter port grpc',
+      '  service named: endpoints from hostnames backend.internal (resolved every 5 s)',
+      '',
+    ].join('\n'));
+
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(bad, [
+      'listeners: [{ name: edge, listen: 127.0.0.1:0, service: web }]',
+      'services:',
+      '  - { name: web, endpoints: [10.0.0.1:80], discovery: { file: /x.yaml } }',
+      '  - { name: api, discovery: { dns: { name: api.internal } } }',
+      '  - { name: two, discovery: { file: /x.yaml, dns: { srv: _x._tcp.y } } }',
+      '  - { name: k8s, discovery: { kubernetes: { service: Greeter_1, port: grpc } } }',
+      '',
+    ].join('\n'));
+    const b = await run(['--config', bad]);
+    assert.equal(b.code, 1);
+    assert.match(b.err, /services\[0\]\.discovery: set either endpoints or discovery, not both/);
+    assert.match(b.err, /services\[1\]\.discovery\.dns\.port: required with name/);
+    assert.match(b.err, /services\[2\]\.discovery: set exactly one source \(file, dns or kubernetes\); 2 are set/);
+    assert.match(b.err, /services\[3\]\.discovery\.kubernetes\.service: must be a Kubernetes Service name/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

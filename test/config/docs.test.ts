@@ -21,6 +21,9 @@ import {
   slowStartSchema,
   hashOnSchema,
   parseConfigText,
+  discoverySchema,
+  dnsDiscoverySchema,
+  kubernetesDiscoverySchema,
 } from '../../src/config/index.js';
 
 const DOCS = readFileSync(join(process.cwd(), 'docs', 'configuration.md'), 'utf8');
@@ -69,6 +72,9 @@ test('every nested key is documented', () => {
     'services[].endpoints[]': endpointObjectSchema,
     'services[].reconnectBackoff': reconnectBackoffSchema,
     'services[].http1': serviceHttp1Schema,
+    'services[].discovery': discoverySchema,
+    'services[].discovery.dns': dnsDiscoverySchema,
+    'services[].discovery.kubernetes': kubernetesDiscoverySchema,
     slowStart: slowStartSchema,
     hashOn: hashOnSchema,
     ...Object.fromEntries(Object.entries(policySchemas).map(([name, s]) => [`balancer ${name}`, s])),

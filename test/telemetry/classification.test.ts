@@ -91,6 +91,8 @@ function fakeService(name: string): ServiceRuntime {
   return {
     name,
     endpoints: [],
+    draining: new Set(),
+    watchEndpoints: () => {},
     telemetry: undefined,
     panicMode: false,
     hasPickable: false,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { closeSession, connect, h2Request, startH2Backend, waitReady } from '../helpers/proxy-harness.js';
@@ -83,5 +83,53 @@ test('dashboard: loads without console errors and its numbers move under traffic
 
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+});
+
+test('dashboard: a discovered service shows its source, a failing source raises an alert, and new endpoints appear live', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (Debian: apt-get install chromium)` }, async (t) => {
+  const { chromium } = await import('playwright-core');
+  const backends = await Promise.all(['a', 'b'].map((n) => startH2Backend(n)));
+  const dir = mkdtempSync(path.join(tmpdir(), 'swy-dash-discovery-'));
+  const file = path.join(dir, 'web.yaml');
+  const replace = (text: string): void => {
+    writeFileSync(`${file}.tmp`, text);
+    renameSync(`${file}.tmp`, file);
+  };
+  replace(`- 127.0.0.1:${backends[0]!.port}\n`);
+  const p = await startTelemetryProxy({
+    listeners: [{ name: 'edge', listen: '127.0.0.1:0', protocol: 'http2', service: 'web' }],
+    services: [{ name: 'web', discovery: { file } }],
+  });
+  const profile = mkdtempSync(path.join(tmpdir(), 'swy-chromium-'));
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  t.after(async () => {
+    await browser.close();
+    await p.stop();
+    for (const b of backends) await b.close();
+    rmSync(profile, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const page = await browser.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  await page.goto(`${p.adminUrl}/dashboard`);
+  await page.waitForFunction(() => /file: ok, updated \d+ s ago/.test(document.querySelector('#services tbody tr.svc')?.textContent ?? ''));
+  await page.waitForFunction(() => document.querySelectorAll('#services tbody tr.ep').length === 1);
+
+  // A second endpoint in the file: a new row without a reload.
+  replace(`- 127.0.0.1:${backends[0]!.port}\n- 127.0.0.1:${backends[1]!.port}\n`);
+  await page.waitForFunction(() => document.querySelectorAll('#services tbody tr.ep').length === 2);
+
+  // A broken file: the source reads as failing, an alert says why, both endpoints stay.
+  replace('- 127.0.0.1:notaport\n');
+  await page.waitForFunction(() => /file: failing/.test(document.querySelector('#services tbody tr.svc')?.textContent ?? ''));
+  const alert = await page.textContent('#alerts');
+  assert.match(alert ?? '', /^web: file .*web\.yaml failed \(keeping the last endpoint set\): file .*web\.yaml line 1: \[0\]\.address: /);
+  assert.equal(await page.$$eval('#services tbody tr.ep', (trs: any[]) => trs.length), 2);
   assert.deepEqual(problems, []);
 });

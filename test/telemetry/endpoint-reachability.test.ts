@@ -157,19 +157,22 @@ test('an http2 service pointed at an HTTP/1.1-only server: one warning saying HT
   assert.match(r.text, /no HTTP\/2 from the endpoint/);
 });
 
-test('a misspelt endpoint (nosuchhost.invalid): one warning naming the host lookup failure', async (t) => {
+test('a misspelt endpoint (nosuchhost.invalid): one warning naming the host lookup failure, and /ready names it', async (t) => {
   const { p, lines } = await proxyTo('http2', ['nosuchhost.invalid:8080']);
   t.after(() => p.stop());
-  const ep = endpointOf(p);
-  await until(() => ep.connectFailuresTotal >= 3, 'three failed lookups');
-  const warns = linesWith(lines, 'endpoint unreachable');
+  const svc = p.proxy.services.get('api')!;
+  // Configured hostnames are resolved (and re-resolved) by the service's source; until
+  // the name resolves the service has no endpoint, and the source says why.
+  await until(() => (svc.discovery?.errors ?? 0) >= 1, 'a failed lookup');
+  assert.equal(svc.endpoints.length, 0);
+  const warns = linesWith(lines, 'discovery failed; keeping the last endpoint set');
   assert.equal(warns.length, 1, JSON.stringify(lines));
-  assert.equal(warns[0]!.endpoint, 'nosuchhost.invalid:8080');
+  assert.equal(warns[0]!.service, 'api');
   // ENOTFOUND where a resolver answers; EAI_AGAIN where none is reachable.
-  assert.match(warns[0]!.cause, /\((ENOTFOUND|EAI_AGAIN)\)$/);
+  assert.match(warns[0]!.error, /^cannot resolve nosuchhost\.invalid: .*\((ENOTFOUND|EAI_AGAIN)\)$/);
   const r = await ready(p.adminUrl);
   assert.equal(r.status, 503);
-  assert.match(r.text, /^not ready: no available endpoint for service "api" \(nosuchhost\.invalid:8080: .*(ENOTFOUND|EAI_AGAIN)\)\)\n$/);
+  assert.match(r.text, /^not ready: no endpoint for service "api": hostnames nosuchhost\.invalid failed: cannot resolve nosuchhost\.invalid: .*(ENOTFOUND|EAI_AGAIN)\)\n$/);
 });
 
 test('HTTP/1.1: an idle live endpoint is ready and an idle dead one reconnecting with its cause, without any request', async (t) => {
@@ -212,13 +215,12 @@ test('HTTP/1.1: an idle live endpoint is ready and an idle dead one reconnecting
 test('HTTP/1.1: a misspelt endpoint is reported once, and /ready names it', async (t) => {
   const { p, lines } = await proxyTo('http1', ['nosuchhost.invalid:80']);
   t.after(() => p.stop());
-  const ep = endpointOf(p);
-  await until(() => ep.connectFailuresTotal >= 3, 'three failed lookups');
-  assert.equal(ep.state, 2);
-  const warns = linesWith(lines, 'endpoint unreachable');
+  const svc = p.proxy.services.get('api')!;
+  await until(() => (svc.discovery?.errors ?? 0) >= 1, 'a failed lookup');
+  const warns = linesWith(lines, 'discovery failed; keeping the last endpoint set');
   assert.equal(warns.length, 1, JSON.stringify(lines));
-  assert.match(warns[0]!.cause, /(ENOTFOUND|EAI_AGAIN)/);
+  assert.match(warns[0]!.error, /(ENOTFOUND|EAI_AGAIN)/);
   const r = await ready(p.adminUrl);
   assert.equal(r.status, 503);
-  assert.match(r.text, /service "api" \(nosuchhost\.invalid:80: /);
+  assert.match(r.text, /service "api": hostnames nosuchhost\.invalid failed: cannot resolve nosuchhost\.invalid: /);
 });
