@@ -9,6 +9,7 @@
  *
  * docs/configuration.md documents every key (a test checks it).
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { duration, positiveDurationSchema } from './duration.js';
 import { endpointAddressSchema } from './address.js';
@@ -30,8 +31,8 @@ export const dnsDiscoverySchema = z
     maxTtl: duration({ positive: true }).default('5m'),
     /** Resolution timeout per attempt. */
     timeout: positiveDurationSchema.default('2s'),
-    /** DNS servers to ask instead of the system's (`host:port`). */
-    servers: z.array(endpointAddressSchema).min(1).optional(),
+    /** DNS servers to ask instead of the system's (`ip:port`). */
+    servers: z.array(endpointAddressSchema.refine((a) => isIP(a.host) !== 0, 'must be an IP address (a DNS server cannot be found by name)')).min(1).optional(),
     /** A and/or AAAA for `name`. */
     family: z.enum(['any', 'ipv4', 'ipv6']).default('any'),
   })

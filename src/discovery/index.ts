@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { formatAddress, type ServiceConfig } from '../config/index.js';
 import { FileSource } from './file-source.js';
+import { DnsSource } from './dns-source.js';
 import { KubernetesSource, type KubernetesSourceOptions } from './kubernetes-source.js';
 import { StaticSource, hasHostnames, STATIC_HOSTNAME_INTERVAL_MS } from './static-source.js';
 import type { DiscoverySource } from './types.js';
@@ -13,6 +14,7 @@ export type { DiscoveredEndpoint, DiscoverySink, DiscoverySource, DiscoveryStatu
 export { staticEndpoints, StaticSource, STATIC_HOSTNAME_INTERVAL_MS } from './static-source.js';
 export { FileSource, parseEndpointFile } from './file-source.js';
 export { KubernetesSource, type KubernetesSourceOptions } from './kubernetes-source.js';
+export { DnsSource } from './dns-source.js';
 
 /** What sources need from outside the configuration. */
 export interface DiscoveryOptions {
@@ -36,8 +38,9 @@ export function createSource(service: ServiceConfig, options: DiscoveryOptions =
   const d = service.discovery;
   if (d === undefined) return hasHostnames(service.endpoints) ? new StaticSource(service.endpoints) : undefined;
   if (d.file !== undefined) return new FileSource(d.file);
+  if (d.dns !== undefined) return new DnsSource(d.dns);
   if (d.kubernetes !== undefined) return new KubernetesSource(d.kubernetes, options.kubernetes);
-  throw new Error(`discovery source ${Object.keys(d).join(', ')} is not available yet`);
+  return undefined;
 }
 
 /**

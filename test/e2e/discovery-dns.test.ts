@@ -11,7 +11,6 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { parseConfig } from '../../src/config/index.js';
-import { DnsSource } from '../../src/discovery/dns-source.js';
 import { Proxy } from '../../src/proxy/proxy.js';
 import { defaultPolicies } from '../../src/policy/index.js';
 import { startDnsServer } from '../helpers/dns-server.js';
@@ -97,17 +96,7 @@ test('dns discovery: the answer moving from {.11, .12} to {.12, .13} under HTTP/
     },
     'test',
   );
-  let proxy: Proxy;
-  try {
-    proxy = new Proxy(config, { policies: defaultPolicies });
-  } catch (err) {
-    if (!/not available yet/.test((err as Error).message)) throw err;
-    // A factory without DNS sources: the embedding hook supplies the same source from the same configuration.
-    proxy = new Proxy(config, {
-      policies: defaultPolicies,
-      discovery: { sourceFor: (s) => (s.discovery?.dns === undefined ? undefined : new DnsSource(s.discovery.dns)) },
-    });
-  }
+  const proxy = new Proxy(config, { policies: defaultPolicies });
   await proxy.start();
   t.after(() => proxy.stop(200));
   const svc = proxy.services.get('web')!;
