@@ -81,6 +81,8 @@ interface Options {
   /** A phase with more foreign CPU than this (fraction of a core) is measured again. */
   maxForeign: number;
   retries: number;
+  /** Total time the bench may wait for other processes to leave the cores before phases. */
+  quietWaitSec: number;
   cpuProfDir: string | undefined;
   write: boolean;
 }
@@ -88,7 +90,7 @@ interface Options {
 const USAGE =
   "usage: node dist/bench/discovery-churn.js [--rounds N] [--seconds S] [--rate N] [--endpoints N] [--mix M]\n" +
   "       [--clients N] [--streams N] [--no-pin] [--no-load] [--max-foreign P] [--retries N]\n" +
-  "       [--cpu-prof DIR] [--quick] [--no-write]\n" +
+  "       [--quiet-wait S] [--cpu-prof DIR] [--quick] [--no-write]\n" +
   "  --rounds N     baseline/churn pairs (default 5; --quick 3)\n" +
   "  --seconds S    h2load -D per phase (default 8; --quick 4)\n" +
   "  --rate N       endpoint changes per second during churn (default 50; 0: an A/A run)\n" +
@@ -100,6 +102,8 @@ const USAGE =
   "  --max-foreign P  measure a phase again when processes outside the bench took more than\n" +
   "                 P% of a core during it (default 10)\n" +
   "  --retries N    at most N more attempts per phase (default 2; 0: never), `rounds` in all\n" +
+  "  --quiet-wait S before a phase, wait for the cores to be free of other processes, up to\n" +
+  "                 S seconds over the whole bench (default 60; 0: never wait)\n" +
   "  --cpu-prof DIR start Switchyard with node --cpu-prof, profile written to DIR on exit\n";
 
 function parseArgs(argv: readonly string[]): Options {
@@ -115,6 +119,7 @@ function parseArgs(argv: readonly string[]): Options {
     load: true,
     maxForeign: 0.1,
     retries: 2,
+    quietWaitSec: 60,
     cpuProfDir: undefined,
     write: true,
   };
@@ -166,6 +171,9 @@ function parseArgs(argv: readonly string[]): Options {
         return true;
       case "--retries":
         o.retries = Math.max(0, Math.floor(Number(value())) || 0);
+        return true;
+      case "--quiet-wait":
+        o.quietWaitSec = Math.max(0, Number(value()) || 0);
         return true;
       case "--cpu-prof":
         o.cpuProfDir = path.resolve(value());
@@ -336,6 +344,38 @@ async function idle(seconds: number): Promise<H2loadResult> {
   };
 }
 
+/**
+ * CPU that processes outside the bench take from the cores right now: busy
+ * time from /proc/stat minus the bench's processes over `ms`, in share of a
+ * core. Switchyard, nginx and this process are idle in between phases.
+ */
+async function foreignNow(ctx: Ctx, ms: number): Promise<number> {
+  const c0 = coreTimes();
+  const o0 = treeCpuMs(ctx.switchyard.pid) + treeCpuMs(ctx.nginxPid) + selfAndReapedCpuMs();
+  const t0 = performance.now();
+  await sleep(ms);
+  const c1 = coreTimes();
+  const ours = treeCpuMs(ctx.switchyard.pid) + treeCpuMs(ctx.nginxPid) + selfAndReapedCpuMs() - o0;
+  const busyMs = c1.reduce((n, c, i) => n + c.busy - (c0[i]?.busy ?? 0), 0) * (1000 / clockTicksPerSecond());
+  return Math.max(0, busyMs - ours) / (performance.now() - t0);
+}
+
+/**
+ * Waits, within what is left of the bench's budget, until other processes
+ * leave the cores alone for a second. Returns the time waited (ms).
+ */
+async function waitQuiet(ctx: Ctx, budgetMs: number): Promise<number> {
+  const t0 = Date.now();
+  let said = false;
+  while (Date.now() - t0 < budgetMs) {
+    const f = await foreignNow(ctx, 1000);
+    if (f <= ctx.opts.maxForeign) break;
+    if (!said) log(`  waiting for other processes to leave the cores (${pct(f)} of a core now)`);
+    said = true;
+  }
+  return Date.now() - t0;
+}
+
 /** Waits (bounded) until drained endpoints of the previous phase are gone, so phases start alike. */
 async function settle(ctx: Ctx): Promise<ServiceView> {
   const until = Date.now() + 5000;
@@ -474,6 +514,8 @@ interface Result {
   fdLimit: number;
   /** Extra measurements made because a phase was disturbed. */
   remeasured: number;
+  /** Seconds spent waiting for other processes to leave the cores. */
+  quietWaitSec: number;
   /** Phases kept although over the foreign-CPU limit (retries used up). */
   disturbed: number;
 }
@@ -515,7 +557,7 @@ function render(opts: Options, samples: readonly PhaseSample[], r: Result): stri
     ]),
   );
   // Switchyard is the bottleneck (its core is saturated), so the capacity left to requests is
-  // the inverse of its CPU per request: a figure other tenants of the machine barely move.
+  // the inverse of its CPU per request: a figure other tenants of the machine move far less than req/s.
   const capacity = 1 / r.cpuRatio;
   const correct = r.failed === 0 && r.finalCheck.length === 0;
   let verdict: string;
@@ -532,7 +574,7 @@ function render(opts: Options, samples: readonly PhaseSample[], r: Result): stri
     summary,
     "",
     `- req/s churn / baseline: **${fmtRatio(r.rpsRatio, 3)}** (medians); per round: ${r.pairedRatios.map((x) => x.toFixed(3)).join(", ")}`,
-    `- CPU per request churn / baseline: ${fmtRatio(r.cpuRatio, 3)}, i.e. capacity left to requests ${fmtRatio(capacity, 3)} (baseline CPU/request over churn CPU/request: Switchyard's core is the bottleneck, and this figure does not depend on what else the machine runs)`,
+    `- CPU per request churn / baseline: ${fmtRatio(r.cpuRatio, 3)}, i.e. capacity left to requests ${fmtRatio(capacity, 3)} (baseline CPU/request over churn CPU/request: Switchyard's core is the bottleneck; other processes move this figure far less than req/s while that core stays saturated)`,
     `- Switchyard CPU per endpoint change: ${fmtNum(r.cpuUsPerChange)} us (${opts.load ? "CPU of the churn phases beyond baseline CPU/request x requests" : "CPU of the churn phases beyond the idle baseline"}, per slice event)`,
     `- endpoint changes written (warm-up included): ${fmtNum(r.totalEvents)} slice events (${CHURN_STEPS.map((k) => `${k} ${fmtNum(r.stepCounts[k])}`).join(", ")}); endpoint sets applied by Switchyard since start (discovery.updates, the first list included): ${fmtNum(r.totalSnapshots)}; discovery errors: ${r.discoveryErrors}`,
     `- final set: slices ${fmtNum(r.sliceEndpoints)} endpoints, ${fmtNum(r.expectedMembers)} ready or terminating; Switchyard ${fmtNum(r.finalMembers)} members (${fmtNum(r.finalReady)} ready): ${r.finalCheck.length === 0 ? "match" : `MISMATCH: ${r.finalCheck.slice(0, 5).join("; ")}${r.finalCheck.length > 5 ? ` (+${r.finalCheck.length - 5})` : ""}`}`,
@@ -540,7 +582,7 @@ function render(opts: Options, samples: readonly PhaseSample[], r: Result): stri
     `- Switchyard RSS: ${fmtMiB(r.rssIdleKb)} with the endpoints connected, before load; ${fmtMiB(r.rssAfterKb)} after the last phase`,
     `- open-file limit: ${r.fdLimit}`,
     `- foreign CPU (processes outside the bench, from /proc/stat minus the bench's processes): median ${pct(r.baseline.foreign)} of a core in baseline, ${pct(r.churn.foreign)} in churn; ` +
-      `phases measured again for exceeding ${pct(opts.maxForeign)}: ${r.remeasured}; phases kept above it: ${r.disturbed}`,
+      `phases measured again for exceeding ${pct(opts.maxForeign)}: ${r.remeasured}; phases kept above it: ${r.disturbed}; waited ${fmtNum(r.quietWaitSec)} s for quiet cores`,
     "",
     `Target: churn costs the data path < 5% req/s (req/s ratio and capacity >= 0.95x), no failed request, final set right: **${verdict}**`,
     "",
@@ -604,15 +646,17 @@ How to read:
 - "CPU us/req": Switchyard's utime+stime over the h2load run divided by the
   requests completed. "Switchyard CPU": the same time over the wall time
   (100% = one core). "core busy": each core's busy share from \`/proc/stat\`.
-- Switchyard's core is saturated in both phases, so what churn takes from
-  requests shows twice: as fewer req/s, and as more CPU per request. The
-  second ("capacity", baseline CPU/request over churn CPU/request) does not
-  depend on what else the machine runs; req/s does.
+- Switchyard's core is saturated in both phases (see "Switchyard CPU"), so
+  what churn takes from requests shows twice: as fewer req/s, and as more
+  CPU per request. Other processes on the machine move the second
+  ("capacity", baseline CPU/request over churn CPU/request) far less than
+  req/s, as long as Switchyard's core stays saturated.
 - "foreign CPU": CPU time the cores gave to processes other than the
   bench's (\`/proc/stat\` busy time minus Switchyard, nginx, h2load and the
-  bench process), in share of one core: other tenants of a shared machine. A
-  phase above ${pct(opts.maxForeign)} is measured again (at most ${opts.retries} more times, ${opts.rounds} in
-  all), keeping the least disturbed attempt.
+  bench process), in share of one core: other tenants of a shared machine.
+  Before each phase the bench waits for a second with less than ${pct(opts.maxForeign)} (at most
+  ${opts.quietWaitSec} s over the whole run); a phase above ${pct(opts.maxForeign)} is measured again (at most
+  ${opts.retries} more times, ${opts.rounds} in all), keeping the least disturbed attempt.
 - "changes / sets applied": slice events written during the phase, and the
   endpoint sets Switchyard applied (\`discovery.updates\` from
   \`/api/v1/topology\`; fewer when two events arrive in one read).
@@ -714,18 +758,21 @@ async function main(): Promise<void> {
   const samples: PhaseSample[] = [];
   let retryBudget = opts.retries > 0 ? opts.rounds : 0;
   let remeasured = 0;
+  let quietWaitMs = 0;
   for (let round = 1; round <= opts.rounds; round++) {
     const order: PhaseKind[] = round % 2 === 1 ? ["baseline", "churn"] : ["churn", "baseline"];
     for (const kind of order) {
       // Other tenants of a shared machine take CPU in bursts: a phase they
       // disturbed is measured again (bounded), keeping the least disturbed
       // attempt. Failed requests of every attempt count.
+      quietWaitMs += await waitQuiet(ctx, opts.quietWaitSec * 1000 - quietWaitMs);
       let s = await runPhase(ctx, kind, round, opts.seconds);
       let failedElsewhere = 0;
       for (let attempt = 1; s.ok && s.foreign > opts.maxForeign && attempt <= opts.retries && retryBudget > 0; attempt++) {
         retryBudget--;
         remeasured++;
         log(`  round ${round}/${opts.rounds} ${kind.padEnd(8)} disturbed (foreign CPU ${pct(s.foreign)} of a core): measuring again`);
+        quietWaitMs += await waitQuiet(ctx, opts.quietWaitSec * 1000 - quietWaitMs);
         const again = await runPhase(ctx, kind, round, opts.seconds);
         const [keep, drop] = again.ok && again.foreign < s.foreign ? [again, s] : [s, again];
         failedElsewhere += drop.failed;
@@ -794,6 +841,7 @@ async function main(): Promise<void> {
     pinned,
     fdLimit,
     remeasured,
+    quietWaitSec: quietWaitMs / 1000,
     disturbed: samples.filter((x) => x.foreign > opts.maxForeign).length,
   };
   const body = render(opts, samples, result);
