@@ -569,7 +569,7 @@ function render(opts: Options, samples: readonly PhaseSample[], r: Result): stri
   else verdict = "inconclusive (req/s and CPU per request disagree: the machine was too noisy; run again)";
   const lines = [
     `Load: h2load -c ${opts.clients} -m ${opts.streams} -D ${opts.seconds}, GET / answered 200 "ok" by nginx; ${opts.rounds} rounds of baseline + churn (ABBA order); ` +
-      `${opts.endpoints} endpoints in ${Math.ceil(opts.endpoints / 100)} EndpointSlices; churn ${opts.rate} endpoint changes/s (${opts.mix}); ${r.pinned}; measured ${new Date().toISOString()}.`,
+      `${fmtNum(opts.endpoints)} endpoints in ${Math.ceil(opts.endpoints / 100)} EndpointSlices; churn ${opts.rate} endpoint changes/s (${opts.mix}); ${r.pinned}; measured ${new Date().toISOString()}.`,
     "",
     summary,
     "",
@@ -622,7 +622,7 @@ EndpointSlices of its service change, against the same process with the same
 endpoints at rest. The Kubernetes API-server stand-in
 (\`test/helpers/kube-api-stand-in.ts\`, the list/watch protocol of
 EndpointSlices) runs in the bench process and serves Service \`churn\`: ${slices}
-slice(s) of up to 100 endpoints, port name \`http\`. Switchyard runs from the
+${slices === 1 ? "slice" : "slices"} of up to 100 endpoints, port name \`http\`. Switchyard runs from the
 CLI (\`run --config\`, listener \`protocol: http2\`, the default balancer
 peak-ewma) with \`discovery: { kubernetes: { service: churn, port: http,
 kubeconfig: ... } }\`, so every change travels through a real watch,
