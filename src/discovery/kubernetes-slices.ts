@@ -10,6 +10,7 @@
  * means "same as ready", `terminating` nil means false.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { formatAddress } from '../config/index.js';
 import type { DiscoveredEndpoint } from './types.js';
 
 /** The port to use: the Service port's name as the slices carry it, or the endpoint port number. */
@@ -79,7 +80,12 @@ function describePort(p: SlicePort): string {
  * neither ready nor serving-while-terminating is left out (types.ts: it
  * drains like a removed one).
  */
-export function parseSlice(slice: EndpointSliceObject, selector: PortSelector): ParsedSlice {
+/**
+ * `previous` is the same slice as parsed before: endpoints that did not
+ * change keep their objects, which the runtime then skips without comparing.
+ */
+export function parseSlice(slice: EndpointSliceObject, selector: PortSelector, previous?: ParsedSlice): ParsedSlice {
+  const reuse = previous !== undefined && previous.endpoints.length > 0 ? new Map(previous.endpoints.map((e) => [e.id ?? formatAddress(e.address), e])) : undefined;
   const family = slice.addressType;
   if (family !== 'IPv4' && family !== 'IPv6') return EMPTY;
   const isAddress = family === 'IPv4' ? isIPv4 : isIPv6;
@@ -100,8 +106,11 @@ export function parseSlice(slice: EndpointSliceObject, selector: PortSelector): 
       if (!ready && !(serving && terminating)) continue;
       const forZones = ep.hints?.forZones?.map((z) => z.name).filter((n): n is string => typeof n === 'string' && n !== '');
       const name = ep.targetRef?.kind === 'Pod' && ep.targetRef.name ? ep.targetRef.name : undefined;
-      endpoints.push({
-        address: { host: family === 'IPv6' ? host.toLowerCase() : host, port },
+      const h = family === 'IPv6' ? host.toLowerCase() : host;
+      const parsed: DiscoveredEndpoint = {
+        address: { host: h, port },
+        // The runtime's key, made once per parse of this slice (formatAddress's form).
+        id: family === 'IPv6' ? `[${h}]:${port}` : `${h}:${port}`,
         weight: 1,
         ready,
         serving,
@@ -109,7 +118,9 @@ export function parseSlice(slice: EndpointSliceObject, selector: PortSelector): 
         ...(ep.zone ? { zone: ep.zone } : {}),
         ...(forZones !== undefined && forZones.length > 0 ? { forZones } : {}),
         ...(name !== undefined ? { name } : {}),
-      });
+      };
+      const old = reuse?.get(parsed.id!);
+      endpoints.push(old !== undefined && sameEndpoint(old, parsed) ? old : parsed);
     }
   }
   return { endpoints, populated: list.length > 0, hasPort: port !== undefined, ports: ports.map(describePort) };
@@ -125,7 +136,7 @@ export function mergeSlices(slices: Iterable<ParsedSlice>): DiscoveredEndpoint[]
   const index = new Map<string, number>();
   for (const s of slices) {
     for (const ep of s.endpoints) {
-      const key = `${ep.address.host}|${ep.address.port}`;
+      const key = ep.id ?? formatAddress(ep.address);
       const at = index.get(key);
       if (at === undefined) {
         index.set(key, out.length);

@@ -39,6 +39,9 @@ import { contextNamespace, describeAccess, KubeAccessError, loadKubeConfig, reso
 import { mergeSlices, missingPortMessage, parseSlice, sameParsedSlice, type ParsedSlice } from './kubernetes-slices.js';
 import type { DiscoverySink, DiscoverySource } from './types.js';
 
+/** Snapshots are sent at most this often; changes within it are batched. */
+const MIN_FLUSH_INTERVAL_MS = 100;
+
 export interface KubernetesSourceOptions {
   /** Use this KubeConfig instead of finding one (tests point it at a stand-in API server). */
   kubeConfig?: KubeConfig;
@@ -120,7 +123,8 @@ export class KubernetesSource implements DiscoverySource {
   private dirty = false;
   /** The next flush calls update() even if nothing changed: first list, or healthy again after an error. */
   private announce = false;
-  private flushHandle: NodeJS.Immediate | undefined;
+  private flushHandle: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  private lastFlush = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   /** Consecutive failed attempts; sets the backoff. */
   private failures = 0;
@@ -162,7 +166,10 @@ export class KubernetesSource implements DiscoverySource {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.restartTimer);
-    if (this.flushHandle !== undefined) clearImmediate(this.flushHandle);
+    if (this.flushHandle !== undefined) {
+      clearImmediate(this.flushHandle as NodeJS.Immediate);
+      clearTimeout(this.flushHandle as NodeJS.Timeout);
+    }
     this.pendingList?.abort();
     for (const c of this.openWatches) c.abort();
     this.openWatches.clear();
@@ -332,8 +339,8 @@ export class KubernetesSource implements DiscoverySource {
   private upsert(slice: V1EndpointSlice): void {
     const name = slice.metadata?.name;
     if (this.stopped || !name) return;
-    const parsed = parseSlice(slice, this.config.port);
     const before = this.slices.get(name);
+    const parsed = parseSlice(slice, this.config.port, before);
     this.slices.set(name, parsed);
     if (before === undefined ? parsed.populated : !sameParsedSlice(before, parsed)) this.changed();
   }
@@ -352,13 +359,21 @@ export class KubernetesSource implements DiscoverySource {
     this.scheduleFlush();
   }
 
-  /** One snapshot per event-loop turn, however many slices changed in it (a relist of 20 slices is one). */
+  /**
+   * One snapshot per event-loop turn, however many slices changed in it (a
+   * relist of 20 slices is one), and at most one per MIN_FLUSH_INTERVAL_MS:
+   * a rollout's stream of changes is applied in batches, each of which costs
+   * the data path one diff of the whole set (measured by bench:discovery).
+   */
   private scheduleFlush(): void {
-    if (this.flushHandle === undefined && !this.stopped) this.flushHandle = setImmediate(() => this.flush());
+    if (this.flushHandle !== undefined || this.stopped) return;
+    const wait = this.lastFlush + MIN_FLUSH_INTERVAL_MS - Date.now();
+    this.flushHandle = wait > 0 ? setTimeout(() => this.flush(), wait) : setImmediate(() => this.flush());
   }
 
   private flush(): void {
     this.flushHandle = undefined;
+    this.lastFlush = Date.now();
     if (this.stopped || !this.listed) return;
     const portError = missingPortMessage(this.slices.values(), this.config.port);
     if (portError !== undefined) {

@@ -29,6 +29,13 @@ export interface DiscoveredEndpoint {
   readonly forZones?: readonly string[];
   /** The source's own name for it (a pod name, an SRV target), for display. */
   readonly name?: string;
+  /**
+   * `formatAddress(address)`, when the source computed it already. Sources that
+   * keep the objects of unchanged endpoints from one snapshot to the next (the
+   * Kubernetes source does, per slice) spare the runtime both the key and the
+   * comparison: an object it applied before is skipped.
+   */
+  readonly id?: string;
 }
 
 /** Where a source delivers what it finds. Calls may come at any time after start(). */

@@ -104,6 +104,8 @@ export class Endpoint implements Balanceable {
   forZones: readonly string[] = [];
   /** The discovery source's name for it (a pod), '' when none. */
   sourceName = '';
+  /** The source's object it was last updated from (an identical object is not compared again). */
+  discovered: unknown = undefined;
   /** When it was removed from the service (clock ms) and began draining; 0 while a member. */
   removedAt = 0;
   readySince: number;

@@ -200,7 +200,7 @@ export class ServiceRuntime implements EndpointOwner {
       // Neither ready nor serving-while-terminating: Kubernetes says it must not
       // serve (Linkerd drops such endpoints); it drains like a removed one.
       if (!d.ready && !(d.serving && d.terminating)) continue;
-      const id = formatAddress(d.address);
+      const id = d.id ?? formatAddress(d.address);
       if (!wanted.has(id)) wanted.set(id, d);
     }
     const removed: string[] = [];
@@ -219,7 +219,7 @@ export class ServiceRuntime implements EndpointOwner {
       if (ep === undefined) {
         this.add(d);
         added.push(id);
-      } else if (applyConditions(ep, d)) {
+      } else if (ep.discovered !== d && applyConditions(ep, d)) {
         updated++;
       }
     }
@@ -401,6 +401,7 @@ function sweepDraining(s: ServiceRuntime): void {
 
 /** Applies a source's weight and conditions to a member; true when anything changed. */
 function applyConditions(ep: Endpoint, d: DiscoveredEndpoint): boolean {
+  ep.discovered = d;
   const terminating = !d.ready && d.serving && d.terminating;
   const zone = d.zone ?? '';
   const name = d.name ?? '';

@@ -8,7 +8,7 @@ function slice(endpoints: SliceEndpoint[], ports: EndpointSliceObject['ports'] =
 
 test('kubernetes slices: nil conditions mean ready and serving, not terminating', () => {
   const [ep] = parseSlice(slice([{ addresses: ['10.0.0.1'] }]), 'grpc').endpoints;
-  assert.deepEqual(ep, { address: { host: '10.0.0.1', port: 8080 }, weight: 1, ready: true, serving: true, terminating: false });
+  assert.deepEqual(ep, { address: { host: '10.0.0.1', port: 8080 }, id: '10.0.0.1:8080', weight: 1, ready: true, serving: true, terminating: false });
 });
 
 test('kubernetes slices: not ready leaves the set; terminating stays only while serving; serving nil follows ready', () => {
@@ -42,6 +42,7 @@ test('kubernetes slices: zone, forZones hints and the pod name are carried; othe
   );
   assert.deepEqual(parsed.endpoints[0], {
     address: { host: '10.0.0.1', port: 8080 },
+    id: '10.0.0.1:8080',
     weight: 1,
     ready: true,
     serving: true,
@@ -111,4 +112,15 @@ test('kubernetes slices: a slice update that changes nothing used compares equal
   assert.equal(sameParsedSlice(parseSlice(base, 'grpc'), parseSlice(flipped, 'grpc')), false);
   const hinted = slice([{ addresses: ['10.0.0.1'], zone: 'a', hints: { forZones: [{ name: 'b' }] } }]);
   assert.equal(sameParsedSlice(parseSlice(base, 'grpc'), parseSlice(hinted, 'grpc')), false);
+});
+
+test('kubernetes slices: a slice parsed again keeps the objects of endpoints that did not change', () => {
+  const first = parseSlice(slice([{ addresses: ['10.0.0.1'] }, { addresses: ['fd00::2'] }]), 'grpc');
+  const v6 = parseSlice(slice([{ addresses: ['FD00::2'] }], undefined, 'IPv6'), 'grpc');
+  assert.equal(v6.endpoints[0]!.id, '[fd00::2]:8080');
+  const again = parseSlice(slice([{ addresses: ['10.0.0.1'] }, { addresses: ['10.0.0.3'], conditions: { ready: true } }]), 'grpc', first);
+  assert.equal(again.endpoints[0], first.endpoints[0], 'unchanged: the same object');
+  const changed = parseSlice(slice([{ addresses: ['10.0.0.1'], zone: 'eu-1a' }]), 'grpc', again);
+  assert.notEqual(changed.endpoints[0], again.endpoints[0], 'changed: a new object');
+  assert.equal(changed.endpoints[0]!.zone, 'eu-1a');
 });

@@ -133,6 +133,7 @@ test('kubernetes: a relist of 20 slices is one snapshot, with names, zones and h
   const e0 = sink.updates[0]!.find((e) => e.address.host === '10.0.1.0')!;
   assert.deepEqual(e0, {
     address: { host: '10.0.1.0', port: 8080 },
+    id: '10.0.1.0:8080',
     weight: 1,
     ready: true,
     serving: true,

@@ -176,6 +176,7 @@ test('kubernetes discovery: fifty slice changes a second under HTTP/2 load fail 
   assert.ok(pods.every((p) => p.requests > 0), `every pod served: ${pods.map((p) => p.requests).join(', ')}`);
   assert.equal(svc.discovery?.healthy, true);
   assert.ok(api.counters.watches >= 2, 'the dropped watch was opened again');
-  assert.ok(svc.discovery!.updates >= 50, `${svc.discovery!.updates} snapshots applied`);
+  // 100 changes in about 2 s arrive as batched snapshots (at most one per 100 ms), not one per change.
+  assert.ok(svc.discovery!.updates >= 10 && svc.discovery!.updates <= 40, `${svc.discovery!.updates} snapshots applied`);
   t.diagnostic(`${ok} requests (${pods.map((p) => p.requests).join(' / ')}), ${svc.discovery!.updates} snapshots, ${api.counters.watches} watches`);
 });
