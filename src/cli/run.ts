@@ -2,6 +2,8 @@ import pino from 'pino';
 import { ConfigError, formatIssues, loadConfigFile, parseConfig, type Config } from '../config/index.js';
 import { createPolicies } from '../policy/index.js';
 import { Proxy } from '../proxy/proxy.js';
+import { PemError } from '../security/pem-files.js';
+import type { TlsEvents } from '../security/server-tls.js';
 import { AdminServer, servicesReadiness, servicesWarnings } from '../telemetry/admin-server.js';
 import { endpointLogEvents } from '../telemetry/endpoint-log.js';
 import { Telemetry } from '../telemetry/telemetry.js';
@@ -103,8 +105,23 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
     ejected: (service, endpoint, reason, durationMs) => log.warn({ service, endpoint, reason, durationMs }, 'endpoint ejected'),
     returned: (service, endpoint, phase) => log.info({ service, endpoint, phase }, phase === 'returned' ? 'endpoint returned' : 'endpoint on probation'),
   });
+  // Replaced certificate files: a line when new handshakes use them, an error when they cannot be used.
+  const tlsEvents: TlsEvents = {
+    reloaded: (listener, setting, m) =>
+      log.info({ listener, setting, identity: m.identity, notAfter: m.notAfter === undefined ? undefined : new Date(m.notAfter).toISOString() }, 'certificate reloaded'),
+    reloadFailed: (listener, setting, message) => log.error({ listener, setting, error: message }, 'certificate not reloaded; the previous one stays in use'),
+  };
   // So are endpoints that cannot be connected or resolved: a warning per outage, an info line on recovery.
-  const proxy = new Proxy(config, { observer: telemetry, policies, endpointEvents: endpointLogEvents(log) });
+  let proxy: Proxy;
+  try {
+    proxy = new Proxy(config, { observer: telemetry, policies, endpointEvents: endpointLogEvents(log), tlsEvents });
+  } catch (e) {
+    // A certificate, key or CA file that cannot be used: the message names the setting and the file.
+    if (!(e instanceof PemError)) throw e;
+    err.write(`${e.message}\n`);
+    telemetry?.close();
+    return 1;
+  }
   telemetry?.attach(proxy);
   let admin: AdminServer | undefined;
   try {

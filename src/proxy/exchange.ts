@@ -45,6 +45,8 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   path = '';
   method = '';
   startedAt = 0;
+  /** The client's verified identity (SPIFFE ID or DNS name of its certificate); '' without one. */
+  clientIdentity = '';
 
   // ---- request body not yet sent upstream, and what was sent (for a resend)
   reqEnded = false;

@@ -282,7 +282,8 @@ function destroySocket(s: Socket): void {
 export function h1RequestHeaders(req: IncomingMessage): string[] {
   const raw = req.rawHeaders;
   let authority = '';
-  const h: string[] = [':method', req.method ?? 'GET', ':scheme', 'http', ':path', req.url ?? '/', ':authority', ''];
+  // RFC 9113 §8.3.1: the scheme of the target URI, https for a request that arrived over TLS.
+  const h: string[] = [':method', req.method ?? 'GET', ':scheme', (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http', ':path', req.url ?? '/', ':authority', ''];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;

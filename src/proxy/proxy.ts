@@ -8,6 +8,8 @@ import type { Http2Connection } from '../http2/index.js';
 import { ServiceRuntime, type EndpointEvents } from './service-runtime.js';
 import type { PolicyProvider } from './policy-hooks.js';
 import type { DiscoveryOptions } from '../discovery/index.js';
+import type { IdentitySource } from '../security/identity-source.js';
+import type { TlsEvents } from '../security/server-tls.js';
 
 export interface ProxyOptions {
   clock?: Clock;
@@ -20,6 +22,12 @@ export interface ProxyOptions {
   endpointEvents?: EndpointEvents;
   /** What discovery sources need from outside the configuration (tests: a Kubernetes client config). */
   discovery?: DiscoveryOptions;
+  /** The proxy's own certificate when the top-level `identity` is set (listeners' and services' default). */
+  identity?: IdentitySource;
+  /** Told when a listener's replaced certificate files are in use, or cannot be used (the CLI logs it). */
+  tlsEvents?: TlsEvents;
+  /** Test hook: how often certificate files are read again besides file-system events. */
+  tlsPollInterval?: number;
 }
 
 /**
@@ -45,13 +53,20 @@ export class Proxy {
       if (s === undefined) throw new Error(`unknown service ${name}`);
       return s;
     };
-    for (const l of config.listeners) {
+    for (const [index, l] of config.listeners.entries()) {
       const routes = l.routes.map((r, i) => new CompiledRoute(r, i, resolve, options.policies?.retryRules(r)));
       const fallback = l.service === undefined
         ? undefined
         : new CompiledRoute({ name: 'default', match: {}, backends: [{ service: l.service, weight: 1 }], timeout: 0, idempotent: false, idleTimeout: 0 } as never, routes.length, resolve);
       const tcpService = l.protocol === 'tcp' && l.service !== undefined ? resolve(l.service) : undefined;
-      this.listeners.push(new Listener(l, new Router(routes, fallback), this.random, options.observer, tcpService));
+      const tls = l.tls === undefined ? undefined : { label: `listeners[${index}].tls`, identity: options.identity, events: options.tlsEvents, pollInterval: options.tlsPollInterval };
+      try {
+        this.listeners.push(new Listener(l, new Router(routes, fallback), this.random, options.observer, tcpService, tls));
+      } catch (err) {
+        // Certificate files that cannot be used: stop following those of the listeners made so far.
+        for (const made of this.listeners) made.destroy();
+        throw err;
+      }
     }
   }
 

@@ -23,6 +23,8 @@ export interface TapEvent {
   classification: string;
   /** Why it failed (`no-endpoint`, `timeout`, `upstream-5xx`…), '' unless the classification is failure. */
   reason: string;
+  /** The client's identity from its TLS certificate (SPIFFE ID or DNS name), '' without one. */
+  clientIdentity: string;
 }
 
 /** What a subscriber asked for (every field optional). */

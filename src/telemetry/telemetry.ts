@@ -8,6 +8,7 @@ import type { Listener } from '../proxy/listener.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { ServiceRuntime } from '../proxy/service-runtime.js';
 import type { DiscoveryStatus } from '../discovery/index.js';
+import { HANDSHAKE_RESULTS } from '../security/server-tls.js';
 import type { AdminServer } from './admin-server.js';
 import { dashboardHtml } from './dashboard.js';
 import { registerFlowMetrics } from './flow-metrics.js';
@@ -245,6 +246,7 @@ export class Telemetry implements ExchangeObserver {
       errorCode: ex.errorCode,
       classification: OUTCOME_NAMES[outcome]!,
       reason: REASON_NAMES[reason]!,
+      clientIdentity: ex.clientIdentity,
     };
   }
 
@@ -273,6 +275,7 @@ export class Telemetry implements ExchangeObserver {
       reason: REASON_NAMES[reason],
       requestId,
       traceparent,
+      clientIdentity: ex.clientIdentity,
     }, 'request');
   }
 
@@ -437,6 +440,12 @@ export class Telemetry implements ExchangeObserver {
     perListener('switchyard_client_connections', 'Open client connections of the listener (all protocols, tcp included).', 'gauge', (l) => l.counters.connectionsOpen);
     perListener('switchyard_client_connections_total', 'Client connections accepted by the listener.', 'counter', (l) => l.counters.connectionsTotal);
     perListener('switchyard_protocol_detect_failures_total', 'Connections closed because the protocol could not be detected.', 'counter', (l) => l.counters.detectFailures);
+    new ScrapeMetric('switchyard_tls_handshakes_total', 'TLS connection attempts on listeners with tls, by result: ok, timeout, client_cert_refused, identity_refused, plaintext_refused, failed.', 'counter', () =>
+      (this.proxy?.listeners ?? []).flatMap((l) => {
+        const h = l.tls?.handshakes;
+        return h === undefined ? [] : HANDSHAKE_RESULTS.map((result) => ({ labels: { listener: l.name, result }, value: h[result] }));
+      }),
+    ).register(reg);
     new ScrapeMetric('switchyard_http2_engine_events_total', 'HTTP/2 engine events: connection and stream errors, floods, refused streams, keepalive timeouts.', 'counter', () =>
       Object.entries(engineCounters).map(([event, value]) => ({ labels: { event: snake(event) }, value: value as number })),
     ).register(reg);
