@@ -210,7 +210,9 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
         return;
       }
       tls.handshakes.plaintext_refused++;
-      refusePlaintext(socket, p === 'http1' ? H1_TLS_REQUIRED : H2_TLS_REQUIRED);
+      // A tcp port does not know what its clients speak: it just closes.
+      if (protocol === 'tcp') socket.destroy();
+      else refusePlaintext(socket, p === 'http1' ? H1_TLS_REQUIRED : H2_TLS_REQUIRED);
     });
   }
 

@@ -12,6 +12,7 @@
  * timeout and `setSecureContext()` for rotation. The SecureContexts are
  * built once per change of the files, never per connection.
  */
+import { createHash } from 'node:crypto';
 import type net from 'node:net';
 import tls, { type SecureContext, type TLSSocket } from 'node:tls';
 import type { ListenerProtocol, ListenerTlsConfig } from '../config/index.js';
@@ -88,6 +89,11 @@ export class ServerTls {
   private readonly wildcards = new Map<string, SniEntry>();
   private unsubscribe: (() => void) | undefined;
   private closed = false;
+  /**
+   * Sessions resume only on the listener that made them (Node's default is
+   * one value per process), and on each of its certificates alike.
+   */
+  private readonly sessionIdContext: string;
 
   /**
    * Reads every file now: throws PemError naming the setting and the file
@@ -105,6 +111,7 @@ export class ServerTls {
     this.requireClientCert = config.clientCa !== undefined;
     this.handshakeTimeout = config.handshakeTimeout;
     this.alpn = config.alpn ?? defaultAlpn(protocol);
+    this.sessionIdContext = createHash('sha256').update(`switchyard ${label} ${listener}`).digest('hex').slice(0, 32);
     const poll = { pollInterval: options.pollInterval };
     try {
       if (config.clientCa !== undefined) {
@@ -212,7 +219,7 @@ export class ServerTls {
   }
 
   private contextOptions(m: PemMaterial, clientCa: Buffer | undefined): tls.SecureContextOptions {
-    return { cert: m.cert, key: m.key, ca: clientCa, minVersion: this.config.minVersion };
+    return { cert: m.cert, key: m.key, ca: clientCa, minVersion: this.config.minVersion, sessionIdContext: this.sessionIdContext };
   }
 
   private context(m: PemMaterial, clientCa: Buffer | undefined): SecureContext {

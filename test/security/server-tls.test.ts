@@ -364,3 +364,23 @@ test("identity: a listener without cert/key presents the proxy's identity certif
   await r.proxy.stop(0);
   assert.equal(subscribers.size, 0, 'a stopped listener unsubscribes');
 });
+
+test('a tcp listener with tls terminates TLS and relays the decrypted bytes (here HTTP/2 with alpn h2); plaintext is closed', async (t) => {
+  const p = pkiFor(t);
+  const r = await start(t, { protocol: 'tcp', tls: { cert: p.server.cert, key: p.server.key, alpn: ['h2'] } });
+  const s = await h2Session(r.port, { ca: p.ca.certPem });
+  const a = await h2Get(s, '/relayed');
+  assert.equal(a.status, 200);
+  assert.equal(a.headers['x-scheme'], 'https');
+  s.close();
+  const closed = await new Promise<string>((resolve) => {
+    let got = '';
+    const c = net.connect(r.port, '127.0.0.1', () => c.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n'));
+    c.on('data', (d: Buffer) => (got += d.toString()));
+    c.on('error', () => {});
+    c.on('close', () => resolve(got));
+  });
+  assert.equal(closed, '');
+  assert.equal(handshakes(r).plaintext_refused, 1);
+  assert.equal(handshakes(r).ok, 1);
+});
