@@ -7,12 +7,12 @@ import type { RandomSource } from '../balancing/index.js';
 import type { ListenerConfig } from '../config/index.js';
 import { ProxyErrors } from '../errors.js';
 import { errorResponse } from './error-responses.js';
-import type { ExchangeObserver } from './exchange.js';
+import type { Exchange, ExchangeObserver } from './exchange.js';
 import { H1Exchange, h1RequestHeaders, type H1ConnectionOwner } from './h1-exchange.js';
 import { H2Exchange } from './h2-exchange.js';
 import { isGrpcContentType, parseGrpcTimeout } from './headers.js';
 import { detectProtocol } from './protocol-detect.js';
-import { hostOf, type RequestHead, type Router } from './router.js';
+import { hostOf, type CompiledRoute, type RequestHead, type Router } from './router.js';
 import type { ServiceRuntime } from './service-runtime.js';
 import { TcpRelay } from './tcp-relay.js';
 
@@ -204,6 +204,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
       const g = parseGrpcTimeout(grpcTimeout);
       if (g > 0 && (timeout === 0 || g < timeout)) timeout = g;
     }
+    if (this.refused(ex, route, conn.user as string)) return;
     ex.start(timeout);
   }
 
@@ -246,7 +247,19 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     ex.idleTimeout = route.idleTimeout;
     if (service.hashHeader !== undefined || service.hashOnSource) ex.hashKey = service.hashKey(headers, req.socket.remoteAddress);
     ex.attachRequest();
+    if (this.refused(ex, route, req.socket.remoteAddress)) return;
     ex.start(route.timeout);
+  }
+
+  /**
+   * Authorization, after routing and before anything goes upstream: the
+   * listener's rules, then the route's. A refused request is answered here.
+   */
+  private refused(ex: Exchange, route: CompiledRoute<ServiceRuntime>, address: string | undefined): boolean {
+    const d = this.router.authorize(route, ex.clientIdentity, address, ex.path);
+    if (d === null) return false;
+    ex.refuse(d);
+    return true;
   }
 
   // ------------------------------------------------------------ shutdown

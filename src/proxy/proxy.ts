@@ -6,7 +6,8 @@ import { CompiledRoute, Router } from './router.js';
 import { H2Pool } from './upstream-h2-pool.js';
 import type { Http2Connection } from '../http2/index.js';
 import { ServiceRuntime, type EndpointEvents } from './service-runtime.js';
-import type { PolicyProvider } from './policy-hooks.js';
+import type { Authorizer, PolicyProvider } from './policy-hooks.js';
+import type { AuthorizationRule } from '../config/index.js';
 import type { DiscoveryOptions } from '../discovery/index.js';
 
 export interface ProxyOptions {
@@ -45,13 +46,19 @@ export class Proxy {
       if (s === undefined) throw new Error(`unknown service ${name}`);
       return s;
     };
+    const authorizer = (rules: readonly AuthorizationRule[] | undefined): Authorizer | undefined => {
+      if (rules === undefined) return undefined;
+      // Rules that are not enforced must not look as if they were: refuse to run.
+      if (options.policies?.authorizer === undefined) throw new Error('the configuration has authorization rules: pass policies that compile them (src/policy)');
+      return options.policies.authorizer(rules);
+    };
     for (const l of config.listeners) {
-      const routes = l.routes.map((r, i) => new CompiledRoute(r, i, resolve, options.policies?.retryRules(r)));
+      const routes = l.routes.map((r, i) => new CompiledRoute(r, i, resolve, options.policies?.retryRules(r), authorizer(r.authorization)));
       const fallback = l.service === undefined
         ? undefined
         : new CompiledRoute({ name: 'default', match: {}, backends: [{ service: l.service, weight: 1 }], timeout: 0, idempotent: false, idleTimeout: 0 } as never, routes.length, resolve);
       const tcpService = l.protocol === 'tcp' && l.service !== undefined ? resolve(l.service) : undefined;
-      this.listeners.push(new Listener(l, new Router(routes, fallback), this.random, options.observer, tcpService));
+      this.listeners.push(new Listener(l, new Router(routes, fallback, authorizer(l.authorization)), this.random, options.observer, tcpService));
     }
   }
 
