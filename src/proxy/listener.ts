@@ -140,7 +140,10 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   }
 
   private serveHttp2(socket: net.Socket, head: Buffer | undefined): void {
-    const conn = acceptHttp2(socket, this, this.h2Options, head);
+    // The detected bytes are read again once the connection knows its client's
+    // address: they may hold the first request, which authorization and source hashing need it for.
+    if (head !== undefined) socket.unshift(head);
+    const conn = acceptHttp2(socket, this, this.h2Options);
     conn.user = socket.remoteAddress;
     this.h2Connections.add(conn);
     socket.resume();

@@ -42,7 +42,7 @@ export interface TelemetryOptions {
  * Only a cancel with no proxy error is `cancelled`.
  */
 export function classify(ex: Exchange): number {
-  if (ex.refusal !== null) return Outcome.REFUSED;
+  if (ex.refusal) return Outcome.REFUSED;
   if (ex.errorCode !== '') return Outcome.FAILURE;
   if (ex.status === 0 && ex.grpcStatus === 1) return Outcome.CANCELLED;
   if (ex.status >= 500) return Outcome.FAILURE;
@@ -204,7 +204,7 @@ export class Telemetry implements ExchangeObserver {
     const outcome = classify(ex);
     const reason = outcome === Outcome.FAILURE || outcome === Outcome.REFUSED ? failureReason(ex) : NO_REASON;
     const refusal = ex.refusal;
-    if (refusal !== null) {
+    if (refusal) {
       const d = (series.denials ??= new Map());
       d.set(refusal, (d.get(refusal) ?? 0) + 1);
     }
