@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { authorizationSchema, type AuthorizationRule } from '../../src/config/security-schema.js';
 import { compileAuthorization, DEFAULT_DENY } from '../../src/policy/authorization.js';
 import { ProxyErrors } from '../../src/errors.js';
+import { parseConfig } from '../../src/config/index.js';
 
 /** Rules as the configuration gives them (defaults filled in). */
 function rules(raw: unknown[]): AuthorizationRule[] {
@@ -215,4 +216,15 @@ test('the configuration rejects ambiguous rules', () => {
   bad([{ name: 'a', paths: ['/x'] }, { name: 'a', paths: ['/y'] }], /already defined/);
   bad([{ name: 'default-deny', paths: ['/x'] }], /implicit last rule/);
   assert.ok(authorizationSchema.safeParse([{ name: 'a', networks: ['::ffff:10.0.0.0/104', '2001:db8::/32', '0.0.0.0/0'] }]).success);
+});
+
+test('a tcp listener cannot have authorization rules: they would never be enforced', () => {
+  assert.throws(
+    () => parseConfig({
+      admin: { enabled: false },
+      listeners: [{ name: 't', listen: '127.0.0.1:0', protocol: 'tcp', service: 's', authorization: [{ name: 'a', networks: ['10.0.0.0/8'] }] }],
+      services: [{ name: 's', endpoints: ['127.0.0.1:1'] }],
+    }, 'test'),
+    (e: { issues: { path: string; message: string }[] }) => e.issues.some((i) => i.path === 'listeners[0].authorization' && /HTTP requests/.test(i.message)),
+  );
 });
