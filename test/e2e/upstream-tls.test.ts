@@ -5,6 +5,10 @@ import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { parseConfig } from '../../src/config/index.js';
+import { Proxy } from '../../src/proxy/proxy.js';
+import type { IdentitySource } from '../../src/security/identity-source.js';
+import { loadPem, type PemMaterial } from '../../src/security/pem-files.js';
 import { closeSession, connect, h2Request, startProxy, waitReady, type RunningProxy } from '../helpers/proxy-harness.js';
 import { h1Request } from '../helpers/h1-peers.js';
 import { echoClient, startEchoServer, unary } from '../helpers/grpc-echo.js';
@@ -283,4 +287,45 @@ test('switchyard run: a missing CA file of services[].tls is a one-line error na
   });
   assert.equal(result.code, 1);
   assert.equal(result.stderr, `services[1].tls.ca ${missing}: cannot read: no such file\n`);
+});
+
+test('with the top-level identity and no cert/key: the proxy certificate is presented, the trust anchor verifies the endpoint, a renewal is used by new connections', async (t) => {
+  const { ca } = certs(t);
+  const issue = (n: string): PemMaterial => {
+    const pair = ca.issue(n, { uri: [PROXY_ID] });
+    return loadPem({ cert: pair.cert, key: pair.key }, 'identity');
+  };
+  const subscribers = new Set<(m: PemMaterial) => void>();
+  const source: IdentitySource & { current: PemMaterial } = {
+    current: issue('self-1'),
+    subscribe(fn) {
+      subscribers.add(fn);
+      return () => subscribers.delete(fn);
+    },
+  };
+  const backend = await startTlsH2Backend({ name: 'b', pair: ca.issue('backend', { uri: [BACKEND_ID] }), clientCa: ca.certPem });
+  const config = parseConfig({
+    admin: { enabled: false },
+    identity: { name: PROXY_ID, trustAnchor: ca.cert, issuer: { cert: ca.cert, key: ca.key } },
+    ...proxyConfig('http2', backend.port, { identity: BACKEND_ID }),
+  }, 'test');
+  const proxy = new Proxy(config, { identity: source });
+  await proxy.start();
+  t.after(async () => {
+    await proxy.stop(100);
+    await backend.close();
+  });
+  await until(() => proxy.services.get('backend')!.endpoints[0]!.state === 1, 'connected');
+  const first = backend.connections[0]!;
+  assert.equal(first.identity, PROXY_ID);
+  assert.equal(subscribers.size, 1);
+
+  const renewed = issue('self-2');
+  source.current = renewed;
+  for (const fn of subscribers) fn(renewed);
+  const next = backend.nextConnection();
+  backend.goawayAll();
+  const fresh = await next;
+  assert.notEqual(fresh.serial, first.serial, 'the renewed certificate was presented');
+  assert.equal(fresh.identity, PROXY_ID);
 });
