@@ -244,7 +244,6 @@ test('client certificate files replaced under load: no request fails, new connec
   });
   // Replaced the way cert-manager and `mv` do it: the new file renamed over the old one, key first.
   const swap = (from: string, to: string): void => {
-    writeFileSync(`${to}.tmp`, '');
     copyFileSync(from, `${to}.tmp`);
     renameSync(`${to}.tmp`, to);
   };
@@ -252,7 +251,6 @@ test('client certificate files replaced under load: no request fails, new connec
   swap(second.key, key);
   swap(second.cert, cert);
   await rotated;
-  assert.equal(clientTls.clientCertificate?.notAfter !== undefined, true);
   // The open connection carries on; once the backend sends GOAWAY, the replacement must use the new certificate.
   const next = backend.nextConnection();
   const before = ok;
