@@ -2,6 +2,7 @@ import pino from 'pino';
 import { ConfigError, formatIssues, loadConfigFile, parseConfig, type Config } from '../config/index.js';
 import { createPolicies } from '../policy/index.js';
 import { Proxy } from '../proxy/proxy.js';
+import { PemError } from '../security/pem-files.js';
 import { AdminServer, servicesReadiness, servicesWarnings } from '../telemetry/admin-server.js';
 import { endpointLogEvents } from '../telemetry/endpoint-log.js';
 import { Telemetry } from '../telemetry/telemetry.js';
@@ -104,7 +105,16 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
     returned: (service, endpoint, phase) => log.info({ service, endpoint, phase }, phase === 'returned' ? 'endpoint returned' : 'endpoint on probation'),
   });
   // So are endpoints that cannot be connected or resolved: a warning per outage, an info line on recovery.
-  const proxy = new Proxy(config, { observer: telemetry, policies, endpointEvents: endpointLogEvents(log) });
+  let proxy: Proxy;
+  try {
+    proxy = new Proxy(config, { observer: telemetry, policies, endpointEvents: endpointLogEvents(log) });
+  } catch (e) {
+    // A certificate, key or CA file that cannot be used: the message names the setting and the file.
+    if (!(e instanceof PemError)) throw e;
+    err.write(`${e.message}\n`);
+    telemetry?.close();
+    return 1;
+  }
   telemetry?.attach(proxy);
   let admin: AdminServer | undefined;
   try {

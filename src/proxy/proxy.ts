@@ -9,6 +9,7 @@ import { ServiceRuntime, type EndpointEvents } from './service-runtime.js';
 import type { Authorizer, PolicyProvider } from './policy-hooks.js';
 import type { AuthorizationRule } from '../config/index.js';
 import type { DiscoveryOptions } from '../discovery/index.js';
+import type { IdentitySource } from '../security/identity-source.js';
 
 export interface ProxyOptions {
   clock?: Clock;
@@ -21,6 +22,8 @@ export interface ProxyOptions {
   endpointEvents?: EndpointEvents;
   /** What discovery sources need from outside the configuration (tests: a Kubernetes client config). */
   discovery?: DiscoveryOptions;
+  /** The proxy's own certificate when the top-level `identity` is set (listeners' and services' default). */
+  identity?: IdentitySource;
 }
 
 /**
@@ -37,9 +40,10 @@ export class Proxy {
   constructor(readonly config: Config, options: ProxyOptions = {}) {
     this.clock = options.clock ?? monotonicClock;
     this.random = options.random ?? mathRandom;
-    for (const s of config.services) {
-      this.services.set(s.name, new ServiceRuntime(s, { clock: this.clock, random: this.random, policies: options.policies, events: options.endpointEvents, discovery: options.discovery }));
-    }
+    const identity = config.identity === undefined ? undefined : { trustAnchor: config.identity.trustAnchor, source: options.identity };
+    config.services.forEach((s, index) => {
+      this.services.set(s.name, new ServiceRuntime(s, { clock: this.clock, random: this.random, policies: options.policies, events: options.endpointEvents, discovery: options.discovery, index, identity }));
+    });
     const resolve = (name: string): ServiceRuntime => {
       const s = this.services.get(name);
       // The schema has checked every reference; this is a programming error.
