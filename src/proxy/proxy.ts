@@ -8,6 +8,7 @@ import type { Http2Connection } from '../http2/index.js';
 import { ServiceRuntime, type EndpointEvents } from './service-runtime.js';
 import type { PolicyProvider } from './policy-hooks.js';
 import type { DiscoveryOptions } from '../discovery/index.js';
+import type { IdentitySource } from '../security/identity-source.js';
 
 export interface ProxyOptions {
   clock?: Clock;
@@ -20,6 +21,8 @@ export interface ProxyOptions {
   endpointEvents?: EndpointEvents;
   /** What discovery sources need from outside the configuration (tests: a Kubernetes client config). */
   discovery?: DiscoveryOptions;
+  /** The proxy's own certificate (top-level `identity`): used by listeners and services whose `tls` has no cert/key. */
+  identity?: IdentitySource;
 }
 
 /**
