@@ -3,6 +3,8 @@ import { ConfigError, formatIssues, loadConfigFile, parseConfig, type Config } f
 import { createPolicies } from '../policy/index.js';
 import { Proxy } from '../proxy/proxy.js';
 import { PemError } from '../security/pem-files.js';
+import { certificateRegistry, recordConfiguredCertificates } from '../security/certificate-expiry.js';
+import type { IdentitySource } from '../security/identity-source.js';
 import { AdminServer, servicesReadiness, servicesWarnings } from '../telemetry/admin-server.js';
 import { endpointLogEvents } from '../telemetry/endpoint-log.js';
 import { Telemetry } from '../telemetry/telemetry.js';
@@ -104,14 +106,32 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
     ejected: (service, endpoint, reason, durationMs) => log.warn({ service, endpoint, reason, durationMs }, 'endpoint ejected'),
     returned: (service, endpoint, phase) => log.info({ service, endpoint, phase }, phase === 'returned' ? 'endpoint returned' : 'endpoint on probation'),
   });
+  // The proxy's own certificate is issued before anything listens or connects with it.
+  let identity: (IdentitySource & { close(): void }) | undefined;
+  if (config.identity !== undefined) {
+    try {
+      // Loaded only when configured: the certificate library costs resident memory.
+      const { SelfIdentity } = await import('../security/self-identity.js');
+      identity = await SelfIdentity.create(config.identity, { log: log.child({ component: 'identity' }) });
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'identity: cannot issue the proxy certificate');
+      telemetry?.close();
+      return 1;
+    }
+    log.info({ identity: config.identity.name, notAfter: new Date(identity.current.notAfter!).toISOString() }, 'identity certificate issued');
+  }
+  // Expiry of every certificate file the configuration names (metric and log); loaders record replacements.
+  recordConfiguredCertificates(config);
+  certificateRegistry.watch({ log: log.child({ component: 'certificates' }), warningMs: config.identity?.expiryWarning ?? 6 * 3_600_000 });
   // So are endpoints that cannot be connected or resolved: a warning per outage, an info line on recovery.
   let proxy: Proxy;
   try {
-    proxy = new Proxy(config, { observer: telemetry, policies, endpointEvents: endpointLogEvents(log) });
+    proxy = new Proxy(config, { observer: telemetry, policies, endpointEvents: endpointLogEvents(log), identity });
   } catch (e) {
     // A certificate, key or CA file that cannot be used: the message names the setting and the file.
     if (!(e instanceof PemError)) throw e;
     err.write(`${e.message}\n`);
+    identity?.close();
     telemetry?.close();
     return 1;
   }
@@ -127,6 +147,7 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
     }
   } catch (e) {
     log.error({ err: e }, 'start failed');
+    identity?.close();
     telemetry?.close();
     await proxy.stop(0);
     return 1;
@@ -144,6 +165,8 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
         .then(() => telemetry?.close())
         .then(() => admin?.close())
         .then(() => {
+          identity?.close();
+          certificateRegistry.reset();
           log.info('stopped');
           resolve(0);
         });

@@ -22,7 +22,7 @@ export interface ProxyOptions {
   endpointEvents?: EndpointEvents;
   /** What discovery sources need from outside the configuration (tests: a Kubernetes client config). */
   discovery?: DiscoveryOptions;
-  /** The proxy's own certificate when the top-level `identity` is set (listeners' and services' default). */
+  /** The proxy's own certificate (top-level `identity`): used by listeners and services whose `tls` has no cert/key. */
   identity?: IdentitySource;
 }
 

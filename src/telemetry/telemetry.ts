@@ -9,6 +9,7 @@ import type { Listener } from '../proxy/listener.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { ServiceRuntime } from '../proxy/service-runtime.js';
 import type { DiscoveryStatus } from '../discovery/index.js';
+import { certificateRegistry, type CertificateRegistry } from '../security/certificate-expiry.js';
 import type { AdminServer } from './admin-server.js';
 import { dashboardHtml } from './dashboard.js';
 import { registerFlowMetrics } from './flow-metrics.js';
@@ -28,6 +29,8 @@ export interface TelemetryOptions {
   maxPaths?: number;
   /** Node.js process metrics (prom-client collectDefaultMetrics); default true. */
   processMetrics?: boolean;
+  /** Expiries of the certificates in use (default: the process's registry). */
+  certificates?: CertificateRegistry;
 }
 
 /**
@@ -156,7 +159,7 @@ export class Telemetry implements ExchangeObserver {
       this.accessLog = options.accessLog;
     }
     this.requestIds = options.requestIds ?? true;
-    this.registerMetrics(options.processMetrics ?? true);
+    this.registerMetrics(options.processMetrics ?? true, options.certificates ?? certificateRegistry);
   }
 
   /** Attaches to the proxy built with this observer (topology, gauges, per-object records). */
@@ -348,7 +351,7 @@ export class Telemetry implements ExchangeObserver {
 
   // ------------------------------------------------------------ metrics
 
-  private registerMetrics(processMetrics: boolean): void {
+  private registerMetrics(processMetrics: boolean, certificates: CertificateRegistry): void {
     const reg = this.registry;
     if (processMetrics) collectDefaultMetrics({ register: reg });
     const grpcLabel = (g: number): string => (g < 0 ? '' : String(g));
@@ -468,6 +471,10 @@ export class Telemetry implements ExchangeObserver {
       Object.entries(engineCounters).map(([event, value]) => ({ labels: { event: snake(event) }, value: value as number })),
     ).register(reg);
     registerFlowMetrics(reg, () => this.proxy);
+    // Recorded when certificates are loaded or renewed; only the subtraction happens here.
+    new ScrapeMetric('switchyard_certificate_expiry_seconds', 'Seconds until each certificate in use expires (negative once expired), by kind (listener, listener-sni, client-ca, service, service-ca, identity, issuer, trust-anchor) and name.', 'gauge', () =>
+      certificates.secondsLeft().map((c) => ({ labels: { kind: c.kind, name: c.name }, value: Math.round(c.seconds) })),
+    ).register(reg);
     perEndpoint('switchyard_upstream_stalls_total', 'Upstream connections replaced because their flow control made no progress for stallTimeout.', 'counter', (e) => e.stallsTotal);
   }
 
