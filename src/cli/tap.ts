@@ -7,7 +7,7 @@ import type { TapEvent } from '../telemetry/tap.js';
 export const TAP_USAGE = `Usage:
   switchyard tap [--admin HOST:PORT] [--service S] [--route R] [--listener L] [--method M]
                  [--path PREFIX] [--status N|5xx] [--grpc-status N] [--endpoint HOST:PORT]
-                 [--classification success|failure|cancelled] [--reason R]
+                 [--classification success|failure|cancelled|refused] [--reason R]
                  [--rate N] [--max N] [--json]
 
 Streams a summary of every finished request matching the filters from a

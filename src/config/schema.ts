@@ -372,6 +372,7 @@ function crossCheck(raw: unknown, ctx: Ctx): void {
     if (protocol === 'tcp') {
       if (l.service === undefined) issue(ctx, at('service'), 'a tcp listener needs service (its only target)');
       if (routes.length > 0) issue(ctx, at('routes'), 'a tcp listener cannot have routes (it forwards bytes to service)');
+      if (l.authorization !== undefined) issue(ctx, at('authorization'), 'a tcp listener relays bytes: authorization applies to HTTP requests');
     } else if (typeof protocol === 'string' && l.service === undefined && routes.length === 0) {
       issue(ctx, at(), 'a listener needs service (the default target) or at least one route');
     }

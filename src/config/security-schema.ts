@@ -11,6 +11,7 @@
  *
  * docs/configuration.md documents every key (a test checks it).
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { duration, positiveDurationSchema } from './duration.js';
 
@@ -77,7 +78,23 @@ export const serviceTlsSchema = z
     }
   });
 
-const CIDR = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:.]+)\/\d{1,3}$/i;
+/** A CIDR whose address node accepts and whose prefix fits its family. */
+function isCidr(s: string): boolean {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
+  if (m === null) return false;
+  const family = isIP(m[1]!);
+  return family !== 0 && !m[1]!.includes('%') && Number(m[2]) <= (family === 4 ? 32 : 128);
+}
+
+/** `*`, a prefix ending in `/*`, or an exact identity (no other `*`). */
+function isIdentityPattern(s: string): boolean {
+  if (s === '*') return true;
+  const body = s.endsWith('/*') ? s.slice(0, -2) : s;
+  return body.length > 0 && !body.includes('*');
+}
+
+/** Named when no allow rule matches: not available to configured rules. */
+const RESERVED_RULE_NAME = 'default-deny';
 
 /**
  * One authorization rule. Every field that is set must match (AND); within a
@@ -88,13 +105,14 @@ const CIDR = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:.]+)\/\d{1,3}$/i;
 export const authorizationRuleSchema = z
   .object({
     /** Named in metrics (`switchyard_authz_denied_total{rule}`) and in the refusal. */
-    name: z.string().min(1).max(100).regex(/^[a-z0-9][a-z0-9._-]*$/, 'must match [a-z0-9][a-z0-9._-]*'),
+    name: z.string().min(1).max(100).regex(/^[a-z0-9][a-z0-9._-]*$/, 'must match [a-z0-9][a-z0-9._-]*')
+      .refine((n) => n !== RESERVED_RULE_NAME, `${RESERVED_RULE_NAME} is the name of the implicit last rule`),
     action: z.enum(['allow', 'deny']).default('allow'),
     /** Client identities: exact, or a prefix ending in `/*` (`spiffe://example.org/ns/prod/*`, `spiffe://example.org/*`), or `*` for any authenticated client. */
-    identities: z.array(z.string().min(1).max(2048)).min(1).optional(),
+    identities: z.array(z.string().min(1).max(2048).refine(isIdentityPattern, 'must be *, an identity, or a prefix ending in /* (no other *)')).min(1).optional(),
     /** Client source networks (CIDR). */
-    networks: z.array(z.string().regex(CIDR, 'must be a CIDR such as 10.0.0.0/8')).min(1).optional(),
-    /** Request path prefixes. */
+    networks: z.array(z.string().refine(isCidr, 'must be a CIDR such as 10.0.0.0/8 or fd00::/8')).min(1).optional(),
+    /** Request path prefixes, by whole segments (`/api` matches `/api` and `/api/x`, not `/apis`). */
     paths: z.array(z.string().startsWith('/', 'must start with "/"')).min(1).optional(),
     /** gRPC services (`pkg.Greeter`). */
     grpcServices: z.array(z.string().min(1)).min(1).optional(),
@@ -103,7 +121,13 @@ export const authorizationRuleSchema = z
   })
   .strict();
 
-export const authorizationSchema = z.array(authorizationRuleSchema).min(1);
+export const authorizationSchema = z.array(authorizationRuleSchema).min(1).superRefine((rules, ctx) => {
+  const seen = new Set<string>();
+  rules.forEach((r, i) => {
+    if (seen.has(r.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'name'], message: `rule ${r.name} is already defined in this list` });
+    seen.add(r.name);
+  });
+});
 
 export const SPIFFE_ID = /^spiffe:\/\/[a-z0-9._-]+(\/[A-Za-z0-9._~%!$&'()*+,;=:@-]+)+$/;
 

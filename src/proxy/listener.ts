@@ -8,12 +8,12 @@ import type { RandomSource } from '../balancing/index.js';
 import type { ListenerConfig } from '../config/index.js';
 import { ProxyErrors } from '../errors.js';
 import { errorResponse } from './error-responses.js';
-import type { ExchangeObserver } from './exchange.js';
+import type { Exchange, ExchangeObserver } from './exchange.js';
 import { H1Exchange, h1RequestHeaders, type H1ConnectionOwner } from './h1-exchange.js';
 import { H2Exchange } from './h2-exchange.js';
 import { isGrpcContentType, parseGrpcTimeout } from './headers.js';
 import { detectProtocol } from './protocol-detect.js';
-import { hostOf, type RequestHead, type Router } from './router.js';
+import { hostOf, type CompiledRoute, type RequestHead, type Router } from './router.js';
 import type { ServiceRuntime } from './service-runtime.js';
 import { TcpRelay } from './tcp-relay.js';
 import type { IdentitySource } from '../security/identity-source.js';
@@ -244,7 +244,10 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   }
 
   private serveHttp2(socket: net.Socket, head: Buffer | undefined, identity: string): void {
-    const conn = acceptHttp2(socket, this, this.h2Options, head);
+    // The detected bytes are read again once the connection knows its client's
+    // address and identity: they may hold the first request, which authorization and source hashing need them for.
+    if (head !== undefined) socket.unshift(head);
+    const conn = acceptHttp2(socket, this, this.h2Options);
     conn.user = socket.remoteAddress;
     this.h2Connections.set(conn, identity);
     socket.resume();
@@ -309,6 +312,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
       const g = parseGrpcTimeout(grpcTimeout);
       if (g > 0 && (timeout === 0 || g < timeout)) timeout = g;
     }
+    if (this.refused(ex, route, conn.user as string)) return;
     ex.start(timeout);
   }
 
@@ -352,7 +356,19 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     ex.idleTimeout = route.idleTimeout;
     if (service.hashHeader !== undefined || service.hashOnSource) ex.hashKey = service.hashKey(headers, req.socket.remoteAddress);
     ex.attachRequest();
+    if (this.refused(ex, route, req.socket.remoteAddress)) return;
     ex.start(route.timeout);
+  }
+
+  /**
+   * Authorization, after routing and before anything goes upstream: the
+   * listener's rules, then the route's. A refused request is answered here.
+   */
+  private refused(ex: Exchange, route: CompiledRoute<ServiceRuntime>, address: string | undefined): boolean {
+    const d = this.router.authorize(route, ex.clientIdentity, address, ex.path);
+    if (d === null) return false;
+    ex.refuse(d);
+    return true;
   }
 
   // ------------------------------------------------------------ shutdown

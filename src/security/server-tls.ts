@@ -12,7 +12,7 @@
  * timeout and `setSecureContext()` for rotation. The SecureContexts are
  * built once per change of the files, never per connection.
  */
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import type net from 'node:net';
 import tls, { type SecureContext, type TLSSocket } from 'node:tls';
 import type { ListenerProtocol, ListenerTlsConfig } from '../config/index.js';
@@ -37,10 +37,27 @@ export type HandshakeResult =
 
 export const HANDSHAKE_RESULTS: readonly HandshakeResult[] = ['ok', 'timeout', 'client_cert_refused', 'identity_refused', 'plaintext_refused', 'failed'];
 
+/**
+ * A replaced certificate in the terms of the expiry registry
+ * (certificate-expiry.ts): kind `listener`, `listener-sni` (named
+ * `listener/first server name`) or `client-ca`.
+ */
+export interface ReloadedCertificate {
+  kind: 'listener' | 'listener-sni' | 'client-ca';
+  name: string;
+  /** ms since the epoch. */
+  notAfter: number;
+}
+
 /** What happens to the certificate material of listeners, for the log. */
 export interface TlsEvents {
-  /** Replacement material is in use for new handshakes (`setting`: `listeners[0].tls`, `listeners[0].tls.sni[1]`…). */
-  reloaded(listener: string, setting: string, material: PemMaterial): void;
+  /**
+   * Replacement material is in use for new handshakes (`setting`:
+   * `listeners[0].tls`, `listeners[0].tls.sni[1]`, `listeners[0].tls.clientCa`,
+   * or `identity` for a renewal of the proxy's own certificate, which the
+   * identity records itself: `certificate` is then undefined).
+   */
+  reloaded(listener: string, setting: string, material: PemMaterial, certificate: ReloadedCertificate | undefined): void;
   /** Replacement files could not be used: the previous material stays in use. */
   reloadFailed(listener: string, setting: string, message: string): void;
 }
@@ -116,19 +133,19 @@ export class ServerTls {
     try {
       if (config.clientCa !== undefined) {
         const caLabel = `${label}.clientCa`;
-        const f = this.watch(() => new PemFiles({ ca: config.clientCa }, label, (m) => this.apply(caLabel, m, this.material, m.ca),
+        const f = this.watch(() => new PemFiles({ ca: config.clientCa }, label, (m) => this.apply(caLabel, m, this.material, m.ca, { kind: 'client-ca', name: listener, notAfter: Date.parse(new X509Certificate(m.ca!).validTo) }),
           (message) => this.failed(caLabel, clientCaMessage(message, label)), poll));
         this.clientCa = f.current.ca;
       }
       if (config.cert !== undefined) {
-        const f = this.watch(() => new PemFiles({ cert: config.cert, key: config.key }, label, (m) => this.apply(label, m, m, this.clientCa),
+        const f = this.watch(() => new PemFiles({ cert: config.cert, key: config.key }, label, (m) => this.apply(label, m, m, this.clientCa, { kind: 'listener', name: listener, notAfter: m.notAfter! }),
           (message) => this.failed(label, message), poll));
         this.material = f.current;
       } else {
         const identity = options.identity;
         if (identity === undefined) throw new PemError(`${label}.cert: not set, and there is no identity certificate to use (set cert and key, or the top-level identity)`);
         this.material = identity.current;
-        this.unsubscribe = identity.subscribe((m) => this.apply('identity', m, m, this.clientCa));
+        this.unsubscribe = identity.subscribe((m) => this.apply('identity', m, m, this.clientCa, undefined));
       }
       config.sni.forEach((s, i) => {
         const setting = `${label}.sni[${i}]`;
@@ -142,7 +159,7 @@ export class ServerTls {
               this.failed(setting, `${setting}: ${(err as Error).message}`);
               return;
             }
-            options.events?.reloaded(listener, setting, m);
+            options.events?.reloaded(listener, setting, m, { kind: 'listener-sni', name: `${listener}/${s.serverNames[0]!}`, notAfter: m.notAfter! });
           }, (message) => this.failed(setting, message), poll)),
           context: undefined as never,
         };
@@ -241,7 +258,7 @@ export class ServerTls {
    * CA list its CertificateRequest names and verifies with). Everything is
    * built before anything is swapped, so a failure keeps what is in use.
    */
-  private apply(setting: string, m: PemMaterial, material: PemMaterial, clientCa: Buffer | undefined): void {
+  private apply(setting: string, m: PemMaterial, material: PemMaterial, clientCa: Buffer | undefined, certificate: ReloadedCertificate | undefined): void {
     if (this.closed) return;
     try {
       const contexts = clientCa === this.clientCa ? undefined : this.sni.map((s) => this.context(s.files.current, clientCa));
@@ -253,7 +270,7 @@ export class ServerTls {
     }
     this.material = material;
     this.clientCa = clientCa;
-    this.options.events?.reloaded(this.listener, setting, m);
+    this.options.events?.reloaded(this.listener, setting, m, certificate);
   }
 
   private failed(setting: string, message: string): void {
