@@ -141,7 +141,7 @@ export const identitySettingsSchema = z
   .object({
     /** This proxy's SPIFFE ID (spiffe://trust-domain/path), put in its certificate's URI SAN. */
     name: z.string().regex(SPIFFE_ID, 'must be a SPIFFE ID such as spiffe://example.org/ns/prod/sa/gateway'),
-    /** PEM trust anchor: peers' certificates must chain to it (the default clientCa and services' ca). */
+    /** PEM trust anchor: peers' certificates must chain to it (services' default `ca`; a listener's `clientCa` stays explicit). */
     trustAnchor: pathSchema,
     /** The issuer's PEM certificate and key. */
     issuer: z.object({ cert: pathSchema, key: pathSchema }).strict(),
