@@ -48,6 +48,8 @@ export const ProxyErrors = {
   TIMEOUT: kind('SWY_ERR_TIMEOUT', 504, GrpcStatus.DEADLINE_EXCEEDED, 'the request timed out'),
   OVERLOADED: kind('SWY_ERR_OVERLOADED', 503, GrpcStatus.UNAVAILABLE, 'the service is at its concurrency limit'),
   BAD_REQUEST: kind('SWY_ERR_BAD_REQUEST', 400, GrpcStatus.INTERNAL, 'the request cannot be forwarded'),
+  UNAUTHENTICATED: kind('SWY_ERR_UNAUTHENTICATED', 401, GrpcStatus.UNAUTHENTICATED, 'a client identity is required'),
+  PERMISSION_DENIED: kind('SWY_ERR_PERMISSION_DENIED', 403, GrpcStatus.PERMISSION_DENIED, 'the request is not allowed'),
   INTERNAL: kind('SWY_ERR_INTERNAL', 500, GrpcStatus.INTERNAL, 'internal proxy error'),
 } as const;
 

@@ -24,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   top: async () => (await import('./top.js')).runTop,
   tap: async () => (await import('./tap.js')).runTap,
   diagnose: async () => (await import('./diagnose.js')).runDiagnose,
+  identity: async () => (await import('./identity.js')).runIdentity,
 };
 
 const USAGE = `switchyard — a per-request load balancer for gRPC, HTTP/2 and HTTP/1.1
@@ -39,6 +40,7 @@ Commands:
   top        live table of the busiest gRPC methods or paths
   tap        stream a summary of every request matching filters
   diagnose   tell whether any HTTP/2 target balances per connection or per request
+  identity   make a trust anchor and issuer (init), workload certificates (issue)
 
 Run "switchyard <command> --help" for a command's options.
 Options: --help, --version`;

@@ -2,6 +2,10 @@ import pino from 'pino';
 import { ConfigError, formatIssues, loadConfigFile, parseConfig, type Config } from '../config/index.js';
 import { createPolicies } from '../policy/index.js';
 import { Proxy } from '../proxy/proxy.js';
+import { PemError } from '../security/pem-files.js';
+import type { TlsEvents } from '../security/server-tls.js';
+import { certificateRegistry, recordConfiguredCertificates } from '../security/certificate-expiry.js';
+import type { IdentitySource } from '../security/identity-source.js';
 import { AdminServer, servicesReadiness, servicesWarnings } from '../telemetry/admin-server.js';
 import { endpointLogEvents } from '../telemetry/endpoint-log.js';
 import { Telemetry } from '../telemetry/telemetry.js';
@@ -103,8 +107,43 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
     ejected: (service, endpoint, reason, durationMs) => log.warn({ service, endpoint, reason, durationMs }, 'endpoint ejected'),
     returned: (service, endpoint, phase) => log.info({ service, endpoint, phase }, phase === 'returned' ? 'endpoint returned' : 'endpoint on probation'),
   });
+  // The proxy's own certificate is issued before anything listens or connects with it.
+  let identity: (IdentitySource & { close(): void }) | undefined;
+  if (config.identity !== undefined) {
+    try {
+      // Loaded only when configured: the certificate library costs resident memory.
+      const { SelfIdentity } = await import('../security/self-identity.js');
+      identity = await SelfIdentity.create(config.identity, { log: log.child({ component: 'identity' }) });
+    } catch (e) {
+      log.error({ err: (e as Error).message }, 'identity: cannot issue the proxy certificate');
+      telemetry?.close();
+      return 1;
+    }
+    log.info({ identity: config.identity.name, notAfter: new Date(identity.current.notAfter!).toISOString() }, 'identity certificate issued');
+  }
+  // Expiry of every certificate file the configuration names (metric and log); loaders record replacements.
+  recordConfiguredCertificates(config);
+  certificateRegistry.watch({ log: log.child({ component: 'certificates' }), warningMs: config.identity?.expiryWarning ?? 6 * 3_600_000 });
+  // Replaced certificate files: a line when new handshakes use them, an error when they cannot be used.
+  const tlsEvents: TlsEvents = {
+    reloaded: (listener, setting, m, certificate) => {
+      log.info({ listener, setting, identity: m.identity, notAfter: m.notAfter === undefined ? undefined : new Date(m.notAfter).toISOString() }, 'certificate reloaded');
+      if (certificate !== undefined) certificateRegistry.set(certificate.kind, certificate.name, certificate.notAfter);
+    },
+    reloadFailed: (listener, setting, message) => log.error({ listener, setting, error: message }, 'certificate not reloaded; the previous one stays in use'),
+  };
   // So are endpoints that cannot be connected or resolved: a warning per outage, an info line on recovery.
-  const proxy = new Proxy(config, { observer: telemetry, policies, endpointEvents: endpointLogEvents(log) });
+  let proxy: Proxy;
+  try {
+    proxy = new Proxy(config, { observer: telemetry, policies, endpointEvents: endpointLogEvents(log), identity, tlsEvents });
+  } catch (e) {
+    // A certificate, key or CA file that cannot be used: the message names the setting and the file.
+    if (!(e instanceof PemError)) throw e;
+    err.write(`${e.message}\n`);
+    identity?.close();
+    telemetry?.close();
+    return 1;
+  }
   telemetry?.attach(proxy);
   let admin: AdminServer | undefined;
   try {
@@ -117,6 +156,7 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
     }
   } catch (e) {
     log.error({ err: e }, 'start failed');
+    identity?.close();
     telemetry?.close();
     await proxy.stop(0);
     return 1;
@@ -134,6 +174,8 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
         .then(() => telemetry?.close())
         .then(() => admin?.close())
         .then(() => {
+          identity?.close();
+          certificateRegistry.reset();
           log.info('stopped');
           resolve(0);
         });

@@ -7,11 +7,12 @@ import type { TapEvent } from '../telemetry/tap.js';
 export const TAP_USAGE = `Usage:
   switchyard tap [--admin HOST:PORT] [--service S] [--route R] [--listener L] [--method M]
                  [--path PREFIX] [--status N|5xx] [--grpc-status N] [--endpoint HOST:PORT]
-                 [--classification success|failure|cancelled] [--reason R]
+                 [--classification success|failure|cancelled|refused] [--reason R]
                  [--rate N] [--max N] [--json]
 
 Streams a summary of every finished request matching the filters from a
-running proxy's admin server (/api/v1/tap), one line each. --method matches
+running proxy's admin server (/api/v1/tap), one line each (client=… is the
+identity of the client's TLS certificate, when it sent one). --method matches
 the HTTP method, a gRPC method ("pkg.Svc/Method") or its short name. The proxy
 sends at most --rate events per second (default 100) and reports what it
 dropped. --reason selects failures by reason (no-endpoint, timeout,
@@ -20,7 +21,7 @@ failed request. --max exits after N events; --json prints the raw events.
 Exit codes: 0 done, 1 admin server unreachable, 2 usage error.`;
 
 /** What the CLI prints of a tap event (the admin server streams TapEvent). */
-type TapLine = Pick<TapEvent, 'time' | 'listener' | 'route' | 'service' | 'method' | 'path' | 'endpoint' | 'status' | 'grpcStatus' | 'latencyMs' | 'attempts' | 'errorCode' | 'classification' | 'reason'>;
+type TapLine = Pick<TapEvent, 'time' | 'listener' | 'route' | 'service' | 'method' | 'path' | 'endpoint' | 'status' | 'grpcStatus' | 'latencyMs' | 'attempts' | 'errorCode' | 'classification' | 'reason'> & Partial<Pick<TapEvent, 'clientIdentity'>>;
 
 export function formatTap(e: TapLine): string {
   const parts = [
@@ -35,6 +36,7 @@ export function formatTap(e: TapLine): string {
   parts.push(`${e.latencyMs.toFixed(3)}ms`, `attempts=${e.attempts}`, e.classification);
   if (e.reason) parts.push(`reason=${e.reason}`);
   if (e.errorCode) parts.push(e.errorCode);
+  if (e.clientIdentity) parts.push(`client=${e.clientIdentity}`);
   return parts.join(' ');
 }
 

@@ -43,3 +43,4 @@ export {
 } from './balancer-options.js';
 export * from './resilience-schema.js';
 export { discoverySchema, dnsDiscoverySchema, kubernetesDiscoverySchema } from './discovery-schema.js';
+export { listenerTlsSchema, serviceTlsSchema, sniCertificateSchema, authorizationRuleSchema, authorizationSchema, identitySettingsSchema, SPIFFE_ID, TLS_VERSIONS, ALPN_PROTOCOLS } from './security-schema.js';

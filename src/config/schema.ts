@@ -19,6 +19,7 @@ import {
 } from './address.js';
 import { balancerWithDefault } from './balancer-options.js';
 import { discoverySchema } from './discovery-schema.js';
+import { authorizationSchema, identitySettingsSchema, listenerTlsSchema, serviceTlsSchema } from './security-schema.js';
 
 // ---------------------------------------------------------------------------
 // Building blocks
@@ -142,6 +143,8 @@ export const routeObjectSchema = z
     idempotent: z.boolean().default(false),
     /** Fail a request when nothing moves in either direction for this long; 0 = off. */
     idleTimeout: durationSchema.default(0),
+    /** Who may use this route, checked after the listener's rules. */
+    authorization: authorizationSchema.optional(),
   })
   .strict();
 
@@ -164,6 +167,10 @@ export const listenerObjectSchema = z
     protocol: z.enum(LISTENER_PROTOCOLS).default('auto'),
     service: serviceRefSchema.optional(),
     detectTimeout: positiveDurationSchema.default('10s'),
+    /** TLS (and mTLS with clientCa) on this port; `auto` still tells TLS from plaintext. */
+    tls: listenerTlsSchema.optional(),
+    /** Who may send requests through this listener (its routes may add their own rules). */
+    authorization: authorizationSchema.optional(),
     http2: http2SettingsSchema.default({}),
     routes: z.array(routeSchema).default([]),
   })
@@ -214,6 +221,8 @@ export const serviceObjectSchema = z
     protocol: z.enum(UPSTREAM_PROTOCOLS).default('http2'),
     balancer: balancerWithDefault,
     endpoints: z.array(endpointSchema).default([]),
+    /** TLS (and mTLS with cert/key) to the endpoints. */
+    tls: serviceTlsSchema.optional(),
     /** Endpoints from a file, DNS or Kubernetes instead of `endpoints`. */
     discovery: discoverySchema.optional(),
     /** A removed endpoint's in-flight requests may run this long before its connections are closed. */
@@ -245,6 +254,8 @@ export const configObjectSchema = z
     admin: adminSchema.default({}),
     log: logSchema.default({}),
     shutdown: shutdownSchema.default({}),
+    /** The proxy's own workload identity (certificates it issues and renews itself). */
+    identity: identitySettingsSchema.optional(),
     listeners: z.array(listenerObjectSchema).min(1, 'at least one listener is required'),
     services: z.array(serviceObjectSchema).min(1, 'at least one service is required'),
   })
@@ -354,10 +365,14 @@ function crossCheck(raw: unknown, ctx: Ctx): void {
       }
     });
 
+    if (isRecord(l.tls) && l.tls.cert === undefined && l.tls.key === undefined && raw.identity === undefined) {
+      issue(ctx, at('tls', 'cert'), 'required (or set the top-level identity, whose certificate is then used)');
+    }
     const protocol = l.protocol ?? 'auto';
     if (protocol === 'tcp') {
       if (l.service === undefined) issue(ctx, at('service'), 'a tcp listener needs service (its only target)');
       if (routes.length > 0) issue(ctx, at('routes'), 'a tcp listener cannot have routes (it forwards bytes to service)');
+      if (l.authorization !== undefined) issue(ctx, at('authorization'), 'a tcp listener relays bytes: authorization applies to HTTP requests');
     } else if (typeof protocol === 'string' && l.service === undefined && routes.length === 0) {
       issue(ctx, at(), 'a listener needs service (the default target) or at least one route');
     }
@@ -398,6 +413,7 @@ export type ServiceConfig = Config['services'][number];
 export type UpstreamProtocol = ServiceConfig['protocol'];
 export type EndpointConfig = ServiceConfig['endpoints'][number];
 export type { DiscoveryConfig, DnsDiscoveryConfig, KubernetesDiscoveryConfig } from './discovery-schema.js';
+export type { ListenerTlsConfig, ServiceTlsConfig, AuthorizationRule, IdentitySettings } from './security-schema.js';
 export type ReconnectBackoffConfig = ServiceConfig['reconnectBackoff'];
 export type ServiceHttp1Config = ServiceConfig['http1'];
 export type { BalancerConfig, HashOn, SlowStartConfig } from './balancer-options.js';

@@ -1,9 +1,11 @@
 /**
- * The policy layer: retries (and their budget), health checking and outlier
- * detection, handed to the proxy through src/proxy/policy-hooks.ts.
+ * The policy layer: retries (and their budget), health checking, outlier
+ * detection and authorization, handed to the proxy through
+ * src/proxy/policy-hooks.ts.
  */
-import type { RouteConfig } from '../config/index.js';
-import type { PolicyProvider, RetryRules, ServiceGuard } from '../proxy/policy-hooks.js';
+import type { AuthorizationRule, RouteConfig } from '../config/index.js';
+import type { Authorizer, PolicyProvider, RetryRules, ServiceGuard } from '../proxy/policy-hooks.js';
+import { compileAuthorization } from './authorization.js';
 import type { ServiceRuntime } from '../proxy/service-runtime.js';
 import { CompiledRetryRules } from './retry-rules.js';
 import { monotonicClock } from '../balancing/index.js';
@@ -14,6 +16,7 @@ export { CompiledRetryRules } from './retry-rules.js';
 export { RetryBudget } from './retry-budget.js';
 export { HealthChecker, timerScheduler, type HealthCheckConfig, type Scheduler } from './health-check.js';
 export { OutlierDetector, type OutlierDetectionConfig } from './outlier-detector.js';
+export { CompiledAuthorization, compileAuthorization, DEFAULT_DENY } from './authorization.js';
 
 /** What the policy layer reports as it acts on endpoints (for logs). */
 export interface PolicyEvents {
@@ -50,6 +53,9 @@ export function createPolicies(events: PolicyEvents = {}): PolicyProvider {
         );
       }
       return guards;
+    },
+    authorizer(rules: readonly AuthorizationRule[]): Authorizer {
+      return compileAuthorization(rules);
     },
   };
 }

@@ -63,6 +63,10 @@ export interface EndpointOwner {
 export function connectFailureCause(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : '';
+  const reason = (e as { reason?: unknown } | null)?.reason;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' && typeof reason === 'string') {
+    return `TLS: the endpoint's certificate does not match the server name: ${reason} (set services[].tls.serverName or identity) (${code})`;
+  }
   const words = CONNECT_ERROR_WORDS[code];
   if (words !== undefined) return `${words} (${code})`;
   const message = typeof e?.message === 'string' && e.message !== '' ? e.message : String(err);
@@ -80,6 +84,28 @@ const CONNECT_ERROR_WORDS: Record<string, string> = {
   ETIMEDOUT: 'connect timeout',
   UND_ERR_CONNECT_TIMEOUT: 'connect timeout',
   UND_ERR_SOCKET: 'connection closed',
+  // TLS to endpoints: verification of the endpoint's certificate (OpenSSL's X509 codes) ...
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "TLS: the endpoint's certificate is not signed by a trusted CA (services[].tls.ca)",
+  UNABLE_TO_GET_ISSUER_CERT: "TLS: the endpoint's certificate is not signed by a trusted CA (services[].tls.ca)",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "TLS: the endpoint's certificate is not signed by a trusted CA (services[].tls.ca)",
+  SELF_SIGNED_CERT_IN_CHAIN: "TLS: the endpoint's certificate chain ends in a CA that is not trusted (services[].tls.ca)",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "TLS: the endpoint's certificate is self-signed and not trusted (services[].tls.ca)",
+  CERT_HAS_EXPIRED: "TLS: the endpoint's certificate has expired",
+  CERT_NOT_YET_VALID: "TLS: the endpoint's certificate is not valid yet (clock skew?)",
+  CERT_REVOKED: "TLS: the endpoint's certificate is revoked",
+  ERR_TLS_CERT_ALTNAME_INVALID: "TLS: the endpoint's certificate does not match the server name",
+  // ... and the endpoint's refusals (TLS alerts, RFC 8446 §6.2).
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'TLS: the endpoint refused the handshake: it requires a client certificate (services[].tls.cert and key)',
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'TLS: the endpoint refused the handshake: it does not accept our client certificate',
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'TLS: the endpoint refused the handshake: it does not trust the CA of our client certificate',
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: 'TLS: the endpoint refused the handshake: our client certificate has expired',
+  ERR_SSL_TLSV1_ALERT_ACCESS_DENIED: 'TLS: the endpoint refused the handshake: access denied for our client certificate',
+  ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: 'TLS: the endpoint refused the handshake (no common cipher, or it requires a client certificate)',
+  ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: 'TLS: the endpoint refused the handshake: no common TLS version (services[].tls.minVersion)',
+  ERR_SSL_UNSUPPORTED_PROTOCOL: 'TLS: no common TLS version with the endpoint (services[].tls.minVersion)',
+  ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL: 'TLS: the endpoint refused the handshake: it speaks none of the offered ALPN protocols',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'TLS: the endpoint does not speak TLS (a plaintext port?)',
+  ERR_SSL_PACKET_LENGTH_TOO_LONG: 'TLS: the endpoint does not speak TLS (a plaintext port?)',
 };
 
 /**

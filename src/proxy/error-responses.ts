@@ -16,19 +16,24 @@ export interface ErrorResponse {
 
 const responses = new Map<ProxyErrorKind, ErrorResponse>();
 
-for (const kind of Object.values(ProxyErrors)) {
-  const body = Buffer.from(`${kind.code}: ${kind.message}\n`);
-  responses.set(kind, {
+/**
+ * The response of one error kind with its own message (an authorization
+ * refusal names its rule): built when the configuration is compiled, never
+ * per request.
+ */
+export function buildErrorResponse(kind: ProxyErrorKind, message: string = kind.message): ErrorResponse {
+  const body = Buffer.from(`${kind.code}: ${message}\n`);
+  return {
     grpcHeaders: [
       ':status', '200',
       'content-type', 'application/grpc',
       'grpc-status', String(kind.grpcStatus),
-      'grpc-message', encodeGrpcMessage(kind.message),
+      'grpc-message', encodeGrpcMessage(message),
       'switchyard-error', kind.code,
     ],
     grpcTrailers: [
       'grpc-status', String(kind.grpcStatus),
-      'grpc-message', encodeGrpcMessage(kind.message),
+      'grpc-message', encodeGrpcMessage(message),
       'switchyard-error', kind.code,
     ],
     httpHeaders: [
@@ -38,8 +43,10 @@ for (const kind of Object.values(ProxyErrors)) {
       'switchyard-error', kind.code,
     ],
     httpBody: body,
-  });
+  };
 }
+
+for (const kind of Object.values(ProxyErrors)) responses.set(kind, buildErrorResponse(kind));
 
 export function errorResponse(kind: ProxyErrorKind): ErrorResponse {
   return responses.get(kind)!;

@@ -4,9 +4,9 @@ import type { Endpoint } from './endpoint.js';
 import type { EndpointWaiter, ServiceRuntime } from './service-runtime.js';
 import { deadlines, type Deadlined } from './deadlines.js';
 import type { H1Upstream, H1UpstreamSink } from './upstream-h1-pool.js';
-import { RETRY_ON_GRPC_STATUS, RetryOn, type RetryRules } from './policy-hooks.js';
+import { RETRY_ON_GRPC_STATUS, RetryOn, type AuthzDenial, type RetryRules } from './policy-hooks.js';
 import { formatGrpcTimeout } from './headers.js';
-import { errorResponse } from './error-responses.js';
+import { errorResponse, type ErrorResponse } from './error-responses.js';
 import { HedgeAttempt, type HedgeOwner } from './hedge-attempt.js';
 import { IdleWatch } from './idle-watch.js';
 import { firstMessageEnd, grpcStatusOf, isFailureStatus, matchesRetryConditions, statusOf } from './response-status.js';
@@ -45,6 +45,10 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   path = '';
   method = '';
   startedAt = 0;
+  /** The client's verified identity (SPIFFE ID or DNS name of its certificate); '' without one. */
+  clientIdentity = '';
+  /** Set when authorization refused the request (see refuse). */
+  refusal: AuthzDenial | null = null;
 
   // ---- request body not yet sent upstream, and what was sent (for a resend)
   reqEnded = false;
@@ -126,7 +130,8 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
   protected abstract downTrailers(t: readonly string[]): void;
   protected abstract downReset(code: number): void;
   protected abstract downConsume(n: number): void;
-  protected abstract downError(kind: ProxyErrorKind): void;
+  /** Answers with the proxy's own error; `r`: a response of that kind with its own message. */
+  protected abstract downError(kind: ProxyErrorKind, r?: ErrorResponse): void;
   /** The response is complete while the client is still sending: let it stop (HTTP/2: RST_STREAM NO_ERROR once sent). */
   protected abstract requestCutShort(): void;
   /** The downstream HTTP/2 stream, when there is one (events from it are request events). */
@@ -152,6 +157,27 @@ export abstract class Exchange implements StreamHandler, EndpointWaiter, Deadlin
     if (this.idleTimeout > 0) this.idle = new IdleWatch(this, this.idleTimeout);
     this.replay = [];
     this.dispatch();
+  }
+
+  /**
+   * Answers a request that authorization refused, in place of start(): no
+   * endpoint is picked, nothing goes upstream, and request body octets that
+   * still arrive are dropped (HTTP/1.1 clients waiting for `100 Continue`
+   * never get it). Observed like any other request.
+   */
+  refuse(d: AuthzDenial): void {
+    this.startedAt = performance.now();
+    this.observer?.onExchangeStart(this);
+    // finish() gives it back.
+    this.service.inflight++;
+    this.refusal = d;
+    const kind = d.kind;
+    this.errorCode = kind.code;
+    this.responded = true;
+    this.status = this.isGrpc ? 200 : kind.httpStatus;
+    if (this.isGrpc) this.grpcStatus = kind.grpcStatus;
+    this.downError(kind, d.response);
+    this.finish();
   }
 
   /** Arms the deadline of the next attempt: the route's, or an earlier per-try one. */

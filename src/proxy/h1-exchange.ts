@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ProxyErrorKind } from '../errors.js';
-import { errorResponse } from './error-responses.js';
+import { errorResponse, type ErrorResponse } from './error-responses.js';
 import { Exchange, type ExchangeObserver } from './exchange.js';
 import { isHopByHop } from './headers.js';
 import type { ServiceRuntime } from './service-runtime.js';
@@ -247,8 +247,7 @@ export class H1Exchange extends Exchange {
   /** node:http reads and discards the rest of the request body once the response is finished. */
   protected requestCutShort(): void {}
 
-  protected downError(kind: ProxyErrorKind): void {
-    const r = errorResponse(kind);
+  protected downError(kind: ProxyErrorKind, r: ErrorResponse = errorResponse(kind)): void {
     const res = this.res;
     if (res.headersSent) {
       res.destroy();
@@ -282,7 +281,8 @@ function destroySocket(s: Socket): void {
 export function h1RequestHeaders(req: IncomingMessage): string[] {
   const raw = req.rawHeaders;
   let authority = '';
-  const h: string[] = [':method', req.method ?? 'GET', ':scheme', 'http', ':path', req.url ?? '/', ':authority', ''];
+  // RFC 9113 §8.3.1: the scheme of the target URI, https for a request that arrived over TLS.
+  const h: string[] = [':method', req.method ?? 'GET', ':scheme', (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http', ':path', req.url ?? '/', ':authority', ''];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;

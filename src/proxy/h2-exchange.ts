@@ -1,6 +1,6 @@
 import { ErrorCode, type Http2Stream } from '../http2/index.js';
 import type { ProxyErrorKind } from '../errors.js';
-import { errorResponse } from './error-responses.js';
+import { errorResponse, type ErrorResponse } from './error-responses.js';
 import { Exchange, type ExchangeObserver } from './exchange.js';
 import type { ServiceRuntime } from './service-runtime.js';
 
@@ -40,8 +40,7 @@ export class H2Exchange extends Exchange {
     this.down.respond(CONTINUE, false);
   }
 
-  protected downError(kind: ProxyErrorKind): void {
-    const r = errorResponse(kind);
+  protected downError(kind: ProxyErrorKind, r: ErrorResponse = errorResponse(kind)): void {
     if (this.isGrpc) {
       this.down.respond(r.grpcHeaders, true);
     } else {

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import net from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import {
   acceptHttp2, ErrorCode, type ConnectionHandler, type Http2Connection, type Http2Options, type Http2Stream,
 } from '../http2/index.js';
@@ -7,14 +8,16 @@ import type { RandomSource } from '../balancing/index.js';
 import type { ListenerConfig } from '../config/index.js';
 import { ProxyErrors } from '../errors.js';
 import { errorResponse } from './error-responses.js';
-import type { ExchangeObserver } from './exchange.js';
+import type { Exchange, ExchangeObserver } from './exchange.js';
 import { H1Exchange, h1RequestHeaders, type H1ConnectionOwner } from './h1-exchange.js';
 import { H2Exchange } from './h2-exchange.js';
 import { isGrpcContentType, parseGrpcTimeout } from './headers.js';
 import { detectProtocol } from './protocol-detect.js';
-import { hostOf, type RequestHead, type Router } from './router.js';
+import { hostOf, type CompiledRoute, type RequestHead, type Router } from './router.js';
 import type { ServiceRuntime } from './service-runtime.js';
 import { TcpRelay } from './tcp-relay.js';
+import type { IdentitySource } from '../security/identity-source.js';
+import { ServerTls, type TlsEvents } from '../security/server-tls.js';
 
 /** Counters of one listener, read by telemetry. */
 export interface ListenerCounters {
@@ -23,11 +26,45 @@ export interface ListenerCounters {
   detectFailures: number;
 }
 
+/** What a listener with `tls` needs from outside its configuration. */
+export interface ListenerTlsSetup {
+  /** Names the setting in errors: `listeners[0].tls`. */
+  label: string;
+  /** The proxy's own certificate, for `tls` without cert/key. */
+  identity?: IdentitySource;
+  events?: TlsEvents;
+  /** Test hook: how often certificate files are read again besides file-system events. */
+  pollInterval?: number;
+}
+
+/** How long a refused plaintext connection is still read (so that the kernel does not reset the refusal away) before it is closed. */
+const REFUSAL_LINGER_MS = 2000;
+
+/**
+ * RFC 9113 §3.4, §6.8: the server preface (an empty SETTINGS frame), then
+ * GOAWAY with last-stream-id 0 and INADEQUATE_SECURITY (0xc, §7): the
+ * answer to a cleartext HTTP/2 client on a port that requires TLS.
+ */
+const H2_TLS_REQUIRED = Buffer.from([
+  0, 0, 0, 0x4, 0, 0, 0, 0, 0,
+  0, 0, 8, 0x7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xc,
+]);
+const H1_TLS_REQUIRED_BODY = 'this port requires TLS\n';
+const H1_TLS_REQUIRED = `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${H1_TLS_REQUIRED_BODY.length}\r\nconnection: close\r\n\r\n${H1_TLS_REQUIRED_BODY}`;
+
 /**
  * One listening port. Accepts HTTP/2 (prior knowledge) and HTTP/1.1 on the
  * same port when `protocol: auto` (decided from the first bytes), or exactly
  * one of http1 / http2 / tcp. HTTP requests are routed and forwarded per
  * request; `tcp` relays whole connections (per-connection balancing).
+ *
+ * With `tls`, a connection whose first byte starts a TLS record is
+ * handshaken (ServerTls) and then served by what ALPN chose: `h2` by the
+ * HTTP/2 engine, `http/1.1` by node:http, neither by detection over the
+ * decrypted bytes (`auto`) or by the listener's protocol. Plaintext is
+ * still served on an `auto` port without `clientCa` (what Envoy and
+ * Linkerd call permissive mode: clients can move to TLS one by one); on an
+ * `http1`/`http2`/`tcp` port with `tls`, or with `clientCa`, it is refused.
  */
 export class Listener implements ConnectionHandler, H1ConnectionOwner {
   readonly name: string;
@@ -36,10 +73,14 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   readonly counters: ListenerCounters = { connectionsTotal: 0, connectionsOpen: 0, detectFailures: 0 };
   private readonly h1Server: http.Server;
   private readonly h2Options: Http2Options;
-  private readonly h2Connections = new Set<Http2Connection>();
+  /** Open HTTP/2 client connections → the client's identity ('' without a client certificate). */
+  private readonly h2Connections = new Map<Http2Connection, string>();
+  /** Accepted TCP connections (a TLS socket runs over one of these). */
   private readonly sockets = new Set<net.Socket>();
-  /** Connections served by the HTTP/1.1 server. */
-  private readonly h1Sockets = new Set<net.Socket>();
+  /** Connections served by the HTTP/1.1 server (TLS sockets for TLS) → the client's identity. */
+  private readonly h1Sockets = new Map<net.Socket, string>();
+  /** TLS on this port (`tls` set). */
+  readonly tls: ServerTls | undefined;
   readonly h1Responses = new Set<http.ServerResponse>();
   private readonly head: RequestHead = { path: '', host: '', headers: [] };
   /** Shutting down: no new connections; HTTP/1.1 responses close their connections. */
@@ -51,6 +92,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     private readonly random: RandomSource,
     private readonly observer: ExchangeObserver | undefined,
     private readonly tcpService: ServiceRuntime | undefined,
+    tls?: ListenerTlsSetup,
   ) {
     this.name = config.name;
     this.router = router;
@@ -75,6 +117,11 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
       else socket.destroy();
     });
+    // Reads the certificate files now: a PemError names the setting and the file.
+    if (config.tls !== undefined) {
+      this.tls = new ServerTls(config.tls, config.protocol, tls?.label ?? `listeners[${config.name}].tls`, config.name,
+        (socket, identity) => this.onSecure(socket, identity), { identity: tls?.identity, events: tls?.events, pollInterval: tls?.pollInterval });
+    }
     this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
   }
 
@@ -101,48 +148,108 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     socket.once('close', () => {
       this.counters.connectionsOpen--;
       this.sockets.delete(socket);
-      this.h1Sockets.delete(socket);
     });
     if (this.draining) {
       socket.destroy();
       return;
     }
+    if (this.tls !== undefined) {
+      this.detectTls(socket, this.tls);
+      return;
+    }
     switch (this.config.protocol) {
       case 'http2':
-        this.serveHttp2(socket, undefined);
+        this.serveHttp2(socket, undefined, '');
         return;
       case 'http1':
-        this.serveHttp1(socket);
+        this.serveHttp1(socket, '');
         return;
       case 'tcp':
         new TcpRelay(socket, this.tcpService!).start();
         return;
       default:
-        detectProtocol(socket, this.config.detectTimeout, (protocol, head) => {
-          if (protocol === 'http2') {
-            this.serveHttp2(socket, head);
-          } else if (protocol === 'http1') {
-            socket.unshift(head);
-            this.serveHttp1(socket);
-            socket.resume();
-          } else {
-            // TLS arrives with the security work; until then, and on timeouts, close.
-            this.counters.detectFailures++;
-            socket.destroy();
-          }
-        });
+        this.detect(socket, this.config.detectTimeout, '');
     }
   }
 
-  private serveHttp1(socket: net.Socket): void {
-    this.h1Sockets.add(socket);
+  /** `auto`: HTTP/2 prior knowledge or HTTP/1.1, from the first bytes (plaintext, or decrypted over TLS). */
+  private detect(socket: net.Socket, timeoutMs: number, identity: string): void {
+    detectProtocol(socket, timeoutMs, (protocol, head) => {
+      if (protocol === 'http2') this.serveHttp2(socket, head, identity);
+      else if (protocol === 'http1') this.serveHttp1Detected(socket, head, identity);
+      else {
+        // Timeouts, and a ClientHello inside TLS or on a port without tls.
+        this.counters.detectFailures++;
+        socket.destroy();
+      }
+    });
+  }
+
+  /**
+   * A connection to a port with `tls`: a TLS record (RFC 8446 §5.1) starts
+   * the handshake; plaintext is served (permissive `auto` without clientCa)
+   * or refused. Detection is bounded by `detectTimeout` on `auto` ports and
+   * by `handshakeTimeout` on the others; the handshake then by
+   * `handshakeTimeout` from its first byte.
+   */
+  private detectTls(socket: net.Socket, tls: ServerTls): void {
+    const protocol = this.config.protocol;
+    detectProtocol(socket, protocol === 'auto' ? this.config.detectTimeout : tls.handshakeTimeout, (p, head) => {
+      if (p === 'tls') {
+        tls.accept(socket, head);
+        return;
+      }
+      if (p === null) {
+        this.counters.detectFailures++;
+        socket.destroy();
+        return;
+      }
+      if (protocol === 'auto' && !tls.requireClientCert) {
+        if (p === 'http2') this.serveHttp2(socket, head, '');
+        else this.serveHttp1Detected(socket, head, '');
+        return;
+      }
+      tls.handshakes.plaintext_refused++;
+      // A tcp port does not know what its clients speak: it just closes.
+      if (protocol === 'tcp') socket.destroy();
+      else refusePlaintext(socket, p === 'http1' ? H1_TLS_REQUIRED : H2_TLS_REQUIRED);
+    });
+  }
+
+  /** A finished handshake: the protocol ALPN chose, else the listener's, else (auto) detection over TLS. */
+  private onSecure(socket: TLSSocket, identity: string): void {
+    socket.on('error', () => {});
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    const protocol = this.config.protocol;
+    const alpn = socket.alpnProtocol;
+    if (protocol === 'tcp') new TcpRelay(socket, this.tcpService!).start();
+    else if (alpn === 'h2' || protocol === 'http2') this.serveHttp2(socket, undefined, identity);
+    else if (alpn === 'http/1.1' || protocol === 'http1') this.serveHttp1(socket, identity);
+    else this.detect(socket, this.config.detectTimeout, identity);
+  }
+
+  private serveHttp1Detected(socket: net.Socket, head: Buffer, identity: string): void {
+    socket.unshift(head);
+    this.serveHttp1(socket, identity);
+    socket.resume();
+  }
+
+  private serveHttp1(socket: net.Socket, identity: string): void {
+    this.h1Sockets.set(socket, identity);
+    socket.once('close', () => this.h1Sockets.delete(socket));
     this.h1Server.emit('connection', socket);
   }
 
-  private serveHttp2(socket: net.Socket, head: Buffer | undefined): void {
-    const conn = acceptHttp2(socket, this, this.h2Options, head);
+  private serveHttp2(socket: net.Socket, head: Buffer | undefined, identity: string): void {
+    // The detected bytes are read again once the connection knows its client's
+    // address and identity: they may hold the first request, which authorization and source hashing need them for.
+    if (head !== undefined) socket.unshift(head);
+    const conn = acceptHttp2(socket, this, this.h2Options);
     conn.user = socket.remoteAddress;
-    this.h2Connections.add(conn);
+    this.h2Connections.set(conn, identity);
     socket.resume();
   }
 
@@ -191,6 +298,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     ex.method = method;
     ex.routeName = route.name;
     ex.listenerName = this.name;
+    if (this.tls !== undefined) ex.clientIdentity = this.h2Connections.get(conn) ?? '';
     ex.reqEnded = endStream;
     ex.retry = route.retry;
     ex.idempotent = route.idempotent || isIdempotentMethod(method);
@@ -204,6 +312,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
       const g = parseGrpcTimeout(grpcTimeout);
       if (g > 0 && (timeout === 0 || g < timeout)) timeout = g;
     }
+    if (this.refused(ex, route, conn.user as string)) return;
     ex.start(timeout);
   }
 
@@ -241,12 +350,25 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     ex.method = req.method ?? 'GET';
     ex.routeName = route.name;
     ex.listenerName = this.name;
+    if (this.tls !== undefined) ex.clientIdentity = this.h1Sockets.get(req.socket) ?? '';
     ex.retry = route.retry;
     ex.idempotent = route.idempotent || isIdempotentMethod(ex.method);
     ex.idleTimeout = route.idleTimeout;
     if (service.hashHeader !== undefined || service.hashOnSource) ex.hashKey = service.hashKey(headers, req.socket.remoteAddress);
     ex.attachRequest();
+    if (this.refused(ex, route, req.socket.remoteAddress)) return;
     ex.start(route.timeout);
+  }
+
+  /**
+   * Authorization, after routing and before anything goes upstream: the
+   * listener's rules, then the route's. A refused request is answered here.
+   */
+  private refused(ex: Exchange, route: CompiledRoute<ServiceRuntime>, address: string | undefined): boolean {
+    const d = this.router.authorize(route, ex.clientIdentity, address, ex.path);
+    if (d === null) return false;
+    ex.refuse(d);
+    return true;
   }
 
   // ------------------------------------------------------------ shutdown
@@ -259,16 +381,16 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   drain(): void {
     this.draining = true;
     this.server.close();
-    for (const c of this.h2Connections) c.shutdown();
+    for (const c of this.h2Connections.keys()) c.shutdown();
     // node's closeIdleConnections() only knows connections of a server that called listen() itself.
     const busy = new Set<net.Socket>();
     for (const res of this.h1Responses) if (res.socket !== null) busy.add(res.socket);
-    for (const s of this.h1Sockets) if (!busy.has(s)) s.destroy();
+    for (const s of this.h1Sockets.keys()) if (!busy.has(s)) s.destroy();
   }
 
   /** Every open HTTP/2 client connection. */
   forEachHttp2Connection(fn: (c: Http2Connection) => void): void {
-    for (const c of this.h2Connections) fn(c);
+    for (const c of this.h2Connections.keys()) fn(c);
   }
 
   /** Open client connections (all protocols). */
@@ -280,11 +402,21 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   destroy(): void {
     this.draining = true;
     this.server.close();
+    this.tls?.close();
     for (const s of this.sockets) s.destroy();
   }
 }
 
 const EMPTY_LIST: string[] = [];
+
+/** Answers plaintext on a port that requires TLS, then reads and drops what the client still sends until it closes (or a short while). */
+function refusePlaintext(socket: net.Socket, answer: string | Buffer): void {
+  socket.end(answer);
+  socket.resume();
+  const t = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
+  t.unref();
+  socket.once('close', () => clearTimeout(t));
+}
 
 /** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
 function isIdempotentMethod(m: string): boolean {

@@ -4,7 +4,9 @@
  * policy layer implements these; whoever assembles a Proxy (the CLI, tests)
  * passes `defaultPolicies` from src/policy.
  */
-import type { RouteConfig } from '../config/index.js';
+import type { AuthorizationRule, RouteConfig } from '../config/index.js';
+import type { ProxyErrorKind } from '../errors.js';
+import type { ErrorResponse } from './error-responses.js';
 import type { ServiceRuntime } from './service-runtime.js';
 import type { Endpoint } from './endpoint.js';
 
@@ -56,8 +58,37 @@ export interface ServiceGuard {
   remove(endpoint: Endpoint): void;
 }
 
+/**
+ * Why authorization refused a request, made once per rule when the rules are
+ * compiled: the refusal costs no allocation.
+ */
+export interface AuthzDenial {
+  /** The rule that refused it: a configured name, or `default-deny` (no allow rule matched). */
+  readonly rule: string;
+  /** ProxyErrors.UNAUTHENTICATED (401) or ProxyErrors.PERMISSION_DENIED (403). */
+  readonly kind: ProxyErrorKind;
+  /** The answer, whose message names the rule. */
+  readonly response: ErrorResponse;
+}
+
+/** The authorization rules of one listener or route, compiled once per configuration. */
+export interface Authorizer {
+  /**
+   * `identity`: the client's verified identity ('' without one); `address`:
+   * the client's IP address as the socket reports it; `path`: the request's
+   * :path (request-target). Returns null when the request may pass.
+   */
+  check(identity: string, address: string | undefined, path: string): AuthzDenial | null;
+}
+
 export interface PolicyProvider {
   retryRules(route: RouteConfig): RetryRules | undefined;
   /** Guards for a service; they act on its endpoints (setHealthy, setEjected, endpoint.outlier). */
   serviceGuards(service: ServiceRuntime): ServiceGuard[];
+  /**
+   * Compiles the `authorization` rules of a listener or route. A proxy whose
+   * configuration has rules refuses to start without it (rules that are not
+   * enforced must not look as if they were).
+   */
+  authorizer?(rules: readonly AuthorizationRule[]): Authorizer;
 }

@@ -6,8 +6,11 @@ import { CompiledRoute, Router } from './router.js';
 import { H2Pool } from './upstream-h2-pool.js';
 import type { Http2Connection } from '../http2/index.js';
 import { ServiceRuntime, type EndpointEvents } from './service-runtime.js';
-import type { PolicyProvider } from './policy-hooks.js';
+import type { Authorizer, PolicyProvider } from './policy-hooks.js';
+import type { AuthorizationRule } from '../config/index.js';
 import type { DiscoveryOptions } from '../discovery/index.js';
+import type { IdentitySource } from '../security/identity-source.js';
+import type { TlsEvents } from '../security/server-tls.js';
 
 export interface ProxyOptions {
   clock?: Clock;
@@ -20,6 +23,12 @@ export interface ProxyOptions {
   endpointEvents?: EndpointEvents;
   /** What discovery sources need from outside the configuration (tests: a Kubernetes client config). */
   discovery?: DiscoveryOptions;
+  /** The proxy's own certificate when the top-level `identity` is set (listeners' and services' default). */
+  identity?: IdentitySource;
+  /** Told when a listener's replaced certificate files are in use, or cannot be used (the CLI logs it). */
+  tlsEvents?: TlsEvents;
+  /** Test hook: how often certificate files are read again besides file-system events. */
+  tlsPollInterval?: number;
 }
 
 /**
@@ -36,22 +45,36 @@ export class Proxy {
   constructor(readonly config: Config, options: ProxyOptions = {}) {
     this.clock = options.clock ?? monotonicClock;
     this.random = options.random ?? mathRandom;
-    for (const s of config.services) {
-      this.services.set(s.name, new ServiceRuntime(s, { clock: this.clock, random: this.random, policies: options.policies, events: options.endpointEvents, discovery: options.discovery }));
-    }
+    const identity = config.identity === undefined ? undefined : { trustAnchor: config.identity.trustAnchor, source: options.identity };
+    config.services.forEach((s, index) => {
+      this.services.set(s.name, new ServiceRuntime(s, { clock: this.clock, random: this.random, policies: options.policies, events: options.endpointEvents, discovery: options.discovery, index, identity }));
+    });
     const resolve = (name: string): ServiceRuntime => {
       const s = this.services.get(name);
       // The schema has checked every reference; this is a programming error.
       if (s === undefined) throw new Error(`unknown service ${name}`);
       return s;
     };
-    for (const l of config.listeners) {
-      const routes = l.routes.map((r, i) => new CompiledRoute(r, i, resolve, options.policies?.retryRules(r)));
+    const authorizer = (rules: readonly AuthorizationRule[] | undefined): Authorizer | undefined => {
+      if (rules === undefined) return undefined;
+      // Rules that are not enforced must not look as if they were: refuse to run.
+      if (options.policies?.authorizer === undefined) throw new Error('the configuration has authorization rules: pass policies that compile them (src/policy)');
+      return options.policies.authorizer(rules);
+    };
+    for (const [index, l] of config.listeners.entries()) {
+      const routes = l.routes.map((r, i) => new CompiledRoute(r, i, resolve, options.policies?.retryRules(r), authorizer(r.authorization)));
       const fallback = l.service === undefined
         ? undefined
         : new CompiledRoute({ name: 'default', match: {}, backends: [{ service: l.service, weight: 1 }], timeout: 0, idempotent: false, idleTimeout: 0 } as never, routes.length, resolve);
       const tcpService = l.protocol === 'tcp' && l.service !== undefined ? resolve(l.service) : undefined;
-      this.listeners.push(new Listener(l, new Router(routes, fallback), this.random, options.observer, tcpService));
+      const tls = l.tls === undefined ? undefined : { label: `listeners[${index}].tls`, identity: options.identity, events: options.tlsEvents, pollInterval: options.tlsPollInterval };
+      try {
+        this.listeners.push(new Listener(l, new Router(routes, fallback, authorizer(l.authorization)), this.random, options.observer, tcpService, tls));
+      } catch (err) {
+        // Certificate files that cannot be used: stop following those of the listeners made so far.
+        for (const made of this.listeners) made.destroy();
+        throw err;
+      }
     }
   }
 

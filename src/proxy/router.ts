@@ -1,6 +1,6 @@
 import type { RouteConfig } from '../config/index.js';
 import type { RandomSource } from '../balancing/index.js';
-import type { RetryRules } from './policy-hooks.js';
+import type { Authorizer, AuthzDenial, RetryRules } from './policy-hooks.js';
 
 /** What a request is routed by, extracted from its head once. */
 export interface RequestHead {
@@ -41,6 +41,8 @@ export class CompiledRoute<S> {
     resolve: (service: string) => S,
     /** Retry rules compiled once for this route, from the policy layer. */
     readonly retry?: RetryRules,
+    /** The route's authorization rules, checked after the listener's. */
+    readonly authorization?: Authorizer,
   ) {
     this.name = cfg.name ?? `route-${index}`;
     const m = cfg.match;
@@ -109,7 +111,21 @@ export class Router<S> {
   constructor(
     readonly routes: readonly CompiledRoute<S>[],
     readonly fallback: CompiledRoute<S> | undefined,
+    /** The listener's authorization rules, checked before the route's. */
+    readonly authorization?: Authorizer,
   ) {}
+
+  /**
+   * Authorization of a routed request: the listener's rules, then the
+   * route's. Null when it may pass; otherwise the refusal to answer with.
+   */
+  authorize(route: CompiledRoute<S>, identity: string, address: string | undefined, path: string): AuthzDenial | null {
+    if (this.authorization !== undefined) {
+      const d = this.authorization.check(identity, address, path);
+      if (d !== null) return d;
+    }
+    return route.authorization === undefined ? null : route.authorization.check(identity, address, path);
+  }
 
   match(head: RequestHead): CompiledRoute<S> | undefined {
     const r = this.routes;

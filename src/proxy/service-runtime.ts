@@ -9,6 +9,8 @@ import { ENDPOINT_STATE_NAMES, Endpoint, EndpointState, type EndpointOwner, type
 import { H1Pool } from './upstream-h1-pool.js';
 import { H2Pool } from './upstream-h2-pool.js';
 import type { PolicyProvider, ServiceGuard } from './policy-hooks.js';
+import { ClientTls } from '../security/client-tls.js';
+import type { IdentitySource } from '../security/identity-source.js';
 
 /** A request waiting for an endpoint of a service (the failfast queue's waiter). */
 export interface EndpointWaiter extends PoolWaiter {
@@ -30,6 +32,13 @@ export interface ServiceDeps {
   events?: EndpointEvents;
   /** What discovery sources need from outside the configuration (a Kubernetes client config in tests). */
   discovery?: DiscoveryOptions;
+  /** Position of the service in `services` (names the setting in errors: `services[1].tls.ca`). */
+  index?: number;
+  /**
+   * The top-level `identity`: its trust anchor is the default `tls.ca`, and
+   * its certificate (`source`, when the proxy has one) the default client certificate.
+   */
+  identity?: { trustAnchor: string; source?: IdentitySource };
 }
 
 /**
@@ -49,6 +58,8 @@ export interface EndpointEvents {
   discoveryRecovered?(service: string, source: string, downForMs: number): void;
   /** The endpoint set changed (ids added and removed; `updated`: weight or condition changes). */
   endpointsChanged?(service: string, added: readonly string[], removed: readonly string[], updated: number, total: number): void;
+  /** A replaced certificate, key or CA file of the service's `tls` cannot be used: the previous material stays in use. */
+  tlsFilesFailed?(service: string, message: string): void;
 }
 
 /** Follows a service's endpoint set (telemetry keeps per-endpoint records with it). */
@@ -99,10 +110,18 @@ export class ServiceRuntime implements EndpointOwner {
   telemetry: unknown = undefined;
 
   private readonly events: EndpointEvents | undefined;
+  /** TLS to the endpoints (`tls`), shared by every pool of the service. */
+  readonly tls: ClientTls | undefined;
 
+  /** Throws PemError when a file of `tls` cannot be used (the message names the setting and the file). */
   constructor(readonly config: ServiceConfig, deps: ServiceDeps) {
     this.name = config.name;
     this.events = deps.events;
+    this.tls = config.tls === undefined ? undefined : new ClientTls(config.tls, `services[${deps.index ?? config.name}].tls`, {
+      trustAnchor: deps.identity?.trustAnchor,
+      identity: deps.identity?.source,
+      onError: (message) => this.events?.tlsFilesFailed?.(config.name, message),
+    });
     this.isHttp1 = config.protocol === 'http1';
     const spec = config.balancer as unknown as BalancerSpec;
     this.balancer = createBalancer<Endpoint>(spec, { clock: deps.clock, random: deps.random });
@@ -240,6 +259,7 @@ export class ServiceRuntime implements EndpointOwner {
           connections: config.http1.maxConnectionsPerEndpoint,
           backoffBase: config.reconnectBackoff.base,
           backoffMax: config.reconnectBackoff.max,
+          tls: this.tls,
         })
       : new H2Pool(ep, {
           connectTimeout: config.connectTimeout,
@@ -251,6 +271,7 @@ export class ServiceRuntime implements EndpointOwner {
           backoffBase: config.reconnectBackoff.base,
           backoffMax: config.reconnectBackoff.max,
           http2: this.deps.upstreamHttp2,
+          tls: this.tls,
         }, this.deps.random);
     this.endpoints.push(ep);
     this.byId.set(ep.id, ep);
@@ -382,6 +403,7 @@ export class ServiceRuntime implements EndpointOwner {
   close(graceful: boolean): void {
     this.closed = true;
     this.source?.stop();
+    this.tls?.close();
     for (const g of this.guards) g.stop();
     for (const ep of this.endpoints) {
       ep.state = EndpointState.REMOVED;

@@ -1,7 +1,9 @@
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import { Readable } from 'node:stream';
-import type { Pool, Dispatcher } from 'undici';
+import tls from 'node:tls';
+import type { Pool, Dispatcher, buildConnector } from 'undici';
+import { alpnMismatch, type ClientTls, type TlsSessionSlot } from '../security/client-tls.js';
 import { connectFailureCause, EndpointState, type Endpoint, type EndpointPool, type PoolWaiter } from './endpoint.js';
 import { isHopByHop } from './headers.js';
 
@@ -38,7 +40,12 @@ export interface H1PoolSettings {
   /** The service's reconnectBackoff: exponential from base, capped at max. */
   backoffBase: number;
   backoffMax: number;
+  /** TLS to the endpoint (`services[].tls`), shared by the service's pools; plaintext without it. */
+  tls?: ClientTls;
 }
+
+/** Errors of our TLS connector: nothing reached the endpoint's application, any request may go elsewhere. */
+const connectErrors = new WeakSet<Error>();
 
 /**
  * undici is loaded on first use: a proxy with only HTTP/2 services never pays
@@ -65,7 +72,12 @@ export class H1Pool implements EndpointPool {
   constructor(private readonly endpoint: Endpoint, private readonly settings: H1PoolSettings) {
     const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
     const PoolCtor = undiciPool();
-    this.pool = new PoolCtor(`http://${host}:${endpoint.port}`, {
+    const secure = settings.tls;
+    this.pool = new PoolCtor(`${secure === undefined ? 'http' : 'https'}://${host}:${endpoint.port}`, {
+      // undici's own connector fixes its TLS options when the pool is made; ours
+      // takes the service's current SecureContext at every connect, so a rotated
+      // client certificate is used by the next connection.
+      ...(secure === undefined ? {} : { connect: (_o: buildConnector.Options, cb: buildConnector.Callback) => this.connectTls(secure, cb) }),
       connections: settings.connections,
       connectTimeout: settings.connectTimeout,
       keepAliveTimeout: 30_000,
@@ -78,8 +90,10 @@ export class H1Pool implements EndpointPool {
       this.failures = 0;
       endpoint.setState(EndpointState.READY);
     });
-    this.pool.on('disconnect', () => {
+    this.pool.on('disconnect', (_origin, _targets, err) => {
       if (this.connected > 0) this.connected--;
+      // TLS 1.3: a refused client certificate is an alert after our handshake finished.
+      if (this.connected === 0 && isTlsAlert(err)) this.backOff(connectFailureCause(err));
     });
     this.pool.on('connectionError', (_origin, _targets, err) => {
       if (this.connected === 0) this.backOff(connectFailureCause(err));
@@ -90,6 +104,37 @@ export class H1Pool implements EndpointPool {
   private retryTimer: NodeJS.Timeout | undefined;
   private probing: net.Socket | null = null;
   private closed = false;
+  /** The endpoint's last TLS session: undici's connections and the check resume it. */
+  private readonly tlsSession: TlsSessionSlot = { session: undefined, generation: 0 };
+
+  /** A TLS connection for undici (its connector contract: callback once, with the socket or the error). */
+  private connectTls(secure: ClientTls, callback: buildConnector.Callback): void {
+    const socket = tls.connect(secure.connectOptions(this.endpoint.host, this.endpoint.port, 'http/1.1', this.tlsSession));
+    secure.keepSessions(socket, this.tlsSession);
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60_000);
+    let done = false;
+    const fail = (err: Error): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      this.tlsSession.session = undefined;
+      connectErrors.add(err);
+      socket.destroy();
+      callback(err, null);
+    };
+    const timeout = this.settings.connectTimeout;
+    const timer = setTimeout(() => fail(timeoutError(socket, timeout)), timeout);
+    socket.once('secureConnect', () => {
+      const refused = alpnMismatch(socket, 'http/1.1');
+      if (refused !== undefined) return fail(refused);
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      callback(null, socket);
+    });
+    socket.once('error', fail);
+  }
 
   /**
    * Proves the endpoint reachable before any request needs it: at start and
@@ -102,6 +147,14 @@ export class H1Pool implements EndpointPool {
    * would not be worth keeping, since servers close idle fresh connections on
    * their own timers. Not on every closed connection: a server that answers
    * `Connection: close` would get a check per request.
+   *
+   * With `tls` the check is a TLS handshake (and then closed): a TCP connect
+   * would call an endpoint ready whose certificate fails verification, and
+   * every request would then fail on it. Under TLS 1.3 the client's part of
+   * the handshake ends before the server has checked the client
+   * certificate, so the check also waits for the server's session ticket
+   * (sent once it has accepted us) or its refusal, within connectTimeout;
+   * a server that sends no ticket counts as accepted at that point.
    */
   start(): void {
     this.probe();
@@ -109,6 +162,11 @@ export class H1Pool implements EndpointPool {
 
   private probe(): void {
     if (this.closed || this.probing !== null) return;
+    const secure = this.settings.tls;
+    if (secure !== undefined) {
+      this.probeTls(secure);
+      return;
+    }
     const socket = net.connect({ host: this.endpoint.host, port: this.endpoint.port });
     this.probing = socket;
     const timeout = this.settings.connectTimeout;
@@ -127,6 +185,39 @@ export class H1Pool implements EndpointPool {
       this.probing = null;
       if (!this.closed && this.connected === 0) this.backOff(connectFailureCause(err));
     });
+  }
+
+  private probeTls(secure: ClientTls): void {
+    const socket = tls.connect(secure.connectOptions(this.endpoint.host, this.endpoint.port, 'http/1.1', this.tlsSession));
+    secure.keepSessions(socket, this.tlsSession);
+    this.probing = socket;
+    let handshaken = false;
+    let done = false;
+    const finish = (err: Error | undefined): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      this.probing = null;
+      socket.destroy();
+      if (this.closed) return;
+      if (err === undefined) {
+        this.failures = 0;
+        this.endpoint.setState(EndpointState.READY);
+        return;
+      }
+      this.tlsSession.session = undefined;
+      if (this.connected === 0) this.backOff(connectFailureCause(err));
+    };
+    const timeout = this.settings.connectTimeout;
+    const timer = setTimeout(() => finish(handshaken ? undefined : timeoutError(socket, timeout)), timeout);
+    timer.unref();
+    socket.once('secureConnect', () => {
+      handshaken = true;
+      if (socket.getProtocol() !== 'TLSv1.3' || socket.isSessionReused()) finish(undefined);
+      else socket.once('session', () => finish(undefined));
+    });
+    socket.once('error', (err) => finish(err));
+    socket.once('close', () => finish(handshaken ? undefined : new Error('closed by the endpoint during the TLS handshake')));
   }
 
   /**
@@ -317,7 +408,8 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
     const code = (err as { code?: string }).code;
     const connectFailure =
       !this.responseStarted &&
-      (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH');
+      (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' ||
+        connectErrors.has(err) || isTlsAlert(err));
     this.sink.upstreamFailed(connectFailure);
   }
 }
@@ -326,4 +418,19 @@ const EMPTY = Buffer.alloc(0);
 
 function probeTimedOut(socket: net.Socket, ms: number): void {
   socket.destroy(new Error(`connect timeout after ${ms} ms`));
+}
+
+function timeoutError(socket: net.Socket, ms: number): Error {
+  return new Error(`${socket.connecting ? 'connect timeout' : 'TLS handshake not finished'} after ${ms} ms`);
+}
+
+const TLS_ALERT = /^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_/;
+
+/**
+ * An alert from the endpoint's TLS stack (its refusal of our certificate,
+ * RFC 8446 §6.2): the request never reached its application.
+ */
+function isTlsAlert(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' && TLS_ALERT.test(code);
 }

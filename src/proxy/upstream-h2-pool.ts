@@ -1,6 +1,8 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import { connectHttp2, type ConnectionHandler, type Http2Connection, type Http2Options } from '../http2/index.js';
 import type { RandomSource } from '../balancing/index.js';
+import { alpnMismatch, type ClientTls, type TlsSessionSlot } from '../security/client-tls.js';
 import { connectFailureCause, EndpointState, type Endpoint, type EndpointPool, type PoolWaiter } from './endpoint.js';
 
 export interface H2PoolSettings {
@@ -15,6 +17,8 @@ export interface H2PoolSettings {
   backoffBase: number;
   backoffMax: number;
   http2?: Http2Options;
+  /** TLS to the endpoint (`services[].tls`), shared by the service's pools; plaintext (h2c) without it. */
+  tls?: ClientTls;
 }
 
 /**
@@ -33,6 +37,8 @@ export class H2Pool implements EndpointPool, ConnectionHandler {
   private closed = false;
   /** Connections that got GOAWAY and are finishing their streams. */
   private readonly draining = new Set<Http2Connection>();
+  /** The endpoint's last TLS session, offered on reconnects (resumption: one round trip and no certificate checks less). */
+  private readonly tlsSession: TlsSessionSlot = { session: undefined, generation: 0 };
 
   constructor(
     private readonly endpoint: Endpoint,
@@ -102,18 +108,36 @@ export class H2Pool implements EndpointPool, ConnectionHandler {
 
   private connect(): void {
     this.connecting++;
-    const socket = net.connect({ host: this.endpoint.host, port: this.endpoint.port });
+    const secure = this.settings.tls;
+    let socket: net.Socket;
+    if (secure === undefined) {
+      socket = net.connect({ host: this.endpoint.host, port: this.endpoint.port });
+    } else {
+      const s = tls.connect(secure.connectOptions(this.endpoint.host, this.endpoint.port, 'h2', this.tlsSession));
+      secure.keepSessions(s, this.tlsSession);
+      socket = s;
+    }
     socket.setNoDelay(true);
     let settled = false;
     const timer = setTimeout(() => {
-      if (!settled) socket.destroy(new Error(`connect timeout after ${this.settings.connectTimeout} ms`));
+      if (settled) return;
+      // The timeout covers the TLS handshake too: say which part did not finish.
+      const what = secure !== undefined && !socket.connecting ? 'TLS handshake not finished' : 'connect timeout';
+      socket.destroy(new Error(`${what} after ${this.settings.connectTimeout} ms`));
     }, this.settings.connectTimeout);
-    socket.once('connect', () => {
+    // Over TLS, HTTP/2 starts only once the handshake is done and ALPN chose h2 (RFC 9113 §3.2).
+    socket.once(secure === undefined ? 'connect' : 'secureConnect', () => {
       settled = true;
       clearTimeout(timer);
       this.connecting--;
       if (this.closed) {
         socket.destroy();
+        return;
+      }
+      const refused = secure === undefined ? undefined : alpnMismatch(socket as tls.TLSSocket, 'h2');
+      if (refused !== undefined) {
+        socket.destroy();
+        this.onConnectFailed(refused);
         return;
       }
       const conn = connectHttp2(socket, this, {
@@ -136,6 +160,7 @@ export class H2Pool implements EndpointPool, ConnectionHandler {
 
   private onConnectFailed(err: Error): void {
     this.failures++;
+    this.tlsSession.session = undefined;
     // Unreachable (logged once per outage by the service, with the cause) unless another connection is up.
     if (this.conns.length === 0) this.endpoint.connectFailed(connectFailureCause(err));
     // Nothing was sent: every waiter may go elsewhere.
@@ -208,6 +233,14 @@ export class H2Pool implements EndpointPool, ConnectionHandler {
       // TCP connected but HTTP/2 never started (an HTTP/1.1-only or TLS-only
       // server, or a wrong port): a failed connect, with backoff — never a
       // tight reconnect loop — and a cause the operator can act on.
+      if (this.settings.tls !== undefined) {
+        // TLS 1.3 clients finish their handshake first; an endpoint that then
+        // refuses the client certificate says so with an alert (RFC 8446 §4.4.2.4).
+        const code = (error as { code?: unknown } | undefined)?.code;
+        if (typeof code === 'string' && code.startsWith('ERR_SSL_')) this.onConnectFailed(error!);
+        else this.onConnectFailed(new Error(`no HTTP/2 from the endpoint: closed after the TLS handshake, before its SETTINGS (${error?.message ?? 'connection closed'})`));
+        return;
+      }
       const detail = error?.message ?? 'connection closed';
       this.onConnectFailed(new Error(`no HTTP/2 from the endpoint: closed before its SETTINGS (${detail}); is it an HTTP/2 (h2c prior knowledge) server?`));
       return;

@@ -25,6 +25,8 @@ export function endpointLogEvents(log: pino.Logger): EndpointEvents {
       log.warn({ service, source, error: message }, 'discovery failed; keeping the last endpoint set'),
     discoveryRecovered: (service, source, downForMs) =>
       log.info({ service, source, downForMs: Math.round(downForMs) }, 'discovery recovered'),
+    tlsFilesFailed: (service, message) =>
+      log.error({ service, error: message }, 'TLS files replaced with something unusable; keeping the previous certificate'),
     // One line per applied set: sources coalesce bursts, and debug keeps busy clusters quiet.
     endpointsChanged: (service, added, removed, updated, total) =>
       log.debug({ service, added: added.slice(0, 20), removed: removed.slice(0, 20), addedCount: added.length, removedCount: removed.length, updated, total }, 'endpoints changed'),

@@ -16,7 +16,11 @@ function add(name: string): number {
   return REASON_NAMES.push(name) - 1;
 }
 
-/** SWY_ERR_NO_ENDPOINT → no-endpoint: one reason per proxy error code. */
+/**
+ * SWY_ERR_NO_ENDPOINT → no-endpoint: one reason per proxy error code
+ * (SWY_ERR_PERMISSION_DENIED → permission-denied and SWY_ERR_UNAUTHENTICATED
+ * → unauthenticated are the reasons of refused requests, not failures).
+ */
 const BY_ERROR_CODE = new Map<string, number>();
 for (const kind of Object.values(ProxyErrors)) {
   BY_ERROR_CODE.set(kind.code, add(kind.code.replace(/^SWY_ERR_/, '').toLowerCase().replace(/_/g, '-')));
@@ -46,7 +50,7 @@ export const REASON_COUNT = REASON_NAMES.length;
 /**
  * The reason index of a failed exchange: the proxy's error code first (it
  * answered, or the client gave up while the proxy could not serve it), then
- * the endpoint's answer. Call only for exchanges classified as failures.
+ * the endpoint's answer. Call only for exchanges classified as failures or refused.
  */
 export function failureReason(ex: Exchange): number {
   const code = ex.errorCode;

@@ -21,8 +21,10 @@ export interface TapEvent {
   /** SWY_ERR_* code of the proxy's own error answer, or ''. */
   errorCode: string;
   classification: string;
-  /** Why it failed (`no-endpoint`, `timeout`, `upstream-5xx`…), '' unless the classification is failure. */
+  /** Why it failed or was refused (`no-endpoint`, `timeout`, `upstream-5xx`, `permission-denied`…), '' unless the classification is failure or refused. */
   reason: string;
+  /** The client's identity from its TLS certificate (SPIFFE ID or DNS name), '' without one. */
+  clientIdentity: string;
 }
 
 /** What a subscriber asked for (every field optional). */
@@ -38,7 +40,7 @@ export interface TapFilter {
   endpoint?: string;
   /** Path prefix. */
   path?: string;
-  /** success, failure or cancelled. */
+  /** success, failure, cancelled or refused. */
   classification?: string;
   /** Failure reason (`no-endpoint`, `timeout`…). */
   reason?: string;

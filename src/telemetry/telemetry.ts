@@ -4,10 +4,13 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { engineCounters } from '../http2/options.js';
 import { ENDPOINT_STATE_NAMES, EndpointState, type Endpoint } from '../proxy/endpoint.js';
 import type { Exchange, ExchangeObserver } from '../proxy/exchange.js';
+import type { AuthzDenial } from '../proxy/policy-hooks.js';
 import type { Listener } from '../proxy/listener.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { ServiceRuntime } from '../proxy/service-runtime.js';
 import type { DiscoveryStatus } from '../discovery/index.js';
+import { HANDSHAKE_RESULTS } from '../security/server-tls.js';
+import { certificateRegistry, type CertificateRegistry } from '../security/certificate-expiry.js';
 import type { AdminServer } from './admin-server.js';
 import { dashboardHtml } from './dashboard.js';
 import { registerFlowMetrics } from './flow-metrics.js';
@@ -27,16 +30,23 @@ export interface TelemetryOptions {
   maxPaths?: number;
   /** Node.js process metrics (prom-client collectDefaultMetrics); default true. */
   processMetrics?: boolean;
+  /** Expiries of the certificates in use (default: the process's registry). */
+  certificates?: CertificateRegistry;
 }
 
 /**
- * success, failure or cancelled. A proxy error code makes it a failure
- * first of all: a client that gave up while the proxy could not serve it
- * (waiting for an endpoint during an outage) lost the call, and counting
- * that as a neutral cancel hid outages (the success rate stayed high while
- * most calls failed). Only a cancel with no proxy error is `cancelled`.
+ * success, failure, cancelled or refused. A refusal by authorization is
+ * `refused`: the client's doing, not the service's, so it must not lower the
+ * success rate (an unauthorized caller could otherwise page the service's
+ * owners); a 403 or PERMISSION_DENIED from the endpoint itself is a success,
+ * as before. Any other proxy error code makes it a failure first of all: a
+ * client that gave up while the proxy could not serve it (waiting for an
+ * endpoint during an outage) lost the call, and counting that as a neutral
+ * cancel hid outages (the success rate stayed high while most calls failed).
+ * Only a cancel with no proxy error is `cancelled`.
  */
 export function classify(ex: Exchange): number {
+  if (ex.refusal) return Outcome.REFUSED;
   if (ex.errorCode !== '') return Outcome.FAILURE;
   if (ex.status === 0 && ex.grpcStatus === 1) return Outcome.CANCELLED;
   if (ex.status >= 500) return Outcome.FAILURE;
@@ -73,6 +83,8 @@ class Series {
   count = 0;
   retries = 0;
   hedges = 0;
+  /** Refused requests by the refusal (rule and code), made at the first one. */
+  denials: Map<AuthzDenial, number> | undefined = undefined;
   readonly outcomes = new Map<number, OutcomeCount>();
   readonly labels: Record<string, string>;
   /** Windowed stats of this series; listener, route, service and endpoint views merge them when read. */
@@ -109,7 +121,7 @@ class PathRecord {
 
 export interface StatsEntry extends WindowSnapshot {
   name: string;
-  total: { requests: number; failures: number; cancelled: number; failureReasons: Record<string, number> };
+  total: { requests: number; failures: number; cancelled: number; refused: number; failureReasons: Record<string, number> };
 }
 
 /**
@@ -148,7 +160,7 @@ export class Telemetry implements ExchangeObserver {
       this.accessLog = options.accessLog;
     }
     this.requestIds = options.requestIds ?? true;
-    this.registerMetrics(options.processMetrics ?? true);
+    this.registerMetrics(options.processMetrics ?? true, options.certificates ?? certificateRegistry);
   }
 
   /** Attaches to the proxy built with this observer (topology, gauges, per-object records). */
@@ -194,7 +206,12 @@ export class Telemetry implements ExchangeObserver {
       this.route(ex.listenerName, ex.routeName);
     }
     const outcome = classify(ex);
-    const reason = outcome === Outcome.FAILURE ? failureReason(ex) : NO_REASON;
+    const reason = outcome === Outcome.FAILURE || outcome === Outcome.REFUSED ? failureReason(ex) : NO_REASON;
+    const refusal = ex.refusal;
+    if (refusal) {
+      const d = (series.denials ??= new Map());
+      d.set(refusal, (d.get(refusal) ?? 0) + 1);
+    }
     const status = ex.status;
     const grpcStatus = ex.grpcStatus;
     countOutcome(series.outcomes, status, grpcStatus, outcome, reason);
@@ -245,6 +262,7 @@ export class Telemetry implements ExchangeObserver {
       errorCode: ex.errorCode,
       classification: OUTCOME_NAMES[outcome]!,
       reason: REASON_NAMES[reason]!,
+      clientIdentity: ex.clientIdentity,
     };
   }
 
@@ -273,6 +291,7 @@ export class Telemetry implements ExchangeObserver {
       reason: REASON_NAMES[reason],
       requestId,
       traceparent,
+      clientIdentity: ex.clientIdentity,
     }, 'request');
   }
 
@@ -335,7 +354,7 @@ export class Telemetry implements ExchangeObserver {
 
   // ------------------------------------------------------------ metrics
 
-  private registerMetrics(processMetrics: boolean): void {
+  private registerMetrics(processMetrics: boolean, certificates: CertificateRegistry): void {
     const reg = this.registry;
     if (processMetrics) collectDefaultMetrics({ register: reg });
     const grpcLabel = (g: number): string => (g < 0 ? '' : String(g));
@@ -368,6 +387,20 @@ export class Telemetry implements ExchangeObserver {
       const out: Sample[] = [];
       for (const s of this.allSeries()) out.push({ labels: s.labels, value: s.hedges });
       return out;
+    }).register(reg);
+    new ScrapeMetric('switchyard_authz_denied_total', 'Requests refused by authorization, by listener, route, rule (a configured name, or default-deny) and error code.', 'counter', () => {
+      const counts = new Map<string, Sample>();
+      for (const s of this.allSeries()) {
+        if (s.denials === undefined) continue;
+        for (const [d, n] of s.denials) {
+          // The same rule refuses for every service of a split: one sample per listener, route, rule and code.
+          const key = `${s.labels.listener}\0${s.labels.route}\0${d.rule}\0${d.kind.code}`;
+          const sample = counts.get(key);
+          if (sample !== undefined) sample.value += n;
+          else counts.set(key, { labels: { listener: s.labels.listener!, route: s.labels.route!, rule: d.rule, code: d.kind.code }, value: n });
+        }
+      }
+      return [...counts.values()];
     }).register(reg);
     new ScrapeMetric('switchyard_requests_in_flight', 'Requests routed to a service and not finished yet.', 'gauge', () =>
       this.services.map((s) => ({ labels: { service: s.name }, value: s.inFlight })),
@@ -437,10 +470,20 @@ export class Telemetry implements ExchangeObserver {
     perListener('switchyard_client_connections', 'Open client connections of the listener (all protocols, tcp included).', 'gauge', (l) => l.counters.connectionsOpen);
     perListener('switchyard_client_connections_total', 'Client connections accepted by the listener.', 'counter', (l) => l.counters.connectionsTotal);
     perListener('switchyard_protocol_detect_failures_total', 'Connections closed because the protocol could not be detected.', 'counter', (l) => l.counters.detectFailures);
+    new ScrapeMetric('switchyard_tls_handshakes_total', 'TLS connection attempts on listeners with tls, by result: ok, timeout, client_cert_refused, identity_refused, plaintext_refused, failed.', 'counter', () =>
+      (this.proxy?.listeners ?? []).flatMap((l) => {
+        const h = l.tls?.handshakes;
+        return h === undefined ? [] : HANDSHAKE_RESULTS.map((result) => ({ labels: { listener: l.name, result }, value: h[result] }));
+      }),
+    ).register(reg);
     new ScrapeMetric('switchyard_http2_engine_events_total', 'HTTP/2 engine events: connection and stream errors, floods, refused streams, keepalive timeouts.', 'counter', () =>
       Object.entries(engineCounters).map(([event, value]) => ({ labels: { event: snake(event) }, value: value as number })),
     ).register(reg);
     registerFlowMetrics(reg, () => this.proxy);
+    // Recorded when certificates are loaded or renewed; only the subtraction happens here.
+    new ScrapeMetric('switchyard_certificate_expiry_seconds', 'Seconds until each certificate in use expires (negative once expired), by kind (listener, listener-sni, client-ca, service, service-ca, identity, issuer, trust-anchor) and name.', 'gauge', () =>
+      certificates.secondsLeft().map((c) => ({ labels: { kind: c.kind, name: c.name }, value: Math.round(c.seconds) })),
+    ).register(reg);
     perEndpoint('switchyard_upstream_stalls_total', 'Upstream connections replaced because their flow control made no progress for stallTimeout.', 'counter', (e) => e.stallsTotal);
   }
 
@@ -460,18 +503,20 @@ export class Telemetry implements ExchangeObserver {
       let requests = 0;
       let failures = 0;
       let cancelled = 0;
+      let refused = 0;
       let reasons: Uint32Array | undefined;
       for (const w of list) {
         requests += w.total;
         failures += w.totalFailures;
         cancelled += w.totalCancelled;
+        refused += w.totalRefused;
         const tr = w.totalReasons;
         if (tr !== undefined) {
           reasons ??= new Uint32Array(tr.length);
           for (let r = 0; r < tr.length; r++) reasons[r]! += tr[r]!;
         }
       }
-      const total = { requests, failures, cancelled, failureReasons: reasonRecord(reasons) };
+      const total = { requests, failures, cancelled, refused, failureReasons: reasonRecord(reasons) };
       return { name, ...WindowStats.combined(list, now, windowSec, elapsed), total };
     };
     /** Stats and status counts of the series `pred` selects. */
@@ -519,7 +564,8 @@ export class Telemetry implements ExchangeObserver {
         };
       });
       let noEndpoint = 0;
-      for (const byRoute of sr.none.series.values()) for (const s of byRoute.values()) noEndpoint += s.count;
+      // Refused requests never wanted an endpoint.
+      for (const byRoute of sr.none.series.values()) for (const s of byRoute.values()) noEndpoint += s.count - s.stats.totalRefused;
       const unavailable = sr.service.unavailableReason();
       return {
         ...svc,

@@ -15,9 +15,15 @@ const Int32Histogram = (createRequire(import.meta.url)('hdr-histogram-js/dist/In
 /** Latencies are recorded in microseconds, from 1 µs up to this (longer ones are clamped). */
 export const MAX_LATENCY_US = 60_000_000;
 
-/** Classification of a finished request. */
-export const Outcome = { SUCCESS: 0, FAILURE: 1, CANCELLED: 2 } as const;
-export const OUTCOME_NAMES = ['success', 'failure', 'cancelled'] as const;
+/**
+ * Classification of a finished request. `refused`: authorization turned it
+ * away; the client's doing, so neither a success nor a failure of the
+ * service (like `cancelled`, left out of the success rate).
+ */
+export const Outcome = { SUCCESS: 0, FAILURE: 1, CANCELLED: 2, REFUSED: 3 } as const;
+export const OUTCOME_NAMES = ['success', 'failure', 'cancelled', 'refused'] as const;
+/** Counters per second and outcome. */
+const OUTCOMES = OUTCOME_NAMES.length;
 
 type Histogram = InstanceType<Int32HistogramCtor>;
 
@@ -47,9 +53,11 @@ export interface WindowSnapshot {
   successes: number;
   failures: number;
   cancelled: number;
-  /** successes / (successes + failures); cancelled requests are not counted; null without requests. */
+  /** Refused by authorization. */
+  refused: number;
+  /** successes / (successes + failures); cancelled and refused requests are not counted; null without requests. */
   successRate: number | null;
-  /** Failures by reason (`no-endpoint`, `timeout`, `upstream-5xx`…); reasons without failures are left out. */
+  /** Failures and refusals by reason (`no-endpoint`, `timeout`, `upstream-5xx`, `permission-denied`…); reasons without any are left out. */
   failureReasons: Record<string, number>;
   latencyMs: Percentiles;
 }
@@ -63,7 +71,7 @@ export interface WindowSnapshot {
  */
 export class WindowStats {
   private readonly secEpoch = new Float64Array(SECONDS).fill(-1);
-  private readonly secCounts = new Uint32Array(SECONDS * 3);
+  private readonly secCounts = new Uint32Array(SECONDS * OUTCOMES);
   private readonly fine: (Histogram | undefined)[] = new Array(FINE_SLOTS).fill(undefined);
   private readonly fineEpoch = new Float64Array(FINE_SLOTS).fill(-1);
   private readonly coarse: (Histogram | undefined)[] = new Array(COARSE_SLOTS).fill(undefined);
@@ -74,7 +82,8 @@ export class WindowStats {
   total = 0;
   totalFailures = 0;
   totalCancelled = 0;
-  /** Failures by reason index since start (failure-reason.ts), made at the first failure. */
+  totalRefused = 0;
+  /** Failures and refusals by reason index since start (failure-reason.ts), made at the first failure. */
   totalReasons: Uint32Array | undefined = undefined;
 
   /**
@@ -85,16 +94,15 @@ export class WindowStats {
     this.total++;
     if (outcome === Outcome.FAILURE) this.totalFailures++;
     else if (outcome === Outcome.CANCELLED) this.totalCancelled++;
+    else if (outcome === Outcome.REFUSED) this.totalRefused++;
     const i = sec % SECONDS;
     const counts = this.secCounts;
     if (this.secEpoch[i] !== sec) {
       this.secEpoch[i] = sec;
-      counts[i * 3] = 0;
-      counts[i * 3 + 1] = 0;
-      counts[i * 3 + 2] = 0;
+      counts.fill(0, i * OUTCOMES, (i + 1) * OUTCOMES);
       if (this.secReasons !== undefined) this.secReasons.fill(0, i * REASON_COUNT, (i + 1) * REASON_COUNT);
     }
-    counts[i * 3 + outcome]!++;
+    counts[i * OUTCOMES + outcome]!++;
     if (reason !== 0) {
       (this.secReasons ??= new Uint32Array(SECONDS * REASON_COUNT))[i * REASON_COUNT + reason]!++;
       (this.totalReasons ??= new Uint32Array(REASON_COUNT))[reason]!++;
@@ -138,6 +146,7 @@ export class WindowStats {
     let s = 0;
     let f = 0;
     let c = 0;
+    let x = 0;
     let merged: Histogram | undefined;
     let reasons: Uint32Array | undefined;
     for (const w of list) {
@@ -145,10 +154,12 @@ export class WindowStats {
       for (let i = 0; i < SECONDS; i++) {
         const e = w.secEpoch[i]!;
         if (e > sec - windowSec && e <= sec) {
-          s += w.secCounts[i * 3]!;
-          f += w.secCounts[i * 3 + 1]!;
-          c += w.secCounts[i * 3 + 2]!;
-          if (wr !== undefined && w.secCounts[i * 3 + 1]! > 0) {
+          const k = i * OUTCOMES;
+          s += w.secCounts[k]!;
+          f += w.secCounts[k + Outcome.FAILURE]!;
+          c += w.secCounts[k + Outcome.CANCELLED]!;
+          x += w.secCounts[k + Outcome.REFUSED]!;
+          if (wr !== undefined && (w.secCounts[k + Outcome.FAILURE]! > 0 || w.secCounts[k + Outcome.REFUSED]! > 0)) {
             reasons ??= new Uint32Array(REASON_COUNT);
             for (let r = 1; r < REASON_COUNT; r++) reasons[r]! += wr[i * REASON_COUNT + r]!;
           }
@@ -164,7 +175,7 @@ export class WindowStats {
         merged.add(h as never);
       }
     }
-    const requests = s + f + c;
+    const requests = s + f + c + x;
     // The slots cover the last windowSec - 1 whole seconds and the current partial one.
     let span = windowSec - 1 + (nowMs / 1000 - sec);
     if (elapsedSec < span) span = elapsedSec;
@@ -175,6 +186,7 @@ export class WindowStats {
       successes: s,
       failures: f,
       cancelled: c,
+      refused: x,
       successRate: s + f > 0 ? s / (s + f) : null,
       failureReasons: reasonRecord(reasons),
       latencyMs: percentiles(merged),

@@ -24,6 +24,11 @@ import {
   discoverySchema,
   dnsDiscoverySchema,
   kubernetesDiscoverySchema,
+  listenerTlsSchema,
+  serviceTlsSchema,
+  sniCertificateSchema,
+  authorizationRuleSchema,
+  identitySettingsSchema,
 } from '../../src/config/index.js';
 
 const DOCS = readFileSync(join(process.cwd(), 'docs', 'configuration.md'), 'utf8');
@@ -51,7 +56,7 @@ function assertDocumented(section: string, schema: z.ZodTypeAny): void {
 
 test('every top-level, listener and service key is documented', () => {
   const top = keysOf(configObjectSchema);
-  assert.deepEqual(top.sort(), ['admin', 'listeners', 'log', 'services', 'shutdown']);
+  assert.deepEqual(top.sort(), ['admin', 'identity', 'listeners', 'log', 'services', 'shutdown']);
   assertDocumented('top level', configObjectSchema);
   assertDocumented('listeners[]', listenerObjectSchema);
   assertDocumented('services[]', serviceObjectSchema);
@@ -75,6 +80,11 @@ test('every nested key is documented', () => {
     'services[].discovery': discoverySchema,
     'services[].discovery.dns': dnsDiscoverySchema,
     'services[].discovery.kubernetes': kubernetesDiscoverySchema,
+    'listeners[].tls': listenerTlsSchema,
+    'listeners[].tls.sni[]': sniCertificateSchema,
+    'services[].tls': serviceTlsSchema,
+    'authorization[]': authorizationRuleSchema,
+    identity: identitySettingsSchema,
     slowStart: slowStartSchema,
     hashOn: hashOnSchema,
     ...Object.fromEntries(Object.entries(policySchemas).map(([name, s]) => [`balancer ${name}`, s])),

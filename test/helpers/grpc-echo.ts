@@ -45,7 +45,8 @@ function echoMetadata(md: grpc.Metadata, name: string): { initial: grpc.Metadata
   return { initial, trailing };
 }
 
-export async function startEchoServer(name: string): Promise<EchoServer> {
+/** `credentials`: how it listens (default plaintext; ServerCredentials.createSsl for TLS). */
+export async function startEchoServer(name: string, opts: { credentials?: grpc.ServerCredentials } = {}): Promise<EchoServer> {
   const pkg = echoPackage();
   const server = new grpc.Server(LIMITS);
   const s: EchoServer = { name, port: 0, server, calls: 0, cancelled: 0, lastMetadata: undefined, close: () => server.forceShutdown() };
@@ -115,7 +116,7 @@ export async function startEchoServer(name: string): Promise<EchoServer> {
     },
   });
   s.port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    server.bindAsync('127.0.0.1:0', opts.credentials ?? grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );
   return s;
 }

@@ -13,9 +13,10 @@ export interface H2specResult {
   output: string;
 }
 
-export function runH2spec(port: number): Promise<H2specResult> {
+/** `tls`: connect with TLS and ALPN h2 (`-t`), without verifying the certificate (`-k`). */
+export function runH2spec(port: number, options: { tls?: boolean } = {}): Promise<H2specResult> {
   return new Promise((resolve, reject) => {
-    execFile(H2SPEC, ['-h', '127.0.0.1', '-p', String(port), '-o', '3'], { timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout) => {
+    execFile(H2SPEC, ['-h', '127.0.0.1', '-p', String(port), '-o', '3', ...(options.tls === true ? ['-t', '-k'] : [])], { timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout) => {
       const out = String(stdout);
       const m = /(\d+) tests, (\d+) passed, (\d+) skipped, (\d+) failed/.exec(out);
       if (m === null) {
