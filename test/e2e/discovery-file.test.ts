@@ -12,6 +12,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeSession, connect, h2Request, startH2Backend, startProxy, type H2Backend } from '../helpers/proxy-harness.js';
+import { startH1Backend, type H1Backend } from '../helpers/h1-peers.js';
 
 async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
   const until = Date.now() + ms;
@@ -132,4 +133,59 @@ test('file discovery: atomic replacement under load loses nothing, drains the re
   await waitFor(() => svc.draining.size === 0, 'b to finish draining');
   // End state: nothing in flight anywhere.
   for (const e of svc.endpoints) assert.equal(e.load.pending, 0);
+});
+
+test('file discovery, HTTP/1.1 endpoints: a removed endpoint finishes its in-flight request and then its connections close', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'swy-file-discovery-h1-'));
+  const file = join(dir, 'web.yaml');
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  let heldArrived = false;
+  const handler = (name: string) => (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
+    req.resume();
+    if (req.url === '/hold') {
+      heldArrived = true;
+      void held.then(() => res.end(`held by ${name}\n`));
+    } else res.end(`hello from ${name}\n`);
+  };
+  const a = await startH1Backend(handler('a'));
+  const b = await startH1Backend(handler('b'));
+  const at = (x: H1Backend): string => `127.0.0.1:${x.port}`;
+  writeFileSync(file, `- ${at(a)}\n`);
+  const p = await startProxy({
+    listeners: [{ name: 'edge', listen: '127.0.0.1:0', protocol: 'http2', service: 'web' }],
+    services: [{ name: 'web', protocol: 'http1', discovery: { file }, drainTimeout: '20s' }],
+  });
+  const session = await connect(p.port());
+  let openToA = 0;
+  a.server.on('connection', (sock) => {
+    openToA++;
+    sock.on('close', () => openToA--);
+  });
+  t.after(async () => {
+    release();
+    await closeSession(session).catch(() => {});
+    await p.stop();
+    await Promise.all([a.close(), b.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const svc = p.proxy.services.get('web')!;
+  await waitFor(() => svc.hasPickable, 'the first set');
+  const slow = h2Request(session, { ':method': 'GET', ':path': '/hold' });
+  await waitFor(() => heldArrived, 'the held request at a');
+  replaceFile(file, `- ${at(b)}\n`);
+  await waitFor(() => svc.draining.size === 1, 'a to drain');
+  const aRequests = a.requests;
+  for (let i = 0; i < 20; i++) {
+    const r = await h2Request(session, { ':method': 'GET', ':path': '/' });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), 'hello from b\n');
+  }
+  assert.equal(a.requests, aRequests, 'nothing new reached a');
+  release();
+  const r = await slow;
+  assert.equal(r.status, 200);
+  assert.equal(r.body.toString(), 'held by a\n');
+  await waitFor(() => svc.draining.size === 0, 'the drain to end');
+  await waitFor(() => openToA === 0, 'the connections to a to close');
 });
