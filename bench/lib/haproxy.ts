@@ -1,8 +1,10 @@
 /**
  * Starts HAProxy in the foreground (-db) with a generated configuration:
- * one thread, HTTP mode, an h2c frontend and h2c servers.
+ * one thread, HTTP mode, an h2c frontend and h2c servers; optionally more
+ * frontends (TLS) on the same backend and a runtime API socket.
  */
 import { writeFileSync } from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import {
   findExecutable,
@@ -26,6 +28,49 @@ export interface HaproxyOptions {
   maxConnections?: number;
   /** Extra lines appended to the backend section. */
   backendExtra?: readonly string[];
+  /** More frontends in front of the same backend (each its own counters in `show stat`). */
+  frontends?: readonly HaproxyFrontend[];
+  /** Unix socket of the runtime API (`show stat`, `show info`). */
+  statsSocket?: string;
+}
+
+export interface HaproxyFrontend {
+  name: string;
+  port: number;
+  /** TLS on this port; without it, h2c like the main frontend. */
+  tls?: {
+    /** PEM file holding the certificate chain and its key. */
+    pem: string;
+    alpn?: readonly string[];
+    minVersion?: "TLSv1.2" | "TLSv1.3";
+    /** TLS 1.3 cipher suites (OpenSSL syntax). */
+    ciphersuites?: string;
+    /** Require client certificates signed by this CA (mTLS). */
+    clientCa?: string;
+  };
+}
+
+function frontendSection(f: HaproxyFrontend, host: string, maxconn: number): string {
+  const t = f.tls;
+  // proto h2 also on TLS ports: a client without ALPN is served HTTP/2, as on the h2c port.
+  const bind = t
+    ? [
+        `bind ${host}:${f.port} ssl crt ${t.pem}`,
+        t.alpn ? `alpn ${t.alpn.join(",")}` : "",
+        t.minVersion ? `ssl-min-ver ${t.minVersion}` : "",
+        t.ciphersuites ? `ciphersuites ${t.ciphersuites}` : "",
+        t.clientCa ? `ca-file ${t.clientCa} verify required` : "",
+        "proto h2",
+      ]
+        .filter(Boolean)
+        .join(" ")
+    : `bind ${host}:${f.port} proto h2`;
+  return `
+frontend ${f.name}
+    ${bind}
+    maxconn ${maxconn}
+    default_backend be
+`;
 }
 
 export function haproxyConfig(opts: HaproxyOptions): string {
@@ -37,8 +82,9 @@ export function haproxyConfig(opts: HaproxyOptions): string {
   const servers = opts.backends
     .map((b, i) => `    server s${i + 1} ${b.host}:${b.port} proto h2`)
     .join("\n");
+  const stats = opts.statsSocket ? `\n    stats socket ${opts.statsSocket} mode 600 level admin` : "";
   return `global
-    nbthread 1
+    nbthread 1${stats}
     maxconn ${maxconn}
     tune.h2.max-concurrent-streams 1000
     # Larger HTTP/2 stream window (the default 65535 throttles large bodies).
@@ -59,7 +105,7 @@ frontend fe
     bind ${host}:${opts.port} proto h2
     maxconn ${maxconn}
     default_backend be
-
+${(opts.frontends ?? []).map((f) => frontendSection(f, host, maxconn)).join("")}
 backend be
     balance ${opts.balance}
 ${(opts.backendExtra ?? []).map((l) => `    ${l}`).join("\n")}
@@ -76,7 +122,50 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<RunningServer>
   writeFileSync(cfg, haproxyConfig(opts));
   const name = `haproxy(${opts.balance})`;
   const proc = startProcess(name, bin, ["-db", "-f", cfg], { cwd: dir });
-  return readyServer(proc, { host, ports: [opts.port], timeoutMs: 15_000, dir });
+  const ports = [opts.port, ...(opts.frontends ?? []).map((f) => f.port)];
+  return readyServer(proc, { host, ports, timeoutMs: 15_000, dir });
+}
+
+/** Sends one command to HAProxy's runtime API socket and returns the answer. */
+export function haproxyCommand(socketPath: string, command: string, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(socketPath);
+    let out = "";
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`HAProxy runtime API: no answer to "${command}" within ${timeoutMs} ms`));
+    }, timeoutMs);
+    sock.setEncoding("utf8");
+    sock.on("connect", () => sock.write(`${command}\n`));
+    sock.on("data", (c: string) => (out += c));
+    sock.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    sock.on("close", () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
+}
+
+/**
+ * Counters of each frontend by name, from `show stat typed`
+ * (`F.<iid>.<sid>.<n>.<field>.<process>:<tags>:<type>:<value>`), e.g.
+ * `ssl_sess` (TLS sessions established) and `ssl_reused_sess` (resumed).
+ */
+export async function haproxyFrontendStats(socketPath: string): Promise<Map<string, Record<string, string>>> {
+  const byId = new Map<string, Record<string, string>>();
+  for (const line of (await haproxyCommand(socketPath, "show stat typed")).split("\n")) {
+    const m = /^F\.(\d+)\.\d+\.\d+\.([a-z0-9_]+)\.\d+:[^:]*:[^:]*:(.*)$/.exec(line);
+    if (!m) continue;
+    const fields = byId.get(m[1]!) ?? {};
+    fields[m[2]!] = m[3]!;
+    byId.set(m[1]!, fields);
+  }
+  const out = new Map<string, Record<string, string>>();
+  for (const fields of byId.values()) if (fields.pxname !== undefined) out.set(fields.pxname, fields);
+  return out;
 }
 
 /** First line of `haproxy -v`. */

@@ -43,6 +43,8 @@ export interface SwitchyardOptions {
   env?: Record<string, string>;
   /** Node binary (default: the one running the bench). */
   nodeBinary?: string;
+  /** Extra Node flags after the CLI's own (e.g. --cpu-prof, which NODE_OPTIONS does not take). */
+  nodeArgs?: readonly string[];
   /** Extra CLI arguments appended after `run ...`. */
   extraArgs?: readonly string[];
   readyTimeoutMs?: number;
@@ -113,7 +115,7 @@ export async function startSwitchyard(opts: SwitchyardOptions): Promise<RunningS
     writeFileSync(configFile, opts.configYaml);
   }
   const name = `switchyard(${opts.balancer ?? (configFile ? "config" : "round-robin")})`;
-  const proc = startProcess(name, opts.nodeBinary ?? process.execPath, [...switchyardNodeFlags(), ...switchyardArgs(opts, configFile)], {
+  const proc = startProcess(name, opts.nodeBinary ?? process.execPath, [...switchyardNodeFlags(), ...(opts.nodeArgs ?? []), ...switchyardArgs(opts, configFile)], {
     cwd: repoRoot,
     env: { ...process.env, ...(opts.env ?? {}) },
   });
