@@ -24,15 +24,14 @@
  * - Pinning (default on a machine with 2 or more cores): Switchyard on core
  *   0; this process (stand-in, churn), nginx and h2load on core 1.
  */
-import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { KubeApiStandIn } from "../test/helpers/kube-api-stand-in.js";
 import { parseBenchArgs } from "./lib/args.js";
 import { runBenchMain } from "./lib/entry.js";
 import { runH2load, type H2loadResult } from "./lib/h2load.js";
 import { startNginxBackend } from "./lib/nginx.js";
-import { clockTicksPerSecond, treeCpuMs, treeRssKb } from "./lib/proc-cpu.js";
+import { treeCpuMs, treeRssKb } from "./lib/proc-cpu.js";
 import {
   freePorts,
   makeTempDir,
@@ -64,6 +63,7 @@ import {
 } from "./lib/report.js";
 import { CHURN_STEPS, SliceChurn } from "./lib/slice-churn.js";
 import { repoRoot, switchyardCli, switchyardNodeFlags } from "./lib/switchyard.js";
+import { busyMs, coreBusy, coreTimes, pinProcess, selfAndReapedCpuMs } from "./lib/cores.js";
 
 // ---------------------------------------------------------------- options
 
@@ -191,42 +191,6 @@ function parseArgs(argv: readonly string[]): Options {
 }
 
 // ---------------------------------------------------------------- machine
-
-/** Busy and total jiffies of each CPU (/proc/stat `cpuN` lines; idle + iowait count as not busy). */
-function coreTimes(): { busy: number; total: number }[] {
-  const out: { busy: number; total: number }[] = [];
-  for (const line of readFileSync("/proc/stat", "utf8").split("\n")) {
-    const m = /^cpu(\d+)\s+(.*)$/.exec(line);
-    if (!m) continue;
-    const f = m[2]!.trim().split(/\s+/).map(Number);
-    // user nice system idle iowait irq softirq steal (guest time is already in user)
-    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-    out[Number(m[1])] = { busy: total - f[3]! - f[4]!, total };
-  }
-  return out;
-}
-
-function coreBusy(before: ReturnType<typeof coreTimes>, after: ReturnType<typeof coreTimes>): number[] {
-  return after.map((a, i) => {
-    const b = before[i] ?? { busy: 0, total: 0 };
-    const total = a.total - b.total;
-    return total > 0 ? (a.busy - b.busy) / total : NaN;
-  });
-}
-
-/** CPU ms of this process and of its children it has reaped (h2load runs), from /proc/self/stat. */
-function selfAndReapedCpuMs(): number {
-  const text = readFileSync("/proc/self/stat", "utf8");
-  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  // Fields 14-17: utime, stime, cutime, cstime; rest[0] is field 3.
-  const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-  return (ticks * 1000) / clockTicksPerSecond();
-}
-
-/** Pins every thread of this process (and what it spawns from now on) to `cpus`. */
-function pinSelf(taskset: string, cpus: string): void {
-  execFileSync(taskset, ["-a", "-p", "-c", cpus, String(process.pid)], { stdio: "ignore" });
-}
 
 // ---------------------------------------------------------------- switchyard
 
@@ -356,8 +320,8 @@ async function foreignNow(ctx: Ctx, ms: number): Promise<number> {
   await sleep(ms);
   const c1 = coreTimes();
   const ours = treeCpuMs(ctx.switchyard.pid) + treeCpuMs(ctx.nginxPid) + selfAndReapedCpuMs() - o0;
-  const busyMs = c1.reduce((n, c, i) => n + c.busy - (c0[i]?.busy ?? 0), 0) * (1000 / clockTicksPerSecond());
-  return Math.max(0, busyMs - ours) / (performance.now() - t0);
+  const coresBusyMs = busyMs(c0, c1);
+  return Math.max(0, coresBusyMs - ours) / (performance.now() - t0);
 }
 
 /**
@@ -408,7 +372,7 @@ async function runPhase(ctx: Ctx, kind: PhaseKind, round: number, seconds: numbe
   const cores1 = coreTimes();
   const oursMs = cpuMs + treeCpuMs(ctx.nginxPid) + selfAndReapedCpuMs() - ours0;
   const busy = coreBusy(cores0, cores1);
-  const busyMs = cores1.reduce((n, c, i) => n + c.busy - (cores0[i]?.busy ?? 0), 0) * (1000 / clockTicksPerSecond());
+  const coresBusyMs = busyMs(cores0, cores1);
   const changes = churn.events - events0;
   if (kind === "churn") churn.stop();
   const after = await serviceView(ctx.adminPort, "churn");
@@ -431,7 +395,7 @@ async function runPhase(ctx: Ctx, kind: PhaseKind, round: number, seconds: numbe
     cpuUsPerReq: done > 0 ? (cpuMs * 1000) / done : NaN,
     cpuShare: cpuMs / wallMs,
     coreBusy: busy,
-    foreign: Math.max(0, busyMs - oursMs) / wallMs,
+    foreign: Math.max(0, coresBusyMs - oursMs) / wallMs,
     changes,
     changesPerSec: changes / (wallMs / 1000),
     phaseChanges: churn.events - phaseEvents0,
@@ -691,7 +655,7 @@ async function main(): Promise<void> {
     pinned = `not pinned (${cores} core)`;
   }
   if (opts.pin) {
-    pinSelf(tools.taskset!, "1");
+    pinProcess(tools.taskset!, process.pid, "1");
     pinned = "Switchyard pinned to core 0; h2load, nginx and the stand-in to core 1";
   }
   log(`machine: ${machine.cpuModel}, ${machine.cores} cores; node ${machine.node}; ${machine.nginx}; ${machine.h2load}; open files ${fdLimit}; ${pinned}`);
