@@ -314,11 +314,18 @@ export class Http2Connection implements Flushable, Tickable, FrameSink {
   /** Ends our side of the socket after a last flush. */
   endSocket(): void {
     this.flush();
-    this.socket.end();
+    // Node ends our side by itself when the peer's FIN arrives (allowHalfOpen
+    // off): ending it again would only build an ERR_STREAM_ALREADY_FINISHED.
+    if (!this.socket.writableEnded) this.socket.end();
     // A peer that never closes its side must not hold the socket forever.
-    const t = setTimeout(() => this.socket.destroy(), 2000);
-    t.unref();
+    if (this.lingerTimer === undefined) {
+      this.lingerTimer = setTimeout(destroySocket, 2000, this.socket);
+      this.lingerTimer.unref();
+    }
   }
+
+  /** Destroys the socket if the peer has not closed it 2 s after our side ended. */
+  private lingerTimer: NodeJS.Timeout | undefined = undefined;
 
   /** Moves queued DATA into the batch as flow control allows and hands the batch to the socket. */
   flush(): void {
@@ -417,6 +424,7 @@ export class Http2Connection implements Flushable, Tickable, FrameSink {
   }
 
   private onSocketClose(): void {
+    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
     if (this.closed) return;
     this.closed = true;
     this.reader.stopped = true;
@@ -425,4 +433,8 @@ export class Http2Connection implements Flushable, Tickable, FrameSink {
     this.abortStreams(ResetReason.CONNECTION_LOST, ErrorCode.CANCEL);
     this.handler.onClose?.(this, err);
   }
+}
+
+function destroySocket(socket: Duplex): void {
+  socket.destroy();
 }
