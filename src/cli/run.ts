@@ -1,5 +1,6 @@
 import pino from 'pino';
-import { ConfigError, formatIssues, loadConfigFile, parseConfig, type Config } from '../config/index.js';
+import { ConfigError, formatAddress, formatIssues, loadConfigFile, LOG_LEVELS, parseAddress, parseConfig, type Config, type HostPort } from '../config/index.js';
+import { portOwner } from './port-owner.js';
 import { createPolicies } from '../policy/index.js';
 import { Proxy } from '../proxy/proxy.js';
 import { PemError } from '../security/pem-files.js';
@@ -17,9 +18,12 @@ export const RUN_USAGE = `Usage:
   switchyard run --listen HOST:PORT --to HOST:PORT[,HOST:PORT…] [options]
 
 Runs the proxy. With --config, everything comes from the file (see
-docs/configuration.md). The quick mode forwards one listener to one service:
+docs/configuration.md); --admin, --log-level and --access-log override it, and
+the quick-mode flags are refused. The quick mode forwards one listener to one
+service:
 
-  --listen HOST:PORT          where clients connect (port 0 picks a free port)
+  --listen HOST:PORT          where clients connect (a bare PORT means 0.0.0.0:PORT;
+                              port 0 picks a free port)
   --to A,B,C                  the service's endpoints
   --balancer NAME             round-robin, least-request, peak-ewma (default), random, …
   --protocol P                listener protocol: auto (default), http1, http2, tcp
@@ -34,6 +38,34 @@ docs/configuration.md). The quick mode forwards one listener to one service:
 On SIGTERM or SIGINT it stops accepting, sends GOAWAY to HTTP/2 clients, lets
 in-flight requests finish within the drain timeout and exits 0.
 Exit codes: 0 stopped cleanly, 1 invalid configuration or start failure, 2 usage error.`;
+
+/** Flags of the quick mode only: with --config they would be silently ignored, so they are refused. */
+const QUICK_ONLY_FLAGS = ['listen', 'to', 'balancer', 'protocol', 'upstream-protocol'] as const;
+
+/**
+ * Flags that also apply to a configuration file, and override it: --admin,
+ * --log-level, --access-log (documented in the usage text).
+ */
+function applyOverrides(config: Config, p: ReturnType<typeof parseArgs>): Config {
+  const admin = stringFlag(p, 'admin');
+  const level = stringFlag(p, 'log-level');
+  let out = config;
+  if (admin !== undefined) {
+    let listen: HostPort;
+    try {
+      listen = admin === 'off' ? config.admin.listen : parseAddress(/^\d+$/.test(admin) ? `:${admin}` : admin, { defaultHost: '0.0.0.0', allowPortZero: true });
+    } catch (e) {
+      throw new UsageError(`--admin: ${(e as Error).message}`);
+    }
+    out = { ...out, admin: { enabled: admin !== 'off', listen } };
+  }
+  if (level !== undefined) {
+    if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`--log-level: "${level}" is not one of ${LOG_LEVELS.join(', ')}`);
+    out = { ...out, log: { ...out.log, level: level as Config['log']['level'] } };
+  }
+  if (p.flags.get('access-log') === true) out = { ...out, log: { ...out.log, accessLog: true } };
+  return out;
+}
 
 /** The configuration of the quick mode, validated by the same schema as a file. */
 export function quickConfig(p: ReturnType<typeof parseArgs>): Config {
@@ -72,7 +104,11 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
   let config: Config;
   try {
     const file = stringFlag(p, 'config');
-    config = file !== undefined ? await loadConfigFile(file) : quickConfig(p);
+    if (file !== undefined) {
+      const extra = QUICK_ONLY_FLAGS.filter((f) => p.flags.has(f));
+      if (extra.length > 0) throw new UsageError(`${extra.map((f) => `--${f}`).join(', ')} cannot be combined with --config (the file says it; edit the file, or run without --config)`);
+      config = applyOverrides(await loadConfigFile(file), p);
+    } else config = quickConfig(p);
   } catch (e) {
     if (e instanceof UsageError) {
       err.write(`${e.message}\n\n${RUN_USAGE}\n`);
@@ -146,16 +182,23 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
   }
   telemetry?.attach(proxy);
   let admin: AdminServer | undefined;
+  let binding = 'listeners';
   try {
     await proxy.start();
     if (config.admin.enabled) {
+      binding = 'admin';
       admin = new AdminServer(servicesReadiness(proxy), servicesWarnings(proxy));
       telemetry?.routes(admin);
       const a = await admin.listen(config.admin.listen.host, config.admin.listen.port);
       log.info({ address: `${a.address}:${a.port}` }, 'admin listening');
     }
   } catch (e) {
-    log.error({ err: e }, 'start failed');
+    const line = bindFailure(e, binding === 'admin' ? undefined : config, stringFlag(p, 'config'));
+    if (line !== undefined) {
+      // One line a person can act on: the address, who holds it, and what to change.
+      err.write(`${line}\n`);
+      log.error(line);
+    } else log.error({ err: e }, 'start failed');
     identity?.close();
     telemetry?.close();
     await proxy.stop(0);
@@ -188,4 +231,36 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
     log.info({ listener: l.name, protocol: l.config.protocol, address: `${a.address}:${a.port}` }, 'listening');
   }
   return await stopped;
+}
+
+const BIND_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)',
+  EADDRNOTAVAIL: 'address not available (no interface of this machine has it)',
+};
+
+/**
+ * The line printed when a port cannot be bound, or undefined for other
+ * errors: `cannot listen on 127.0.0.1:9990 for the admin server: address
+ * already in use, held by pid 812 (switchyard run …); choose another with
+ * --admin HOST:PORT (or admin.listen in the file), or --admin off`.
+ * `config` is given for listener failures (undefined: the admin server).
+ */
+export function bindFailure(e: unknown, config: Config | undefined, file: string | undefined): string | undefined {
+  const x = e as { code?: unknown; address?: unknown; port?: unknown } | null;
+  const code = typeof x?.code === 'string' ? x.code : '';
+  const why = BIND_ERRORS[code];
+  if (why === undefined || typeof x?.port !== 'number') return undefined;
+  const port = x.port;
+  const host = typeof x.address === 'string' ? x.address : '';
+  const where = formatAddress({ host, port });
+  const owner = code === 'EADDRINUSE' ? portOwner(port) : undefined;
+  const held = owner === undefined ? '' : `, held by ${owner}`;
+  if (config === undefined) {
+    return `cannot listen on ${where} for the admin server: ${why}${held}; choose another with --admin HOST:PORT${file === undefined ? '' : ' (or admin.listen in the file)'}, or --admin off`;
+  }
+  const i = config.listeners.findIndex((l) => l.listen.port === port);
+  const name = i >= 0 ? ` for listener "${config.listeners[i]!.name}"` : '';
+  const fix = file === undefined ? '--listen HOST:PORT' : i >= 0 ? `listeners[${i}].listen in ${file}` : `the listeners' listen in ${file}`;
+  return `cannot listen on ${where}${name}: ${why}${held}; choose another with ${fix}`;
 }

@@ -97,7 +97,8 @@ function addressSchema(options: ParseAddressOptions, allowBarePort: boolean) {
       return z.NEVER;
     }
     let text: string;
-    if (typeof value === 'string') text = value;
+    // "8080" (from a command line) and 8080 (YAML) both mean ":8080" where a bare port is allowed.
+    if (typeof value === 'string') text = allowBarePort && /^\d+$/.test(value.trim()) ? `:${value.trim()}` : value;
     else if (typeof value === 'number' && allowBarePort && Number.isInteger(value)) text = `:${value}`;
     else {
       ctx.addIssue({

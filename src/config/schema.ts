@@ -272,7 +272,7 @@ function issue(ctx: Ctx, path: Path, message: string): void {
 }
 function tryAddress(v: unknown, defaultHost?: string): HostPort | undefined {
   try {
-    if (typeof v === 'string') return parseAddress(v, { defaultHost, allowPortZero: true });
+    if (typeof v === 'string') return parseAddress(defaultHost !== undefined && /^\d+$/.test(v.trim()) ? `:${v.trim()}` : v, { defaultHost, allowPortZero: true });
     if (typeof v === 'number' && defaultHost !== undefined) return parseAddress(`:${v}`, { defaultHost, allowPortZero: true });
   } catch {
     // reported by the schema itself
