@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { ProxyErrorKind } from '../errors.js';
 import { errorResponse, type ErrorResponse } from './error-responses.js';
 import { Exchange, type ExchangeObserver } from './exchange.js';
-import { isHopByHop } from './headers.js';
+import { connectionNominated, isHopByHop } from './headers.js';
 import type { ServiceRuntime } from './service-runtime.js';
 
 /** Request bytes buffered towards the upstream before the client's socket is paused. */
@@ -283,9 +283,11 @@ export function h1RequestHeaders(req: IncomingMessage): string[] {
   let authority = '';
   // RFC 9113 §8.3.1: the scheme of the target URI, https for a request that arrived over TLS.
   const h: string[] = [':method', req.method ?? 'GET', ':scheme', (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http', ':path', req.url ?? '/', ':authority', ''];
+  const nominated = connectionNominated(raw);
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
+    if (nominated !== null && nominated.has(name)) continue;
     if (name === 'host') {
       if (authority === '') authority = value;
       continue;

@@ -22,6 +22,28 @@ export function isHopByHop(name: string): boolean {
   }
 }
 
+/**
+ * RFC 9110 §7.6.1: a `Connection` field lists further fields that describe
+ * this hop only ("Connection: keep-alive, X-Secret" makes X-Secret hop-by-hop),
+ * and a proxy removes them before forwarding. The names so nominated, or null
+ * when there are none besides the usual options (keep-alive, close, upgrade,
+ * which are hop-by-hop already): the common message allocates nothing.
+ * `raw` is a flat [name, value, …] list with names in any case.
+ */
+export function connectionNominated(raw: readonly string[]): Set<string> | null {
+  let out: Set<string> | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i]!;
+    if (n.length !== 10 || n.toLowerCase() !== 'connection') continue;
+    for (const token of raw[i + 1]!.split(',')) {
+      const t = token.trim().toLowerCase();
+      if (t === '' || t === 'keep-alive' || t === 'close' || t === 'upgrade') continue;
+      (out ??= new Set()).add(t);
+    }
+  }
+  return out;
+}
+
 /** The value of the first field called `name`, or undefined. */
 export function headerValue(h: readonly string[], name: string): string | undefined {
   for (let i = 0; i < h.length; i += 2) if (h[i] === name) return h[i + 1];

@@ -5,7 +5,7 @@ import tls from 'node:tls';
 import type { Pool, Dispatcher, buildConnector } from 'undici';
 import { alpnMismatch, type ClientTls, type TlsSessionSlot } from '../security/client-tls.js';
 import { connectFailureCause, EndpointState, type Endpoint, type EndpointPool, type PoolWaiter } from './endpoint.js';
-import { isHopByHop } from './headers.js';
+import { connectionNominated, isHopByHop } from './headers.js';
 
 /** What an HTTP/1.1 upstream request reports to its exchange. */
 export interface H1UpstreamSink {
@@ -369,9 +369,17 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>): void {
     if (this.aborted) return;
     const out: string[] = [':status', String(statusCode)];
+    // RFC 9110 §7.6.1: fields the endpoint's Connection field names stay on its hop.
+    let nominated: Set<string> | null = null;
+    for (const name in headers) {
+      if (name.length === 10 && name.toLowerCase() === 'connection') {
+        const v = headers[name]!;
+        nominated = connectionNominated(['connection', Array.isArray(v) ? v.join(',') : v]);
+      }
+    }
     for (const name in headers) {
       const lower = name.toLowerCase();
-      if (isHopByHop(lower)) continue;
+      if (isHopByHop(lower) || (nominated !== null && nominated.has(lower))) continue;
       const v = headers[name]!;
       if (Array.isArray(v)) for (const x of v) out.push(lower, x);
       else out.push(lower, v);
