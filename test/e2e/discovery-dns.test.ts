@@ -8,79 +8,26 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { parseConfig } from '../../src/config/index.js';
 import { Proxy } from '../../src/proxy/proxy.js';
 import { defaultPolicies } from '../../src/policy/index.js';
 import { startDnsServer } from '../helpers/dns-server.js';
-import { closeSession, connect, h2Request } from '../helpers/proxy-harness.js';
+import { closeSession, connect, h2Request, startH2Backend, type H2Backend } from '../helpers/proxy-harness.js';
+import { waitFor } from '../helpers/wait.js';
 
-interface HostBackend {
-  ip: string;
-  port: number;
-  requests: number;
-  /** Date.now() of the first request (0: none yet). */
-  firstAt: number;
-  close(): Promise<void>;
-}
 
-/** An HTTP/2 server on `ip:port` (port 0: any) that answers 200 with `x-backend: <ip>`. */
-async function startHost(ip: string, port: number): Promise<HostBackend> {
-  const server = http2.createServer();
-  const sessions = new Set<http2.ServerHttp2Session>();
-  const host: HostBackend = {
-    ip,
-    port,
-    requests: 0,
-    firstAt: 0,
-    close: () =>
-      new Promise<void>((r) => {
-        server.close(() => r());
-        for (const s of sessions) s.destroy();
-      }),
-  };
-  server.on('session', (s) => {
-    sessions.add(s);
-    s.on('close', () => sessions.delete(s));
-  });
-  server.on('stream', (stream) => {
-    if (host.requests++ === 0) host.firstAt = Date.now();
-    stream.on('error', () => {});
-    stream.resume();
-    stream.on('end', () => {
-      if (stream.destroyed) return;
-      stream.respond({ ':status': 200, 'x-backend': ip });
-      stream.end('ok\n');
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, ip, () => resolve());
-  });
-  host.port = (server.address() as AddressInfo).port;
-  return host;
-}
-
-async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 const TTL_MS = 100;
 
 test('dns discovery: the answer moving from {.11, .12} to {.12, .13} under HTTP/2 load fails no request, and SERVFAIL keeps the set', async (t) => {
   const dns = await startDnsServer();
   t.after(() => dns.close());
-  const first = await startHost('127.0.0.11', 0);
-  const hosts = [first, ...(await Promise.all(['127.0.0.12', '127.0.0.13'].map((ip) => startHost(ip, first.port))))];
+  const first = await startH2Backend('127.0.0.11', { host: '127.0.0.11' });
+  const hosts = [first, ...(await Promise.all(['127.0.0.12', '127.0.0.13'].map((ip) => startH2Backend(ip, { host: ip, port: first.port }))))];
   t.after(() => Promise.all(hosts.map((h) => h.close())));
-  const [h11, h12, h13] = hosts as [HostBackend, HostBackend, HostBackend];
+  const [h11, h12, h13] = hosts as [H2Backend, H2Backend, H2Backend];
   // TTL 0 is clamped to minTtl: the proxy asks again every TTL_MS.
-  dns.setAddresses('svc.test', 'A', [h11.ip, h12.ip], 0);
+  dns.setAddresses('svc.test', 'A', [h11.name, h12.name], 0);
 
   const config = parseConfig(
     {
@@ -101,7 +48,7 @@ test('dns discovery: the answer moving from {.11, .12} to {.12, .13} under HTTP/
   t.after(() => proxy.stop(200));
   const svc = proxy.services.get('web')!;
   const members = (): string => svc.endpoints.map((e) => e.host).sort().join();
-  await waitFor(() => members() === [h11.ip, h12.ip].join() && svc.hasPickable, 'the first set');
+  await waitFor(() => members() === [h11.name, h12.name].join() && svc.hasPickable, 'the first set');
 
   const session = await connect(proxy.listeners[0]!.address.port);
   t.after(() => closeSession(session).catch(() => undefined));
@@ -134,8 +81,8 @@ test('dns discovery: the answer moving from {.11, .12} to {.12, .13} under HTTP/
   // The answer moves: .11 leaves, .13 arrives.
   const queriesBefore = dns.queries('svc.test', 'A');
   const movedAt = Date.now();
-  dns.setAddresses('svc.test', 'A', [h12.ip, h13.ip], 0);
-  await waitFor(() => members() === [h12.ip, h13.ip].join(), 'the new set');
+  dns.setAddresses('svc.test', 'A', [h12.name, h13.name], 0);
+  await waitFor(() => members() === [h12.name, h13.name].join(), 'the new set');
   const followedIn = Date.now() - movedAt;
   const queriesToFollow = dns.queries('svc.test', 'A') - queriesBefore;
   await waitFor(() => h13.requests > 0, 'traffic on .13');
@@ -160,14 +107,14 @@ test('dns discovery: the answer moving from {.11, .12} to {.12, .13} under HTTP/
   const errorsAtFault = svc.discovery!.errors;
   await waitFor(() => svc.discovery!.errors >= errorsAtFault + 2, 'two more failed attempts');
   await moreTraffic(300, 'traffic while the server fails');
-  assert.equal(members(), [h12.ip, h13.ip].join(), 'the last good set stays while resolution fails');
+  assert.equal(members(), [h12.name, h13.name].join(), 'the last good set stays while resolution fails');
 
   // The server answers again: the source recovers by itself with the same set.
   const updatesBefore = svc.discovery!.updates;
   dns.fault('svc.test', undefined);
   await waitFor(() => svc.discovery?.healthy === true, 'recovery');
   assert.equal(svc.discovery!.updates, updatesBefore + 1, 'one update says the source recovered');
-  assert.equal(members(), [h12.ip, h13.ip].join());
+  assert.equal(members(), [h12.name, h13.name].join());
   await moreTraffic(100, 'traffic after recovery');
 
   running = false;
@@ -175,5 +122,5 @@ test('dns discovery: the answer moving from {.11, .12} to {.12, .13} under HTTP/
   assert.deepEqual(failures, [], 'no request failed across the change and the failures');
   assert.equal(h11.requests, h11AfterDrain, 'the removed endpoint got nothing after its drain');
   for (const e of svc.endpoints) assert.equal(e.load.pending, 0);
-  t.diagnostic(`${ok} requests (${hosts.map((h) => `${h.ip} ${h.requests}`).join(', ')}); new set after ${followedIn} ms and ${queriesToFollow} queries`);
+  t.diagnostic(`${ok} requests (${hosts.map((h) => `${h.name} ${h.requests}`).join(', ')}); new set after ${followedIn} ms and ${queriesToFollow} queries`);
 });

@@ -13,14 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeSession, connect, h2Request, startH2Backend, startProxy, type H2Backend } from '../helpers/proxy-harness.js';
 import { startH1Backend, type H1Backend } from '../helpers/h1-peers.js';
+import { waitFor } from '../helpers/wait.js';
 
-async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Writes the file the way `mv` and editors replace it: a new inode renamed over the old one. */
 function replaceFile(path: string, text: string): void {

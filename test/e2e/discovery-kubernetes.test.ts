@@ -9,64 +9,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { parseConfig } from '../../src/config/index.js';
 import { Proxy } from '../../src/proxy/proxy.js';
 import { defaultPolicies } from '../../src/policy/index.js';
 import type { SliceEndpoint } from '../../src/discovery/kubernetes-slices.js';
 import { KubeApiStandIn, SERVICE_NAME_LABEL, type SliceInput } from '../helpers/kube-api-stand-in.js';
-import { closeSession, connect, h2Request } from '../helpers/proxy-harness.js';
+import { closeSession, connect, h2Request, startH2Backend } from '../helpers/proxy-harness.js';
+import { waitFor } from '../helpers/wait.js';
 
-interface PodBackend {
-  ip: string;
-  requests: number;
-  close(): Promise<void>;
-}
 
-/** An HTTP/2 server on `ip:port` (port 0: any) that answers 200 with `x-backend: <ip>`. */
-async function startPod(ip: string, port: number): Promise<PodBackend & { port: number }> {
-  const server = http2.createServer();
-  const sessions = new Set<http2.ServerHttp2Session>();
-  const pod = {
-    ip,
-    port,
-    requests: 0,
-    close: () =>
-      new Promise<void>((r) => {
-        server.close(() => r());
-        for (const s of sessions) s.destroy();
-      }),
-  };
-  server.on('session', (s) => {
-    sessions.add(s);
-    s.on('close', () => sessions.delete(s));
-  });
-  server.on('stream', (stream) => {
-    pod.requests++;
-    stream.on('error', () => {});
-    stream.resume();
-    stream.on('end', () => {
-      if (stream.destroyed) return;
-      stream.respond({ ':status': 200, 'x-backend': ip });
-      stream.end('ok\n');
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, ip, () => resolve());
-  });
-  pod.port = (server.address() as AddressInfo).port;
-  return pod;
-}
-
-async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 type Cond = 'ready' | 'not-ready' | 'terminating';
 
@@ -90,11 +41,11 @@ function slice(name: string, port: number, members: [string, Cond][]): SliceInpu
 test('kubernetes discovery: fifty slice changes a second under HTTP/2 load fail no request, and the proxy ends with the final set', async (t) => {
   const api = await KubeApiStandIn.start();
   t.after(() => api.close());
-  const first = await startPod('127.0.0.11', 0);
-  const pods = [first, ...(await Promise.all(['127.0.0.12', '127.0.0.13', '127.0.0.14'].map((ip) => startPod(ip, first.port))))];
+  const first = await startH2Backend('127.0.0.11', { host: '127.0.0.11' });
+  const pods = [first, ...(await Promise.all(['127.0.0.12', '127.0.0.13', '127.0.0.14'].map((ip) => startH2Backend(ip, { host: ip, port: first.port }))))];
   t.after(() => Promise.all(pods.map((p) => p.close())));
   const port = first.port;
-  const [a, b, c, d] = pods.map((p) => p.ip) as [string, string, string, string];
+  const [a, b, c, d] = pods.map((p) => p.name) as [string, string, string, string];
 
   // .11 stays ready throughout, so a request always has somewhere to go.
   api.create(slice('greeter-1', port, [[a, 'ready'], [b, 'ready']]));

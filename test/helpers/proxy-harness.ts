@@ -50,6 +50,8 @@ export interface H2Backend {
   port: number;
   server: http2.Http2Server;
   requests: number;
+  /** Date.now() of the first request (0: none yet). */
+  firstAt: number;
   sessions: number;
   close(): Promise<void>;
   /** Graceful restart: GOAWAY on every session (in-flight streams finish), stop, listen again on the same port. */
@@ -57,6 +59,10 @@ export interface H2Backend {
 }
 
 export interface H2BackendOptions {
+  /** Address to listen on (default 127.0.0.1; other 127.0.0.0/8 addresses make distinct hosts). */
+  host?: string;
+  /** Port (default 0: any free one). */
+  port?: number;
   maxConcurrentStreams?: number;
   /** Delay before answering, ms. */
   delayMs?: number;
@@ -69,6 +75,7 @@ export interface H2BackendOptions {
  * request body's length and, for POST, the body itself.
  */
 export async function startH2Backend(name: string, opts: H2BackendOptions = {}): Promise<H2Backend> {
+  const host = opts.host ?? '127.0.0.1';
   const server = http2.createServer({
     settings: { maxConcurrentStreams: opts.maxConcurrentStreams ?? 1000 },
   });
@@ -77,6 +84,7 @@ export async function startH2Backend(name: string, opts: H2BackendOptions = {}):
     port: 0,
     server,
     requests: 0,
+    firstAt: 0,
     sessions: 0,
     close: () =>
       new Promise<void>((r) => {
@@ -89,7 +97,7 @@ export async function startH2Backend(name: string, opts: H2BackendOptions = {}):
       await closed;
       await new Promise<void>((r, j) => {
         server.once('error', j);
-        server.listen(b.port, '127.0.0.1', () => r());
+        server.listen(b.port, host, () => r());
       });
     },
   };
@@ -100,7 +108,7 @@ export async function startH2Backend(name: string, opts: H2BackendOptions = {}):
     s.on('close', () => sessions.delete(s));
   });
   server.on('stream', (stream, headers) => {
-    b.requests++;
+    if (b.requests++ === 0) b.firstAt = Date.now();
     if (opts.handler) return opts.handler(stream, headers, b);
     const chunks: Buffer[] = [];
     stream.on('data', (d: Buffer) => chunks.push(d));
@@ -116,7 +124,10 @@ export async function startH2Backend(name: string, opts: H2BackendOptions = {}):
     });
     stream.on('error', () => {});
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => resolve());
+  });
   b.port = (server.address() as AddressInfo).port;
   return b;
 }

@@ -190,13 +190,7 @@ export async function startTlsNoAlpnServer(pair: PemPair): Promise<TlsBackend> {
 }
 
 /** Polls `cond` (bounded: 5 s) — for state the proxy exposes without an event. */
-export async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { waitFor as until } from './wait.js';
 
 export interface NginxTls {
   port: number;

@@ -16,6 +16,7 @@ import { Proxy } from '../../src/proxy/proxy.js';
 import { ServiceRuntime, type EndpointEvents } from '../../src/proxy/service-runtime.js';
 import { Telemetry } from '../../src/telemetry/index.js';
 import { closeSession, connect, h2Request, startH2Backend, type H2Backend } from '../helpers/proxy-harness.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** A source the test drives by hand. */
 class HandSource implements DiscoverySource {
@@ -60,13 +61,6 @@ function runtime(source: HandSource, raw: Record<string, unknown> = {}, events?:
   return s;
 }
 
-async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 function pickCounts(s: ServiceRuntime, n: number): Map<number, number> {
   const out = new Map<number, number>();
