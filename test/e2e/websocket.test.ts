@@ -272,7 +272,7 @@ test('an HTTP/2 client with extended CONNECT reaches an HTTP/1.1 WebSocket servi
   for (const path of ['/one', '/two']) {
     const ws = await wsOverH2(session, path);
     await echoInOrder(ws, 200, path);
-    assert.equal(await closeClean(ws), 1000);
+    assert.equal(await closeClean(ws), 1000, `close code through ${path}`);
   }
   await assertNothingOpen(p, [h1, h2]);
   // The HTTP/1.1 backend got a real WebSocket handshake, with the proxy's key.

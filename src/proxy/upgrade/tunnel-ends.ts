@@ -111,7 +111,7 @@ export class StreamEnd implements TunnelEnd, StreamHandler {
     this.stream.handler = this;
     if (pending !== null) for (const d of pending) this.tunnel.data(this, d);
     if (pendingEnd) this.remoteEnd();
-    else if (this.stream.closed) this.onReset();
+    else if (this.stream.closed) this.onReset(this.stream, ErrorCode.CANCEL);
   }
 
   onHeaders(): void {}
@@ -128,10 +128,12 @@ export class StreamEnd implements TunnelEnd, StreamHandler {
     this.remoteEnd();
   }
 
-  onReset(): void {
+  onReset(_s: Http2Stream, code: number): void {
     if (this.done) return;
     this.done = true;
-    this.tunnel.endClosed(this, true);
+    // RFC 9113 §8.1: NO_ERROR after the peer's END_STREAM only asks us to stop
+    // sending; what it sent is complete and still goes on to the other side.
+    this.tunnel.endClosed(this, !(this.remoteEnded && code === ErrorCode.NO_ERROR));
   }
 
   onDataSent(_s: Http2Stream, n: number): void {
