@@ -50,6 +50,7 @@ export const ProxyErrors = {
   BAD_REQUEST: kind('SWY_ERR_BAD_REQUEST', 400, GrpcStatus.INTERNAL, 'the request cannot be forwarded'),
   UNAUTHENTICATED: kind('SWY_ERR_UNAUTHENTICATED', 401, GrpcStatus.UNAUTHENTICATED, 'a client identity is required'),
   PERMISSION_DENIED: kind('SWY_ERR_PERMISSION_DENIED', 403, GrpcStatus.PERMISSION_DENIED, 'the request is not allowed'),
+  UPGRADE_UNSUPPORTED: kind('SWY_ERR_UPGRADE_UNSUPPORTED', 502, GrpcStatus.UNIMPLEMENTED, 'the service cannot carry this protocol upgrade'),
   INTERNAL: kind('SWY_ERR_INTERNAL', 500, GrpcStatus.INTERNAL, 'internal proxy error'),
 } as const;
 

@@ -143,6 +143,8 @@ export const routeObjectSchema = z
     idempotent: z.boolean().default(false),
     /** Fail a request when nothing moves in either direction for this long; 0 = off. */
     idleTimeout: durationSchema.default(0),
+    /** A WebSocket or other upgraded connection on which nothing moves either way this long is closed; 0 = never. */
+    upgradeIdleTimeout: durationSchema.default('1h'),
     /** Who may use this route, checked after the listener's rules. */
     authorization: authorizationSchema.optional(),
   })

@@ -65,6 +65,8 @@ export const SettingId = {
   INITIAL_WINDOW_SIZE: 0x4,
   MAX_FRAME_SIZE: 0x5,
   MAX_HEADER_LIST_SIZE: 0x6,
+  /** RFC 8441 §3: the sender accepts extended CONNECT (the :protocol pseudo-header). */
+  ENABLE_CONNECT_PROTOCOL: 0x8,
 } as const;
 
 /** §6.9.1: a flow-control window must not exceed 2^31-1 octets. */

@@ -68,8 +68,11 @@ export interface RequestHead {
   path: string;
 }
 
-/** §8.3.1 request validation. Returns a reason or null. */
-export function checkRequest(h: readonly string[]): string | null {
+/**
+ * §8.3.1 request validation. Returns a reason or null. `connectProtocol`: we
+ * advertised SETTINGS_ENABLE_CONNECT_PROTOCOL, so :protocol is known (RFC 8441 §4).
+ */
+export function checkRequest(h: readonly string[], connectProtocol = false): string | null {
   let method: string | undefined;
   let scheme: string | undefined;
   let path: string | undefined;
@@ -98,6 +101,9 @@ export function checkRequest(h: readonly string[]): string | null {
         authority = value;
         break;
       case ':protocol':
+        // RFC 8441 §3: without our setting it is an unknown pseudo-header (§8.3).
+        if (!connectProtocol) return 'invalid pseudo-header ":protocol" in a request';
+        if (protocol !== undefined) return 'duplicate :protocol';
         protocol = value;
         break;
       default:
@@ -108,12 +114,15 @@ export function checkRequest(h: readonly string[]): string | null {
   const bad = checkRegularFields(h, i);
   if (bad !== null) return bad;
   if (method === undefined || method.length === 0) return 'missing :method';
+  // RFC 8441 §4: :protocol belongs to CONNECT only.
+  if (protocol !== undefined && method !== 'CONNECT') return ':protocol without CONNECT';
   if (method === 'CONNECT' && protocol === undefined) {
     // §8.5: CONNECT carries only :method and :authority.
     if (scheme !== undefined || path !== undefined) return 'CONNECT with :scheme or :path';
     if (authority === undefined) return 'CONNECT without :authority';
     return null;
   }
+  // RFC 8441 §4: an extended CONNECT carries :scheme and :path like any request.
   if (scheme === undefined || scheme.length === 0) return 'missing :scheme';
   if (path === undefined) return 'missing :path';
   if (path.length === 0) return 'empty :path';

@@ -40,6 +40,11 @@ export interface Http2Options {
    * long are handed to StreamHandler.onIdle, then reset; 0 = off. Default off.
    */
   streamIdleTimeout?: number;
+  /**
+   * Server role: advertise SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3) and
+   * accept CONNECT requests with :protocol (WebSockets over HTTP/2). Default off.
+   */
+  enableConnectProtocol?: boolean;
   /** Counters to feed (shared by all connections by default). */
   counters?: EngineCounters;
 }
@@ -86,6 +91,7 @@ export interface ResolvedOptions {
   maxEmptyDataPerWindow: number;
   stallTimeout: number;
   streamIdleTimeout: number;
+  enableConnectProtocol: boolean;
   counters: EngineCounters;
 }
 
@@ -108,6 +114,7 @@ export function resolveOptions(o: Http2Options | undefined, isServer: boolean): 
     maxEmptyDataPerWindow: o?.maxEmptyDataPerWindow ?? 1000,
     stallTimeout: o?.stallTimeout ?? 0,
     streamIdleTimeout: o?.streamIdleTimeout ?? 0,
+    enableConnectProtocol: isServer && o?.enableConnectProtocol === true,
     counters: o?.counters ?? engineCounters,
   };
 }

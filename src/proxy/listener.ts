@@ -16,6 +16,7 @@ import { detectProtocol } from './protocol-detect.js';
 import { hostOf, type CompiledRoute, type RequestHead, type Router } from './router.js';
 import type { ServiceRuntime } from './service-runtime.js';
 import { TcpRelay } from './tcp-relay.js';
+import { Upgrades, isExtendedConnect } from './upgrade/upgrades.js';
 import type { IdentitySource } from '../security/identity-source.js';
 import { ServerTls, type TlsEvents } from '../security/server-tls.js';
 
@@ -85,6 +86,8 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   private readonly head: RequestHead = { path: '', host: '', headers: [] };
   /** Shutting down: no new connections; HTTP/1.1 responses close their connections. */
   draining = false;
+  /** WebSockets and other upgrades (HTTP/1.1 Upgrade, RFC 8441 extended CONNECT). */
+  private readonly upgrades: Upgrades;
 
   constructor(
     readonly config: ListenerConfig,
@@ -109,10 +112,18 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
       streamIdleTimeout: h.streamIdleTimeout,
       maxResetsPerWindow: h.maxResetsPerWindow,
       floodWindow: h.resetWindow,
+      enableConnectProtocol: true,
     };
     this.h1Server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => this.onH1Request(req, res, false));
     // With a listener, node leaves `100 Continue` to us: the exchange sends it once the request has an upstream.
     this.h1Server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => this.onH1Request(req, res, true));
+    this.upgrades = new Upgrades(this, random, (socket, identity) => this.serveHttp1(socket, identity));
+    this.h1Server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      const identity = this.h1Sockets.get(socket) ?? '';
+      // A tunnel is no idle HTTP/1.1 connection: drain() leaves it to the drain deadline.
+      this.h1Sockets.delete(socket);
+      this.upgrades.onH1Upgrade(req, socket, head, identity);
+    });
     this.h1Server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
       else socket.destroy();
@@ -256,6 +267,8 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   // ------------------------------------------------------------ HTTP/2 requests
 
   onStream(conn: Http2Connection, stream: Http2Stream, headers: string[], endStream: boolean): void {
+    // RFC 8441: an extended CONNECT opens a tunnel (a WebSocket), not a request.
+    if (isExtendedConnect(headers)) return this.upgrades.onExtendedConnect(stream, headers, endStream, this.h2Connections.get(conn) ?? '', conn.user as string);
     const head = this.head;
     let authority: string | undefined;
     let contentType: string | undefined;

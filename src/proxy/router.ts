@@ -34,6 +34,8 @@ export class CompiledRoute<S> {
   readonly hedgeMaxAttempts: number;
   /** Stream idle timeout, ms; 0 = off. */
   readonly idleTimeout: number;
+  /** Idle timeout of upgraded connections (WebSockets), ms; 0 = off. */
+  readonly upgradeIdleTimeout: number;
 
   constructor(
     cfg: RouteConfig,
@@ -71,6 +73,8 @@ export class CompiledRoute<S> {
     this.hedgeDelay = cfg.hedge !== undefined && cfg.idempotent ? cfg.hedge.delay : 0;
     this.hedgeMaxAttempts = cfg.hedge?.maxAttempts ?? 0;
     this.idleTimeout = cfg.idleTimeout;
+    // The listener's default route is built without the key: the schema's default then.
+    this.upgradeIdleTimeout = cfg.upgradeIdleTimeout ?? 3_600_000;
   }
 
   matches(head: RequestHead): boolean {

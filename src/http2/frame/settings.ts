@@ -10,7 +10,7 @@ import {
 import { connectionError } from '../errors.js';
 import type { FramedWrite } from '../codec/framed-write.js';
 
-/** The six settings of RFC 9113 §6.5.2 as one side announced them. */
+/** The six settings of RFC 9113 §6.5.2 (and RFC 8441's) as one side announced them. */
 export interface PeerSettings {
   headerTableSize: number;
   enablePush: number;
@@ -18,6 +18,8 @@ export interface PeerSettings {
   initialWindowSize: number;
   maxFrameSize: number;
   maxHeaderListSize: number;
+  /** RFC 8441 §3: 1 when the peer accepts extended CONNECT. */
+  enableConnectProtocol: number;
 }
 
 /** §6.5.2 initial values, before any SETTINGS frame is seen. */
@@ -30,6 +32,7 @@ export function initialSettings(): PeerSettings {
     initialWindowSize: DEFAULT_WINDOW,
     maxFrameSize: MIN_MAX_FRAME_SIZE,
     maxHeaderListSize: Number.MAX_SAFE_INTEGER,
+    enableConnectProtocol: 0,
   };
 }
 
@@ -69,6 +72,12 @@ export function applySettings(into: PeerSettings, buf: Buffer, start: number, le
         break;
       case SettingId.MAX_HEADER_LIST_SIZE:
         into.maxHeaderListSize = value;
+        break;
+      case SettingId.ENABLE_CONNECT_PROTOCOL:
+        // RFC 8441 §3: 0 or 1, and a 1 once sent is never taken back.
+        if (value > 1) throw connectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS_ENABLE_CONNECT_PROTOCOL must be 0 or 1');
+        if (value === 0 && into.enableConnectProtocol === 1) throw connectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS_ENABLE_CONNECT_PROTOCOL went from 1 to 0');
+        into.enableConnectProtocol = value;
         break;
       default:
         break;

@@ -31,6 +31,7 @@ export function writeLocalSettings(c: Http2Connection): void {
   if (o.initialWindowSize !== DEFAULT_WINDOW) values.push(SettingId.INITIAL_WINDOW_SIZE, o.initialWindowSize);
   if (o.maxFrameSize !== 16384) values.push(SettingId.MAX_FRAME_SIZE, o.maxFrameSize);
   values.push(SettingId.MAX_HEADER_LIST_SIZE, o.maxHeaderListSize);
+  if (o.enableConnectProtocol) values.push(SettingId.ENABLE_CONNECT_PROTOCOL, 1);
   writeSettings(c.writer, values);
   c.settings.ackDeadline = performance.now() + o.settingsTimeout;
 }

@@ -131,7 +131,7 @@ function recvNewStream(
   if (listSize > c.options.maxHeaderListSize) {
     throw streamError(streamId, ErrorCode.PROTOCOL_ERROR, 'header list exceeds SETTINGS_MAX_HEADER_LIST_SIZE');
   }
-  const bad = checkRequest(headers);
+  const bad = checkRequest(headers, c.options.enableConnectProtocol);
   if (bad !== null) throw streamError(streamId, ErrorCode.PROTOCOL_ERROR, `malformed request: ${bad}`);
   const cl = contentLength(headers);
   if (cl === -2 || (endStream && cl > 0)) {
