@@ -162,7 +162,7 @@ export class ReloadController {
     this.counters.failure++;
     this.counters.lastSucceeded = false;
     this.lastError = { message: errors.join('\n'), errors, at: new Date().toISOString() };
-    this.o.log.error({ trigger, errors }, 'config reload failed; the running configuration stays');
+    this.o.log.error({ trigger, errors, kept: this.version.hash.slice(0, 12) }, 'config reload failed');
     return { result: 'failure', errors };
   }
 
