@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { ConfigError, formatIssue, parseConfigText, type Config } from '../config/index.js';
 import type { Proxy, ReloadSummary } from '../proxy/proxy.js';
 import { unchanged } from '../proxy/reconfigure.js';
-import { sameValue } from '../proxy/service-runtime.js';
+import { sameValue } from '../proxy/reconfigure-rules.js';
 import type { AdminServer } from '../telemetry/admin-server.js';
 import { registerConfigMetrics, type ConfigReloadCounters } from '../telemetry/config-metrics.js';
 import type { Telemetry } from '../telemetry/telemetry.js';

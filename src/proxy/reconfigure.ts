@@ -23,7 +23,8 @@ import type { Config, ListenerConfig, ServiceConfig } from '../config/index.js';
 import type { Listener } from './listener.js';
 import type { Proxy } from './proxy.js';
 import type { Router } from './router.js';
-import { canReconfigure, sameValue, type ServiceRuntime } from './service-runtime.js';
+import { canReconfigure, sameValue } from './reconfigure-rules.js';
+import type { ServiceRuntime } from './service-runtime.js';
 
 /** What a reload changed, for its log line and its answer. */
 export interface ReloadSummary {

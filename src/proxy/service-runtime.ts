@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import {
   FailfastQueue, createBalancer, endpointLoadOptions, type BalancerSpec, type Clock, type LoadBalancer, type RandomSource,
 } from '../balancing/index.js';
@@ -10,6 +9,7 @@ import { ENDPOINT_STATE_NAMES, Endpoint, EndpointState, type EndpointOwner, type
 import { H1Pool, type H1PoolSettings } from './upstream-h1-pool.js';
 import { H2Pool, type H2PoolSettings } from './upstream-h2-pool.js';
 import type { PolicyProvider, ServiceGuard } from './policy-hooks.js';
+import { sameValue } from './reconfigure-rules.js';
 import { ClientTls } from '../security/client-tls.js';
 import type { IdentitySource } from '../security/identity-source.js';
 
@@ -469,29 +469,6 @@ export interface ServiceUpdate {
   changed: string[];
   endpointsAdded: number;
   endpointsRemoved: number;
-}
-
-/**
- * Whether a service's new configuration can be applied to its running
- * runtime; otherwise the reload builds a new one and drains the old. Pools
- * speak one protocol over one TLS setting, and a source is one kind.
- */
-export function canReconfigure(prev: ServiceConfig, next: ServiceConfig): boolean {
-  return prev.protocol === next.protocol && sameValue(prev.tls, next.tls) && sourceKind(prev) === sourceKind(next);
-}
-
-/** Where a service's endpoints come from: listed addresses, listed hostnames, or a discovery source. */
-function sourceKind(c: ServiceConfig): string {
-  const d = c.discovery;
-  if (d?.file !== undefined) return 'file';
-  if (d?.dns !== undefined) return 'dns';
-  if (d?.kubernetes !== undefined) return 'kubernetes';
-  return c.endpoints.some((e) => isIP(e.address.host) === 0) ? 'hostnames' : 'addresses';
-}
-
-/** Equality of configuration values (plain data from the schema). */
-export function sameValue(a: unknown, b: unknown): boolean {
-  return a === b || JSON.stringify(a) === JSON.stringify(b);
 }
 
 function poolSettingsOf(config: ServiceConfig, deps: ServiceDeps, tls: ClientTls | undefined): H2PoolSettings & H1PoolSettings {
