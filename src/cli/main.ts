@@ -25,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   tap: async () => (await import('./tap.js')).runTap,
   diagnose: async () => (await import('./diagnose.js')).runDiagnose,
   identity: async () => (await import('./identity.js')).runIdentity,
+  reload: async () => (await import('./reload.js')).runReload,
 };
 
 const USAGE = `switchyard — a per-request load balancer for gRPC, HTTP/2 and HTTP/1.1
@@ -34,6 +35,7 @@ Usage: switchyard <command> [options]
 Commands:
   run        run the proxy (--config FILE, or --listen/--to quick mode)
   check      validate a configuration file
+  reload     make a running proxy read its configuration file again
   simulate   compare balancing policies on a simulated scenario
   demo       per-connection vs per-request balancing, with three local gRPC replicas
   stat       success rate, RPS and latency per service, endpoint, route (from the admin server)

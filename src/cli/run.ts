@@ -12,6 +12,7 @@ import { endpointLogEvents } from '../telemetry/endpoint-log.js';
 import { Telemetry } from '../telemetry/telemetry.js';
 import { parseArgs, stringFlag, UsageError } from './args.js';
 import { isPrimaryProcess, resolveWorkerCount, superviseWorkers, workerIndex } from './workers.js';
+import { ReloadController } from './reload-controller.js';
 
 export const RUN_USAGE = `Usage:
   switchyard run --config FILE
@@ -34,6 +35,13 @@ service:
   --access-log                one JSON line per finished request on standard output
   --workers N|auto            run N proxy processes sharing the listening ports (auto: one
                               per core); the admin server runs in the first worker
+  --pid-file FILE             write the process id to FILE once listening (removed on exit),
+                              for \`switchyard reload --pid-file FILE\`
+
+On SIGHUP (or \`switchyard reload\`, or a change of the file with \`watch: true\`) it
+reads the --config file again and applies it without dropping connections; an
+invalid file is rejected with its errors and the running configuration stays
+(docs/operations.md). In quick mode SIGHUP changes nothing.
 
 On SIGTERM or SIGINT it stops accepting, sends GOAWAY to HTTP/2 clients, lets
 in-flight requests finish within the drain timeout and exits 0.
@@ -206,14 +214,20 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
   }
   // The signal handlers go in before "listening" is logged: a supervisor that
   // reads readiness from the log may send SIGTERM the moment it sees the line.
+  const file = stringFlag(p, 'config');
+  const reloads = await ReloadController.create({
+    file, proxy, log, telemetry, admin, pidFile: stringFlag(p, 'pid-file'),
+    overrides: (c) => applyOverrides(c, p),
+    bindFailure: (e, c) => bindFailure(e, c, file),
+  });
   const stopped = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
-      log.info({ signal, drainTimeoutMs: config.shutdown.drainTimeout }, 'draining');
-      void proxy
-        .stop(config.shutdown.drainTimeout)
+      log.info({ signal, drainTimeoutMs: proxy.config.shutdown.drainTimeout }, 'draining');
+      void reloads.close()
+        .then(() => proxy.stop(proxy.config.shutdown.drainTimeout))
         .then(() => telemetry?.close())
         .then(() => admin?.close())
         .then(() => {
@@ -230,6 +244,7 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
     const a = l.address;
     log.info({ listener: l.name, protocol: l.config.protocol, address: `${a.address}:${a.port}` }, 'listening');
   }
+  await reloads.writePidFile();
   return await stopped;
 }
 

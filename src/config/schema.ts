@@ -258,6 +258,8 @@ export const configObjectSchema = z
     shutdown: shutdownSchema.default({}),
     /** The proxy's own workload identity (certificates it issues and renews itself). */
     identity: identitySettingsSchema.optional(),
+    /** Reload when the configuration file changes on disk (SIGHUP and the admin endpoint reload in any case). */
+    watch: z.boolean().default(false),
     listeners: z.array(listenerObjectSchema).min(1, 'at least one listener is required'),
     services: z.array(serviceObjectSchema).min(1, 'at least one service is required'),
   })

@@ -69,11 +69,13 @@ const H1_TLS_REQUIRED = `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; c
  */
 export class Listener implements ConnectionHandler, H1ConnectionOwner {
   readonly name: string;
-  readonly server: net.Server;
+  /** The listening socket; a reload that changes protocol or tls on the same address hands it to the new listener. */
+  server: net.Server;
+  /** Swapped by a reload: new requests take the new routes, running exchanges keep what they hold. */
   router: Router<ServiceRuntime>;
   readonly counters: ListenerCounters = { connectionsTotal: 0, connectionsOpen: 0, detectFailures: 0 };
   private readonly h1Server: http.Server;
-  private readonly h2Options: Http2Options;
+  private h2Options: Http2Options;
   /** Open HTTP/2 client connections → the client's identity ('' without a client certificate). */
   private readonly h2Connections = new Map<Http2Connection, string>();
   /** Accepted TCP connections (a TLS socket runs over one of these). */
@@ -90,30 +92,16 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   private readonly upgrades: Upgrades;
 
   constructor(
-    readonly config: ListenerConfig,
+    public config: ListenerConfig,
     router: Router<ServiceRuntime>,
     private readonly random: RandomSource,
     private readonly observer: ExchangeObserver | undefined,
-    private readonly tcpService: ServiceRuntime | undefined,
+    private tcpService: ServiceRuntime | undefined,
     tls?: ListenerTlsSetup,
   ) {
     this.name = config.name;
     this.router = router;
-    const h = config.http2;
-    this.h2Options = {
-      maxConcurrentStreams: h.maxConcurrentStreams,
-      initialWindowSize: h.initialWindowSize,
-      connectionWindowSize: h.connectionWindowSize,
-      maxFrameSize: h.maxFrameSize,
-      maxHeaderListSize: h.maxHeaderListSize,
-      headerTableSize: h.headerTableSize,
-      keepaliveInterval: h.keepaliveInterval,
-      keepaliveTimeout: h.keepaliveTimeout,
-      streamIdleTimeout: h.streamIdleTimeout,
-      maxResetsPerWindow: h.maxResetsPerWindow,
-      floodWindow: h.resetWindow,
-      enableConnectProtocol: true,
-    };
+    this.h2Options = engineOptions(config);
     this.h1Server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => this.onH1Request(req, res, false));
     // With a listener, node leaves `100 Continue` to us: the exchange sends it once the request has an upstream.
     this.h1Server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => this.onH1Request(req, res, true));
@@ -145,6 +133,32 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
         resolve(this.server.address() as net.AddressInfo);
       });
     });
+  }
+
+  /**
+   * A reload that keeps the address, protocol and tls: new requests take the
+   * new routes (open connections included), new HTTP/2 connections the new
+   * settings; open connections keep theirs.
+   */
+  reconfigure(config: ListenerConfig, router: Router<ServiceRuntime>, tcpService: ServiceRuntime | undefined): void {
+    this.config = config;
+    this.router = router;
+    this.tcpService = tcpService;
+    this.h2Options = engineOptions(config);
+  }
+
+  /**
+   * Takes over `from`'s listening socket (a reload changed protocol or tls
+   * on the same address): the port never stops accepting, and `from` keeps
+   * its open connections to drain them.
+   */
+  adoptSocket(from: Listener): void {
+    const server = from.server;
+    // Never listens: from's drain() and destroy() close nothing shared.
+    from.server = net.createServer();
+    server.removeAllListeners('connection');
+    server.on('connection', (socket: net.Socket) => this.onConnection(socket));
+    this.server = server;
   }
 
   get address(): net.AddressInfo {
@@ -421,6 +435,25 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
 }
 
 const EMPTY_LIST: string[] = [];
+
+/** The engine options of a listener's client connections (listeners[].http2). */
+function engineOptions(config: ListenerConfig): Http2Options {
+  const h = config.http2;
+  return {
+    maxConcurrentStreams: h.maxConcurrentStreams,
+    initialWindowSize: h.initialWindowSize,
+    connectionWindowSize: h.connectionWindowSize,
+    maxFrameSize: h.maxFrameSize,
+    maxHeaderListSize: h.maxHeaderListSize,
+    headerTableSize: h.headerTableSize,
+    keepaliveInterval: h.keepaliveInterval,
+    keepaliveTimeout: h.keepaliveTimeout,
+    streamIdleTimeout: h.streamIdleTimeout,
+    maxResetsPerWindow: h.maxResetsPerWindow,
+    floodWindow: h.resetWindow,
+    enableConnectProtocol: true,
+  };
+}
 
 /** Answers plaintext on a port that requires TLS, then reads and drops what the client still sends until it closes (or a short while). */
 function refusePlaintext(socket: net.Socket, answer: string | Buffer): void {

@@ -6,9 +6,10 @@ import { formatAddress } from '../config/index.js';
 import { createSource, staticEndpoints, type DiscoveredEndpoint, type DiscoveryOptions, type DiscoverySource, type DiscoveryStatus } from '../discovery/index.js';
 import type { Http2Options } from '../http2/index.js';
 import { ENDPOINT_STATE_NAMES, Endpoint, EndpointState, type EndpointOwner, type PoolWaiter } from './endpoint.js';
-import { H1Pool } from './upstream-h1-pool.js';
-import { H2Pool } from './upstream-h2-pool.js';
+import { H1Pool, type H1PoolSettings } from './upstream-h1-pool.js';
+import { H2Pool, type H2PoolSettings } from './upstream-h2-pool.js';
 import type { PolicyProvider, ServiceGuard } from './policy-hooks.js';
+import { sameValue } from './reconfigure-rules.js';
 import { ClientTls } from '../security/client-tls.js';
 import type { IdentitySource } from '../security/identity-source.js';
 
@@ -84,18 +85,19 @@ export class ServiceRuntime implements EndpointOwner {
   /** Removed endpoints whose in-flight requests are finishing (bounded by drainTimeout). */
   readonly draining = new Set<Endpoint>();
   /** Where the endpoints come from, when not a static list of addresses. */
-  readonly source: DiscoverySource | undefined;
+  source: DiscoverySource | undefined;
   /** The source's health and last update (undefined for a static list of addresses). */
-  readonly discovery: DiscoveryStatus | undefined;
+  discovery: DiscoveryStatus | undefined;
   private readonly byId = new Map<string, Endpoint>();
   private readonly setListeners: EndpointSetListener[] = [];
   private started = false;
   private closed = false;
   private drainTimer: NodeJS.Timeout | undefined = undefined;
   private readonly deps: ServiceDeps;
-  private readonly loadOptions: ReturnType<typeof endpointLoadOptions>;
-  readonly balancer: LoadBalancer<Endpoint>;
-  readonly failfast: FailfastQueue<EndpointWaiter>;
+  private loadOptions: ReturnType<typeof endpointLoadOptions>;
+  /** Replaced by a reload that changes `balancer`: a new picker over the same endpoint objects. */
+  balancer: LoadBalancer<Endpoint>;
+  failfast: FailfastQueue<EndpointWaiter>;
   /** Requests in flight (circuit breaker maxRequests). */
   inflight = 0;
   /** Retries waiting or in flight (circuit breaker maxRetries). */
@@ -104,8 +106,8 @@ export class ServiceRuntime implements EndpointOwner {
   failfastMode = false;
   private pickableCount = 0;
   /** Where the hash key of hash policies comes from: a header name, ':path', or '' for the client address. */
-  readonly hashHeader: string | undefined;
-  readonly hashOnSource: boolean;
+  hashHeader: string | undefined;
+  hashOnSource: boolean;
   /** A slot for telemetry's per-service record. */
   telemetry: unknown = undefined;
 
@@ -114,7 +116,7 @@ export class ServiceRuntime implements EndpointOwner {
   readonly tls: ClientTls | undefined;
 
   /** Throws PemError when a file of `tls` cannot be used (the message names the setting and the file). */
-  constructor(readonly config: ServiceConfig, deps: ServiceDeps) {
+  constructor(public config: ServiceConfig, deps: ServiceDeps) {
     this.name = config.name;
     this.events = deps.events;
     this.tls = config.tls === undefined ? undefined : new ClientTls(config.tls, `services[${deps.index ?? config.name}].tls`, {
@@ -123,41 +125,94 @@ export class ServiceRuntime implements EndpointOwner {
       onError: (message) => this.events?.tlsFilesFailed?.(config.name, message),
     });
     this.isHttp1 = config.protocol === 'http1';
+    this.deps = deps;
+    this.poolSettings = poolSettingsOf(config, deps, this.tls);
+    this.failfast = failfastQueueOf(config, deps);
     const spec = config.balancer as unknown as BalancerSpec;
     this.balancer = createBalancer<Endpoint>(spec, { clock: deps.clock, random: deps.random });
-    this.failfast = new FailfastQueue<EndpointWaiter>({
-      clock: deps.clock,
-      timeoutMs: config.failfast.timeout,
-      capacity: config.failfast.queueSize,
-    });
-    const hashOn = spec.hashOn as Record<string, unknown> | undefined;
-    this.hashHeader = hashOn === undefined ? undefined
-      : typeof hashOn.header === 'string' ? hashOn.header
-      : typeof hashOn.grpcMetadata === 'string' ? hashOn.grpcMetadata
-      : hashOn.path === true ? ':path' : undefined;
-    this.hashOnSource = hashOn?.sourceIp === true;
-    this.deps = deps;
     this.loadOptions = endpointLoadOptions(spec);
+    [this.hashHeader, this.hashOnSource] = hashSourceOf(spec);
     this.guards = deps.policies?.serviceGuards(this) ?? [];
     // Addresses listed in the configuration are members at once (no I/O);
     // hostnames there, files, DNS and Kubernetes arrive through the source.
     const initial = staticEndpoints(config.endpoints);
     if (initial.length > 0) this.apply(initial, true);
     this.source = createSource(config, deps.discovery);
-    this.discovery = this.source === undefined ? undefined : {
-      kind: this.source.kind,
-      description: this.source.description,
-      healthy: true,
-      lastError: '',
-      lastUpdate: 0,
-      lastErrorAt: 0,
-      updates: 0,
-      errors: 0,
-    };
+    this.discovery = statusOf(this.source);
     this.rebuild();
   }
 
-  private readonly guards: ServiceGuard[];
+  private guards: ServiceGuard[];
+  /** Settings of every pool of the service, one object they all read (a reload updates it in place). */
+  private readonly poolSettings: H2PoolSettings & H1PoolSettings;
+
+  /**
+   * Applies a new configuration of this service in place (a reload). The
+   * caller has checked `canReconfigure`: same upstream protocol, tls and kind
+   * of endpoint source. Listed endpoints are diffed like a discovery
+   * snapshot (those that stay keep their connections, load estimates,
+   * health and ejection state; removed ones drain); a new balancer picks
+   * over the same endpoint objects; a changed source restarts and its first
+   * snapshot is diffed the same way; other settings are read from `config`
+   * by the data path or copied into the shared pool settings (new
+   * connections use them).
+   */
+  reconfigure(next: ServiceConfig): ServiceUpdate {
+    const prev = this.config;
+    const changed: string[] = [];
+    for (const k of Object.keys(next) as (keyof ServiceConfig)[]) if (k !== 'name' && !sameValue(prev[k], next[k])) changed.push(k);
+    for (const k of Object.keys(prev) as (keyof ServiceConfig)[]) if (!(k in next) && !changed.includes(k)) changed.push(k);
+    const update: ServiceUpdate = { changed, endpointsAdded: 0, endpointsRemoved: 0 };
+    if (changed.length === 0) return update;
+    this.config = next;
+    const has = (k: keyof ServiceConfig): boolean => changed.includes(k);
+    Object.assign(this.poolSettings, poolSettingsOf(next, this.deps, this.tls));
+    if (has('balancer')) {
+      const spec = next.balancer as unknown as BalancerSpec;
+      this.balancer = createBalancer<Endpoint>(spec, { clock: this.deps.clock, random: this.deps.random });
+      // Endpoints that stay keep their load records (estimates and in-flight counts); new ones take the new options.
+      this.loadOptions = endpointLoadOptions(spec);
+      [this.hashHeader, this.hashOnSource] = hashSourceOf(spec);
+    }
+    if (has('failfast')) {
+      const old = this.failfast;
+      this.failfast = failfastQueueOf(next, this.deps);
+      // Its waiters pick again now, and wait in the new queue if nothing is pickable yet.
+      old.wakeAll();
+      old.close();
+    }
+    if (has('healthCheck') || has('outlierDetection')) this.replaceGuards(has('outlierDetection'));
+    if (this.source === undefined) {
+      if (has('endpoints')) {
+        const n = this.apply(staticEndpoints(next.endpoints), false);
+        update.endpointsAdded = n.added;
+        update.endpointsRemoved = n.removed;
+      }
+    } else if (has('discovery') || has('endpoints')) {
+      // Same kind of source, other settings: the members stay until its first snapshot is diffed.
+      this.source.stop();
+      this.source = createSource(next, this.deps.discovery);
+      this.discovery = statusOf(this.source);
+      if (this.started) this.startSource();
+    }
+    this.rebuild();
+    return update;
+  }
+
+  /**
+   * New health checker and outlier detector for changed settings. Health
+   * flags stay (the new checker moves them with its thresholds); with
+   * outlier detection changed, ejected endpoints return at once (the new
+   * detector knows nothing of the old ejections).
+   */
+  private replaceGuards(outlierChanged: boolean): void {
+    for (const g of this.guards) g.stop();
+    if (outlierChanged) for (const ep of this.endpoints) ep.setEjected(false);
+    if (this.config.healthCheck === undefined) for (const ep of this.endpoints) ep.setHealthy(true);
+    this.guards = this.deps.policies?.serviceGuards(this) ?? [];
+    if (this.started) for (const g of this.guards) g.start();
+  }
+
 
   /** Connects to (or checks) every endpoint ahead of traffic, starts the guards and the discovery source. */
   start(): void {
@@ -165,9 +220,19 @@ export class ServiceRuntime implements EndpointOwner {
     this.started = true;
     for (const ep of this.endpoints) ep.pool.start();
     for (const g of this.guards) g.start();
-    this.source?.start({
-      update: (endpoints) => this.sourceUpdate(endpoints),
-      error: (message) => this.sourceError(message),
+    this.startSource();
+  }
+
+  private startSource(): void {
+    const source = this.source;
+    // A replaced source's late answers are ignored.
+    source?.start({
+      update: (endpoints) => {
+        if (this.source === source) this.sourceUpdate(endpoints);
+      },
+      error: (message) => {
+        if (this.source === source) this.sourceError(message);
+      },
     });
   }
 
@@ -213,7 +278,7 @@ export class ServiceRuntime implements EndpointOwner {
    * missing ones drain. Endpoints that stay keep their connections, load
    * estimates and health. One picker rebuild per snapshot.
    */
-  private apply(discovered: readonly DiscoveredEndpoint[], initial: boolean): void {
+  private apply(discovered: readonly DiscoveredEndpoint[], initial: boolean): { added: number; removed: number } {
     const wanted = new Map<string, DiscoveredEndpoint>();
     for (const d of discovered) {
       // Neither ready nor serving-while-terminating: Kubernetes says it must not
@@ -242,37 +307,19 @@ export class ServiceRuntime implements EndpointOwner {
         updated++;
       }
     }
-    if (added.length === 0 && removed.length === 0 && updated === 0) return;
+    const counts = { added: added.length, removed: removed.length };
+    if (added.length === 0 && removed.length === 0 && updated === 0) return counts;
     if (!initial) {
       this.rebuild();
       this.events?.endpointsChanged?.(this.name, added, removed.reverse(), updated, this.endpoints.length);
     }
+    return counts;
   }
 
   private add(d: DiscoveredEndpoint): void {
-    const config = this.config;
     const ep = new Endpoint(d.address, d.weight, this.deps.clock, this.loadOptions, this);
     applyConditions(ep, d);
-    ep.pool = this.isHttp1
-      ? new H1Pool(ep, {
-          connectTimeout: config.connectTimeout,
-          connections: config.http1.maxConnectionsPerEndpoint,
-          backoffBase: config.reconnectBackoff.base,
-          backoffMax: config.reconnectBackoff.max,
-          tls: this.tls,
-        })
-      : new H2Pool(ep, {
-          connectTimeout: config.connectTimeout,
-          maxConnections: config.maxConnectionsPerEndpoint,
-          keepaliveInterval: config.keepaliveInterval,
-          keepaliveTimeout: config.keepaliveTimeout,
-          stallTimeout: config.stallTimeout,
-          streamIdleTimeout: config.streamIdleTimeout,
-          backoffBase: config.reconnectBackoff.base,
-          backoffMax: config.reconnectBackoff.max,
-          http2: this.deps.upstreamHttp2,
-          tls: this.tls,
-        }, this.deps.random);
+    ep.pool = this.isHttp1 ? new H1Pool(ep, this.poolSettings) : new H2Pool(ep, this.poolSettings, this.deps.random);
     this.endpoints.push(ep);
     this.byId.set(ep.id, ep);
     for (const g of this.guards) g.add(ep);
@@ -410,8 +457,61 @@ export class ServiceRuntime implements EndpointOwner {
       ep.pool.close(graceful);
     }
     this.sweepDraining(true);
+    // Followers forget the members too (a runtime a reload retired closes while the proxy runs on).
+    for (const ep of this.endpoints) for (const l of this.setListeners) l.removed(ep);
     this.failfast.close();
   }
+}
+
+/** What a reload changed in a service kept in place. */
+export interface ServiceUpdate {
+  /** The changed keys of its configuration (`balancer`, `endpoints`, `healthCheck`, …). */
+  changed: string[];
+  endpointsAdded: number;
+  endpointsRemoved: number;
+}
+
+function poolSettingsOf(config: ServiceConfig, deps: ServiceDeps, tls: ClientTls | undefined): H2PoolSettings & H1PoolSettings {
+  return {
+    connectTimeout: config.connectTimeout,
+    maxConnections: config.maxConnectionsPerEndpoint,
+    connections: config.http1.maxConnectionsPerEndpoint,
+    keepaliveInterval: config.keepaliveInterval,
+    keepaliveTimeout: config.keepaliveTimeout,
+    stallTimeout: config.stallTimeout,
+    streamIdleTimeout: config.streamIdleTimeout,
+    backoffBase: config.reconnectBackoff.base,
+    backoffMax: config.reconnectBackoff.max,
+    http2: deps.upstreamHttp2,
+    tls,
+  };
+}
+
+function failfastQueueOf(config: ServiceConfig, deps: ServiceDeps): FailfastQueue<EndpointWaiter> {
+  return new FailfastQueue<EndpointWaiter>({ clock: deps.clock, timeoutMs: config.failfast.timeout, capacity: config.failfast.queueSize });
+}
+
+/** Where hash policies take the key from: [header name, ':path' or undefined, on the client address]. */
+function hashSourceOf(spec: BalancerSpec): [string | undefined, boolean] {
+  const hashOn = spec.hashOn as Record<string, unknown> | undefined;
+  const header = hashOn === undefined ? undefined
+    : typeof hashOn.header === 'string' ? hashOn.header
+    : typeof hashOn.grpcMetadata === 'string' ? hashOn.grpcMetadata
+    : hashOn.path === true ? ':path' : undefined;
+  return [header, hashOn?.sourceIp === true];
+}
+
+function statusOf(source: DiscoverySource | undefined): DiscoveryStatus | undefined {
+  return source === undefined ? undefined : {
+    kind: source.kind,
+    description: source.description,
+    healthy: true,
+    lastError: '',
+    lastUpdate: 0,
+    lastErrorAt: 0,
+    updates: 0,
+    errors: 0,
+  };
 }
 
 /** How often draining endpoints are checked for being done (their in-flight count is read, nothing more). */

@@ -110,7 +110,7 @@ class ServiceRecord {
   readonly endpoints: EndpointRecord[] = [];
   /** Requests that never got an endpoint. */
   readonly none = new EndpointRecord('none', undefined);
-  constructor(readonly name: string, readonly service: ServiceRuntime) {}
+  constructor(readonly name: string, public service: ServiceRuntime) {}
 }
 
 /** Per path (gRPC method for gRPC requests), bounded. */
@@ -166,6 +166,7 @@ export class Telemetry implements ExchangeObserver {
 
   /** Attaches to the proxy built with this observer (topology, gauges, per-object records). */
   attach(proxy: Proxy): void {
+    const first = this.proxy === undefined;
     this.proxy = proxy;
     for (const s of proxy.services.values()) this.serviceRecord(s);
     for (const l of proxy.listeners) {
@@ -173,6 +174,16 @@ export class Telemetry implements ExchangeObserver {
       for (const r of l.router.routes) this.route(l.name, r.name);
       if (l.router.fallback !== undefined) this.route(l.name, l.router.fallback.name);
     }
+    // Reloads: new listeners, routes and services are followed; closed services' records go.
+    if (first) proxy.watchReconfigure({ applied: () => this.attach(proxy), serviceClosed: (s) => this.forgetService(s) });
+  }
+
+  /** A retired service closed: its record goes, unless a runtime of the same name took it over. */
+  private forgetService(s: ServiceRuntime): void {
+    const r = s.telemetry as ServiceRecord | undefined;
+    if (r === undefined || r.service !== s) return;
+    const i = this.services.indexOf(r);
+    if (i >= 0) this.services.splice(i, 1);
   }
 
   // ------------------------------------------------------------ data path
@@ -301,9 +312,14 @@ export class Telemetry implements ExchangeObserver {
   private serviceRecord(s: ServiceRuntime): ServiceRecord {
     let r = s.telemetry as ServiceRecord | undefined;
     if (r !== undefined) return r;
-    r = new ServiceRecord(s.name, s);
+    // A runtime that replaced one of the same name (a reload) continues its record and series.
+    r = this.services.find((x) => x.name === s.name);
+    if (r !== undefined) r.service = s;
+    else {
+      r = new ServiceRecord(s.name, s);
+      this.services.push(r);
+    }
     s.telemetry = r;
-    this.services.push(r);
     const record = r;
     // Records follow the endpoint set: one per member, kept while it drains, then forgotten
     // (its series leave /metrics, so churn in discovery does not grow the label set).

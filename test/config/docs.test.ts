@@ -56,7 +56,7 @@ function assertDocumented(section: string, schema: z.ZodTypeAny): void {
 
 test('every top-level, listener and service key is documented', () => {
   const top = keysOf(configObjectSchema);
-  assert.deepEqual(top.sort(), ['admin', 'identity', 'listeners', 'log', 'services', 'shutdown']);
+  assert.deepEqual(top.sort(), ['admin', 'identity', 'listeners', 'log', 'services', 'shutdown', 'watch']);
   assertDocumented('top level', configObjectSchema);
   assertDocumented('listeners[]', listenerObjectSchema);
   assertDocumented('services[]', serviceObjectSchema);

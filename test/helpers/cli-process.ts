@@ -18,6 +18,8 @@ export interface LogRecord {
 
 export interface CliProcess {
   child: ChildProcess;
+  /** The configuration file (rewrite it to test reloads). */
+  file: string;
   /** Port of the first listener. */
   port: number;
   /** Every log line so far. */
@@ -32,11 +34,11 @@ export interface CliProcess {
 }
 
 /** Starts `switchyard run --config FILE` and resolves once every listener logged "listening". */
-export async function startCli(config: Record<string, unknown>): Promise<CliProcess> {
+export async function startCli(config: Record<string, unknown>, args: readonly string[] = []): Promise<CliProcess> {
   const dir = mkdtempSync(path.join(tmpdir(), 'swy-cli-'));
   const file = path.join(dir, 'config.json');
   writeFileSync(file, JSON.stringify({ admin: { enabled: false }, ...config }));
-  const child = spawn(process.execPath, [CLI, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'run', '--config', file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (d: string) => (stderr += d));
@@ -76,6 +78,7 @@ export async function startCli(config: Record<string, unknown>): Promise<CliProc
   });
   const proc: CliProcess = {
     child,
+    file,
     port: 0,
     log,
     waitLog,
