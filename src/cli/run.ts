@@ -11,7 +11,8 @@ import { AdminServer, servicesReadiness, servicesWarnings } from '../telemetry/a
 import { endpointLogEvents } from '../telemetry/endpoint-log.js';
 import { Telemetry } from '../telemetry/telemetry.js';
 import { parseArgs, stringFlag, UsageError } from './args.js';
-import { isPrimaryProcess, resolveWorkerCount, superviseWorkers, workerIndex } from './workers.js';
+import { runPrimary, serveAsWorker } from './worker-admin.js';
+import { isPrimaryProcess, resolveWorkerCount } from './workers.js';
 
 export const RUN_USAGE = `Usage:
   switchyard run --config FILE
@@ -33,7 +34,8 @@ service:
   --log-level LEVEL           fatal, error, warn, info (default), debug, trace, silent
   --access-log                one JSON line per finished request on standard output
   --workers N|auto            run N proxy processes sharing the listening ports (auto: one
-                              per core); the admin server runs in the first worker
+                              per core); the admin server runs in the primary process and
+                              answers for all workers (SIGHUP is passed on to each)
 
 On SIGTERM or SIGINT it stops accepting, sends GOAWAY to HTTP/2 clients, lets
 in-flight requests finish within the drain timeout and exits 0.
@@ -130,9 +132,8 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
     return 2;
   }
   const log = pino({ level: config.log.level, base: { name: 'switchyard' } });
-  if (workers > 1 && isPrimaryProcess()) return superviseWorkers(workers, log);
-  // With several workers, only the first serves the admin port (its figures are its own).
-  if (workers > 1 && workerIndex() > 0) config = { ...config, admin: { ...config.admin, enabled: false } };
+  // With several workers, the primary supervises them and serves the admin port for all of them.
+  if (workers > 1 && isPrimaryProcess()) return runPrimary({ config, workers, log, err, bindFailure: (e) => bindFailure(e, undefined, stringFlag(p, 'config')) });
   // Request telemetry feeds the admin server (metrics, stats, tap, dashboard) and the access log;
   // with neither, the proxy runs without an observer.
   const telemetry = config.admin.enabled || config.log.accessLog ? new Telemetry({ accessLog: config.log.accessLog }) : undefined;
@@ -189,9 +190,13 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
       binding = 'admin';
       admin = new AdminServer(servicesReadiness(proxy), servicesWarnings(proxy));
       telemetry?.routes(admin);
-      const a = await admin.listen(config.admin.listen.host, config.admin.listen.port);
-      log.info({ address: `${a.address}:${a.port}` }, 'admin listening');
+      if (workers === 1) {
+        const a = await admin.listen(config.admin.listen.host, config.admin.listen.port);
+        log.info({ address: `${a.address}:${a.port}` }, 'admin listening');
+      }
     }
+    // A worker answers the primary's admin server instead of binding the admin port.
+    if (workers > 1) await serveAsWorker(admin, telemetry, log);
   } catch (e) {
     const line = bindFailure(e, binding === 'admin' ? undefined : config, stringFlag(p, 'config'));
     if (line !== undefined) {
