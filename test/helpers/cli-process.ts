@@ -31,12 +31,12 @@ export interface CliProcess {
   kill(): void;
 }
 
-/** Starts `switchyard run --config FILE` and resolves once every listener logged "listening". */
-export async function startCli(config: Record<string, unknown>): Promise<CliProcess> {
+/** Starts `switchyard run --config FILE [args]` and resolves once a listener logged "listening". */
+export async function startCli(config: Record<string, unknown>, args: readonly string[] = []): Promise<CliProcess> {
   const dir = mkdtempSync(path.join(tmpdir(), 'swy-cli-'));
   const file = path.join(dir, 'config.json');
   writeFileSync(file, JSON.stringify({ admin: { enabled: false }, ...config }));
-  const child = spawn(process.execPath, [CLI, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'run', '--config', file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (d: string) => (stderr += d));
