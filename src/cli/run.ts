@@ -11,8 +11,9 @@ import { AdminServer, servicesReadiness, servicesWarnings } from '../telemetry/a
 import { endpointLogEvents } from '../telemetry/endpoint-log.js';
 import { Telemetry } from '../telemetry/telemetry.js';
 import { parseArgs, stringFlag, UsageError } from './args.js';
-import { isPrimaryProcess, resolveWorkerCount, superviseWorkers, workerIndex } from './workers.js';
 import { ReloadController } from './reload-controller.js';
+import { runPrimary, serveAsWorker } from './worker-admin.js';
+import { isPrimaryProcess, resolveWorkerCount } from './workers.js';
 
 export const RUN_USAGE = `Usage:
   switchyard run --config FILE
@@ -34,7 +35,8 @@ service:
   --log-level LEVEL           fatal, error, warn, info (default), debug, trace, silent
   --access-log                one JSON line per finished request on standard output
   --workers N|auto            run N proxy processes sharing the listening ports (auto: one
-                              per core); the admin server runs in the first worker
+                              per core); the admin server runs in the primary process and
+                              answers for all workers (SIGHUP is passed on to each)
   --pid-file FILE             write the process id to FILE once listening (removed on exit),
                               for \`switchyard reload --pid-file FILE\`
 
@@ -138,9 +140,8 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
     return 2;
   }
   const log = pino({ level: config.log.level, base: { name: 'switchyard' } });
-  if (workers > 1 && isPrimaryProcess()) return superviseWorkers(workers, log);
-  // With several workers, only the first serves the admin port (its figures are its own).
-  if (workers > 1 && workerIndex() > 0) config = { ...config, admin: { ...config.admin, enabled: false } };
+  // With several workers, the primary supervises them and serves the admin port for all of them.
+  if (workers > 1 && isPrimaryProcess()) return runPrimary({ config, workers, log, err, pidFile: stringFlag(p, 'pid-file'), bindFailure: (e) => bindFailure(e, undefined, stringFlag(p, 'config')) });
   // Request telemetry feeds the admin server (metrics, stats, tap, dashboard) and the access log;
   // with neither, the proxy runs without an observer.
   const telemetry = config.admin.enabled || config.log.accessLog ? new Telemetry({ accessLog: config.log.accessLog }) : undefined;
@@ -197,9 +198,13 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
       binding = 'admin';
       admin = new AdminServer(servicesReadiness(proxy), servicesWarnings(proxy));
       telemetry?.routes(admin);
-      const a = await admin.listen(config.admin.listen.host, config.admin.listen.port);
-      log.info({ address: `${a.address}:${a.port}` }, 'admin listening');
+      if (workers === 1) {
+        const a = await admin.listen(config.admin.listen.host, config.admin.listen.port);
+        log.info({ address: `${a.address}:${a.port}` }, 'admin listening');
+      }
     }
+    // A worker answers the primary's admin server instead of binding the admin port.
+    if (workers > 1) await serveAsWorker(admin, telemetry, log);
   } catch (e) {
     const line = bindFailure(e, binding === 'admin' ? undefined : config, stringFlag(p, 'config'));
     if (line !== undefined) {
@@ -216,7 +221,8 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
   // reads readiness from the log may send SIGTERM the moment it sees the line.
   const file = stringFlag(p, 'config');
   const reloads = await ReloadController.create({
-    file, proxy, log, telemetry, admin, pidFile: stringFlag(p, 'pid-file'),
+    // In worker mode the primary holds the pid file: SIGHUP to it reaches every worker.
+    file, proxy, log, telemetry, admin, pidFile: workers > 1 ? undefined : stringFlag(p, 'pid-file'),
     overrides: (c) => applyOverrides(c, p),
     bindFailure: (e, c) => bindFailure(e, c, file),
   });

@@ -53,22 +53,33 @@ export function servicesWarnings(proxy: { readonly services: ReadonlyMap<string,
 export class AdminServer {
   private readonly routes = new Map<string, AdminHandler>();
   readonly server: http.Server;
+  /** Answers paths without a route (worker mode: the primary relays them to the workers); default 404. */
+  fallback: AdminHandler | undefined;
 
-  constructor(readiness: Readiness, warnings?: () => string) {
+  constructor(
+    private readonly readiness: Readiness,
+    private readonly warnings?: () => string,
+  ) {
     this.server = http.createServer((req, res) => this.handle(req, res));
     this.route('/live', (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('live\n');
     });
     this.route('/ready', (_req, res) => {
-      const r = readiness();
-      const ready = r === true || r === '';
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' });
-      const w = ready && warnings !== undefined ? warnings() : '';
-      if (ready) res.end(w === '' ? 'ready\n' : `ready\n${w.split('\n').map((line) => `warning: ${line}`).join('\n')}\n`);
-      else if (r === false) res.end('not ready: a service has no available endpoint\n');
-      else res.end(`${r.split('\n').map((line) => `not ready: ${line}`).join('\n')}\n`);
+      const r = this.readyAnswer();
+      res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' });
+      res.end(r.text);
     });
+  }
+
+  /** What /ready answers: "ready" (with warnings) or one "not ready: …" line per problem. */
+  readyAnswer(): { ready: boolean; text: string } {
+    const r = this.readiness();
+    const ready = r === true || r === '';
+    const w = ready && this.warnings !== undefined ? this.warnings() : '';
+    if (ready) return { ready, text: w === '' ? 'ready\n' : `ready\n${w.split('\n').map((line) => `warning: ${line}`).join('\n')}\n` };
+    if (r === false) return { ready, text: 'not ready: a service has no available endpoint\n' };
+    return { ready, text: `${r.split('\n').map((line) => `not ready: ${line}`).join('\n')}\n` };
   }
 
   route(path: string, handler: AdminHandler): void {
@@ -77,7 +88,7 @@ export class AdminServer {
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://admin');
-    const h = this.routes.get(url.pathname);
+    const h = this.routes.get(url.pathname) ?? this.fallback;
     if (h === undefined) {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end(`not found; try ${[...this.routes.keys()].join(', ')}\n`);

@@ -1,4 +1,4 @@
-import type { Registry } from 'prom-client';
+import type { Aggregator, Registry } from 'prom-client';
 
 /** One sample of a metric as prom-client's registry prints it. */
 export interface Sample {
@@ -14,12 +14,13 @@ export interface Sample {
  * prom-client's Registry prints: name, help, type and get().
  */
 export class ScrapeMetric {
-  readonly aggregator = 'sum';
   constructor(
     readonly name: string,
     readonly help: string,
     readonly type: 'counter' | 'gauge' | 'histogram',
     private readonly produce: () => Sample[],
+    /** How worker mode combines the workers' samples of one series (cluster-merge-metrics.ts). */
+    readonly aggregator: Aggregator = 'sum',
   ) {}
 
   async get(): Promise<{ name: string; help: string; type: string; values: Sample[]; aggregator: string }> {

@@ -25,6 +25,8 @@ export interface TapEvent {
   reason: string;
   /** The client's identity from its TLS certificate (SPIFFE ID or DNS name), '' without one. */
   clientIdentity: string;
+  /** With --workers: the worker process that served it. */
+  worker?: number;
 }
 
 /** What a subscriber asked for (every field optional). */
@@ -44,6 +46,8 @@ export interface TapFilter {
   classification?: string;
   /** Failure reason (`no-endpoint`, `timeout`…). */
   reason?: string;
+  /** With --workers: the worker's index. */
+  worker?: number;
 }
 
 export function filterFromQuery(q: URLSearchParams): TapFilter {
@@ -63,6 +67,8 @@ export function filterFromQuery(q: URLSearchParams): TapFilter {
   f.reason = s('reason');
   const g = s('grpcStatus') ?? s('grpc-status');
   if (g !== undefined) f.grpcStatus = Number(g);
+  const w = s('worker');
+  if (w !== undefined) f.worker = Number(w);
   return f;
 }
 
@@ -75,6 +81,7 @@ export function matches(f: TapFilter, e: TapEvent): boolean {
   if (f.grpcStatus !== undefined && f.grpcStatus !== e.grpcStatus) return false;
   if (f.classification !== undefined && f.classification !== e.classification) return false;
   if (f.reason !== undefined && f.reason !== e.reason) return false;
+  if (f.worker !== undefined && f.worker !== e.worker) return false;
   if (f.status !== undefined) {
     const st = f.status.toLowerCase();
     if (st.length === 3 && st.endsWith('xx')) {
@@ -133,6 +140,32 @@ class Subscriber {
   }
 }
 
+/** Events passed on to another process, filtered and rate-limited like a subscriber's. */
+class Relay {
+  private windowStart = 0;
+  private sentInWindow = 0;
+
+  constructor(
+    private readonly filters: TapFilter[],
+    private readonly maxPerSecond: number,
+    private readonly send: (e: TapEvent) => void,
+  ) {}
+
+  offer(e: TapEvent, now: number): void {
+    let wanted = false;
+    for (const f of this.filters) if ((wanted = matches(f, e))) break;
+    if (!wanted) return;
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.sentInWindow = 0;
+    }
+    // The receiving subscribers drop (and report) what exceeds their rates; this only bounds the traffic.
+    if (this.sentInWindow >= this.maxPerSecond) return;
+    this.sentInWindow++;
+    this.send(e);
+  }
+}
+
 /**
  * The live request stream (/api/v1/tap). `active` is the one boolean the data
  * path checks: with no subscriber no event is built.
@@ -140,15 +173,40 @@ class Subscriber {
 export class TapHub {
   private readonly subscribers = new Set<Subscriber>();
   private timer: NodeJS.Timeout | undefined;
+  private relayed: Relay | undefined;
   active = false;
+  /** Called when a subscriber comes or goes (worker mode: the primary tells the workers what to send). */
+  onSubscribersChanged: (() => void) | undefined;
 
   get subscriberCount(): number {
     return this.subscribers.size;
   }
 
+  /** What the subscribers asked for: their filters and the sum of their rates. */
+  subscriptions(): { filters: TapFilter[]; maxPerSecond: number } {
+    let maxPerSecond = 0;
+    const filters: TapFilter[] = [];
+    for (const s of this.subscribers) {
+      filters.push(s.filter);
+      maxPerSecond += s.maxPerSecond;
+    }
+    return { filters, maxPerSecond };
+  }
+
+  /**
+   * Sends events matching any of `filters` to `send`, at most `maxPerSecond`
+   * (worker mode: to the primary, whose subscribers asked for them); an
+   * empty list stops it.
+   */
+  relay(filters: TapFilter[], maxPerSecond: number, send: (e: TapEvent) => void): void {
+    this.relayed = filters.length === 0 ? undefined : new Relay(filters, maxPerSecond, send);
+    this.active = this.subscribers.size > 0 || this.relayed !== undefined;
+  }
+
   publish(e: TapEvent): void {
     const now = performance.now();
     for (const s of this.subscribers) s.offer(e, now);
+    this.relayed?.offer(e, now);
   }
 
   /** GET /api/v1/tap?service=&route=&method=&status=&endpoint=&path=&grpcStatus=&classification=&reason=&rate= */
@@ -165,6 +223,7 @@ export class TapHub {
     const s = new Subscriber(res, filterFromQuery(url.searchParams), maxPerSecond);
     this.subscribers.add(s);
     this.active = true;
+    this.onSubscribersChanged?.();
     if (this.timer === undefined) {
       this.timer = setInterval(() => {
         for (const x of this.subscribers) x.tick();
@@ -172,8 +231,9 @@ export class TapHub {
       this.timer.unref();
     }
     const gone = (): void => {
-      this.subscribers.delete(s);
-      this.active = this.subscribers.size > 0;
+      if (!this.subscribers.delete(s)) return;
+      this.active = this.subscribers.size > 0 || this.relayed !== undefined;
+      this.onSubscribersChanged?.();
       if (!this.active && this.timer !== undefined) {
         clearInterval(this.timer);
         this.timer = undefined;
@@ -186,6 +246,7 @@ export class TapHub {
   close(): void {
     for (const s of this.subscribers) s.res.end();
     this.subscribers.clear();
+    this.relayed = undefined;
     this.active = false;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;

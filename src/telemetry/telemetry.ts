@@ -512,8 +512,12 @@ export class Telemetry implements ExchangeObserver {
 
   // ------------------------------------------------------------ stats and topology
 
-  /** Windowed statistics (window 10 or 60 s) per listener, route, service, endpoint and path / gRPC method. */
-  stats(windowSec: number): Record<string, unknown> {
+  /**
+   * Windowed statistics (window 10 or 60 s) per listener, route, service,
+   * endpoint and path / gRPC method. `exported`: each entry also carries its
+   * latency histogram, for merging with other processes' (cluster-merge-stats.ts).
+   */
+  stats(windowSec: number, exported = false): Record<string, unknown> {
     const now = performance.now();
     const elapsed = (now - this.startedAt) / 1000;
     const all = [...this.allSeries()];
@@ -535,7 +539,8 @@ export class Telemetry implements ExchangeObserver {
         }
       }
       const total = { requests, failures, cancelled, refused, failureReasons: reasonRecord(reasons) };
-      return { name, ...WindowStats.combined(list, now, windowSec, elapsed), total };
+      const window = exported ? WindowStats.exported(list, now, windowSec, elapsed) : WindowStats.combined(list, now, windowSec, elapsed);
+      return { name, ...window, total };
     };
     /** Stats and status counts of the series `pred` selects. */
     const view = (name: string, pred: (s: Series) => boolean) => {

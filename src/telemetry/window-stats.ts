@@ -139,29 +139,39 @@ export class WindowStats {
 
   /** One window over several keys (e.g. every series of a service), merged when read. */
   static combined(list: readonly WindowStats[], nowMs: number, windowSec: number, elapsedSec: number): WindowSnapshot {
+    const g = WindowStats.gather(list, nowMs, windowSec);
+    return snapshotOf(g, rateSpan(nowMs, windowSec, elapsedSec), percentiles(g.merged));
+  }
+
+  /**
+   * The same window plus its latency histogram as plain numbers, so that
+   * another process can add windows of several processes up and compute
+   * percentiles of the union (worker mode: the primary merges the workers').
+   */
+  static exported(list: readonly WindowStats[], nowMs: number, windowSec: number, elapsedSec: number): WindowExport {
+    const g = WindowStats.gather(list, nowMs, windowSec);
+    return { ...snapshotOf(g, rateSpan(nowMs, windowSec, elapsedSec), percentiles(g.merged)), latencyHistogram: exportHistogram(g.merged) };
+  }
+
+  private static gather(list: readonly WindowStats[], nowMs: number, windowSec: number): Gathered {
     const sec = Math.floor(nowMs / 1000);
     const fine = windowSec <= FINE_SLOTS;
     const upTo = fine ? sec : Math.floor(sec / 10);
     const after = fine ? sec - windowSec : upTo - COARSE_SLOTS;
-    let s = 0;
-    let f = 0;
-    let c = 0;
-    let x = 0;
-    let merged: Histogram | undefined;
-    let reasons: Uint32Array | undefined;
+    const g: Gathered = { s: 0, f: 0, c: 0, x: 0, reasons: undefined, merged: undefined };
     for (const w of list) {
       const wr = w.secReasons;
       for (let i = 0; i < SECONDS; i++) {
         const e = w.secEpoch[i]!;
         if (e > sec - windowSec && e <= sec) {
           const k = i * OUTCOMES;
-          s += w.secCounts[k]!;
-          f += w.secCounts[k + Outcome.FAILURE]!;
-          c += w.secCounts[k + Outcome.CANCELLED]!;
-          x += w.secCounts[k + Outcome.REFUSED]!;
+          g.s += w.secCounts[k]!;
+          g.f += w.secCounts[k + Outcome.FAILURE]!;
+          g.c += w.secCounts[k + Outcome.CANCELLED]!;
+          g.x += w.secCounts[k + Outcome.REFUSED]!;
           if (wr !== undefined && (w.secCounts[k + Outcome.FAILURE]! > 0 || w.secCounts[k + Outcome.REFUSED]! > 0)) {
-            reasons ??= new Uint32Array(REASON_COUNT);
-            for (let r = 1; r < REASON_COUNT; r++) reasons[r]! += wr[i * REASON_COUNT + r]!;
+            g.reasons ??= new Uint32Array(REASON_COUNT);
+            for (let r = 1; r < REASON_COUNT; r++) g.reasons[r]! += wr[i * REASON_COUNT + r]!;
           }
         }
       }
@@ -171,27 +181,86 @@ export class WindowStats {
         const h = hs[i];
         const e = epochs[i]!;
         if (h === undefined || e <= after || e > upTo || h.totalCount === 0) continue;
-        if (merged === undefined) merged = newHistogram();
-        merged.add(h as never);
+        if (g.merged === undefined) g.merged = newHistogram();
+        g.merged.add(h as never);
       }
     }
-    const requests = s + f + c + x;
-    // The slots cover the last windowSec - 1 whole seconds and the current partial one.
-    let span = windowSec - 1 + (nowMs / 1000 - sec);
-    if (elapsedSec < span) span = elapsedSec;
-    if (span < 1) span = 1;
-    return {
-      requests,
-      rps: requests / span,
-      successes: s,
-      failures: f,
-      cancelled: c,
-      refused: x,
-      successRate: s + f > 0 ? s / (s + f) : null,
-      failureReasons: reasonRecord(reasons),
-      latencyMs: percentiles(merged),
-    };
+    return g;
   }
+}
+
+/** A latency histogram as plain numbers: [bucket index, count] pairs of its non-empty buckets and the exact maximum (µs). */
+export interface HistogramExport {
+  counts: number[];
+  maxUs: number;
+}
+
+export interface WindowExport extends WindowSnapshot {
+  latencyHistogram: HistogramExport;
+}
+
+interface Gathered {
+  s: number;
+  f: number;
+  c: number;
+  x: number;
+  reasons: Uint32Array | undefined;
+  merged: Histogram | undefined;
+}
+
+/** The seconds a window's rate is divided by. */
+function rateSpan(nowMs: number, windowSec: number, elapsedSec: number): number {
+  // The slots cover the last windowSec - 1 whole seconds and the current partial one.
+  let span = windowSec - 1 + (nowMs / 1000 - Math.floor(nowMs / 1000));
+  if (elapsedSec < span) span = elapsedSec;
+  if (span < 1) span = 1;
+  return span;
+}
+
+function snapshotOf(g: Gathered, span: number, latencyMs: Percentiles): WindowSnapshot {
+  const requests = g.s + g.f + g.c + g.x;
+  return {
+    requests,
+    rps: requests / span,
+    successes: g.s,
+    failures: g.f,
+    cancelled: g.c,
+    refused: g.x,
+    successRate: g.s + g.f > 0 ? g.s / (g.s + g.f) : null,
+    failureReasons: reasonRecord(g.reasons),
+    latencyMs,
+  };
+}
+
+function exportHistogram(h: Histogram | undefined): HistogramExport {
+  const counts: number[] = [];
+  if (h === undefined || h.totalCount === 0) return { counts, maxUs: 0 };
+  for (let i = 0; i < h.countsArrayLength; i++) {
+    const n = h.getCountAtIndex(i);
+    if (n > 0) counts.push(i, n);
+  }
+  return { counts, maxUs: h.maxValue };
+}
+
+/**
+ * Percentiles of the union of exported histograms: their counts are added
+ * bucket by bucket (same layout in every process), so the result is what
+ * one process recording every request would report, never an average of
+ * percentiles.
+ */
+export function mergedPercentiles(list: readonly HistogramExport[]): Percentiles {
+  let h: Histogram | undefined;
+  for (const x of list) {
+    if (x.counts.length === 0) continue;
+    h ??= newHistogram();
+    const maxIndex = h.countsArrayIndex(x.maxUs);
+    for (let k = 0; k < x.counts.length; k += 2) {
+      const i = x.counts[k]!;
+      // The bucket of the maximum is recorded at the maximum itself, so max stays exact.
+      h.recordValueWithCount(i === maxIndex ? x.maxUs : h.valueFromIndex(i), x.counts[k + 1]!);
+    }
+  }
+  return percentiles(h);
 }
 
 /** Non-zero reason counts by name, most frequent first. */
