@@ -16,6 +16,10 @@ import { detectProtocol } from './protocol-detect.js';
 import { hostOf, type CompiledRoute, type RequestHead, type Router } from './router.js';
 import type { ServiceRuntime } from './service-runtime.js';
 import { TcpRelay } from './tcp-relay.js';
+import { announcedLength, BODY_LIMIT_REFUSAL, H1BodyLimit, H2BodyLimit } from './body-limit.js';
+import { ConnectionLimits, REJECT_REASONS } from './connection-limits.js';
+import { ForwardedHeaders } from './forwarded.js';
+import { answerClientError, answerH1TooManyHeaders, answerTooManyHeaders, h1ServerOptions, HEAD_REJECT_REASONS, HeadReject, trackH1Connections } from './head-limits.js';
 import type { IdentitySource } from '../security/identity-source.js';
 import { ServerTls, type TlsEvents } from '../security/server-tls.js';
 
@@ -24,6 +28,19 @@ export interface ListenerCounters {
   connectionsTotal: number;
   connectionsOpen: number;
   detectFailures: number;
+  /** Open connections by the protocol they were found to speak (the others are still being detected). */
+  openHttp1: number;
+  openHttp2: number;
+  openTcp: number;
+  /** Connections served as http1, http2, tcp (in that order) since start. */
+  servedTotal: number[];
+  /** Refused connections by REJECT_REASONS index. */
+  connectionsRejected: number[];
+  /** Request heads refused by HEAD_REJECT_REASONS index. */
+  requestsRejected: number[];
+  /** Bytes read from and written to client connections that have closed (open ones: Listener.bytesTotals). */
+  bytesReceived: number;
+  bytesSent: number;
 }
 
 /** What a listener with `tls` needs from outside its configuration. */
@@ -70,7 +87,20 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   readonly name: string;
   readonly server: net.Server;
   router: Router<ServiceRuntime>;
-  readonly counters: ListenerCounters = { connectionsTotal: 0, connectionsOpen: 0, detectFailures: 0 };
+  readonly counters: ListenerCounters = {
+    connectionsTotal: 0, connectionsOpen: 0, detectFailures: 0, openHttp1: 0, openHttp2: 0, openTcp: 0, servedTotal: [0, 0, 0],
+    connectionsRejected: REJECT_REASONS.map(() => 0), requestsRejected: HEAD_REJECT_REASONS.map(() => 0), bytesReceived: 0, bytesSent: 0,
+  };
+  /** Connection admission shared by the proxy's listeners. */
+  readonly limits: ConnectionLimits;
+  private readonly forwarded: ForwardedHeaders;
+  /** 2 × limits.maxHeaderCount: the longest flat header list accepted. */
+  private readonly maxHeaderFields: number;
+  /** HTTP/2 connections without streams: when they were first seen so, and the last stream id then. */
+  private readonly h2Idle = new Map<Http2Connection, { since: number; lastStreamId: number }>();
+  private idleSweep: NodeJS.Timeout | undefined = undefined;
+  /** HTTP/2 connections over TLS (X-Forwarded-Proto: https). */
+  private readonly h2Secure = new Set<Http2Connection>();
   private readonly h1Server: http.Server;
   private readonly h2Options: Http2Options;
   /** Open HTTP/2 client connections → the client's identity ('' without a client certificate). */
@@ -93,8 +123,12 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     private readonly observer: ExchangeObserver | undefined,
     private readonly tcpService: ServiceRuntime | undefined,
     tls?: ListenerTlsSetup,
+    limits?: ConnectionLimits,
   ) {
     this.name = config.name;
+    this.limits = limits ?? new ConnectionLimits(0);
+    this.forwarded = new ForwardedHeaders(config.forwarded);
+    this.maxHeaderFields = 2 * config.limits.maxHeaderCount;
     this.router = router;
     const h = config.http2;
     this.h2Options = {
@@ -110,13 +144,11 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
       maxResetsPerWindow: h.maxResetsPerWindow,
       floodWindow: h.resetWindow,
     };
-    this.h1Server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => this.onH1Request(req, res, false));
+    this.h1Server = http.createServer(h1ServerOptions(config.limits), (req, res) => this.onH1Request(req, res, false));
+    trackH1Connections(this.h1Server);
     // With a listener, node leaves `100 Continue` to us: the exchange sends it once the request has an upstream.
     this.h1Server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => this.onH1Request(req, res, true));
-    this.h1Server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-      else socket.destroy();
-    });
+    this.h1Server.on('clientError', (err, socket) => answerClientError(err, socket as net.Socket, this.counters.requestsRejected, config.limits.maxHeaderSize));
     // Reads the certificate files now: a PemError names the setting and the file.
     if (config.tls !== undefined) {
       this.tls = new ServerTls(config.tls, config.protocol, tls?.label ?? `listeners[${config.name}].tls`, config.name,
@@ -131,6 +163,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.removeListener('error', reject);
+        this.startIdleSweep();
         resolve(this.server.address() as net.AddressInfo);
       });
     });
@@ -141,6 +174,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   }
 
   private onConnection(socket: net.Socket): void {
+    if (!this.admit(socket)) return;
     this.counters.connectionsTotal++;
     this.counters.connectionsOpen++;
     this.sockets.add(socket);
@@ -148,6 +182,9 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     socket.once('close', () => {
       this.counters.connectionsOpen--;
       this.sockets.delete(socket);
+      this.limits.release();
+      this.counters.bytesReceived += socket.bytesRead;
+      this.counters.bytesSent += socket.bytesWritten;
     });
     if (this.draining) {
       socket.destroy();
@@ -165,7 +202,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
         this.serveHttp1(socket, '');
         return;
       case 'tcp':
-        new TcpRelay(socket, this.tcpService!).start();
+        this.serveTcp(socket);
         return;
       default:
         this.detect(socket, this.config.detectTimeout, '');
@@ -225,7 +262,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     }
     const protocol = this.config.protocol;
     const alpn = socket.alpnProtocol;
-    if (protocol === 'tcp') new TcpRelay(socket, this.tcpService!).start();
+    if (protocol === 'tcp') this.serveTcp(socket);
     else if (alpn === 'h2' || protocol === 'http2') this.serveHttp2(socket, undefined, identity);
     else if (alpn === 'http/1.1' || protocol === 'http1') this.serveHttp1(socket, identity);
     else this.detect(socket, this.config.detectTimeout, identity);
@@ -239,7 +276,12 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
 
   private serveHttp1(socket: net.Socket, identity: string): void {
     this.h1Sockets.set(socket, identity);
-    socket.once('close', () => this.h1Sockets.delete(socket));
+    this.counters.openHttp1++;
+    this.counters.servedTotal[0]!++;
+    socket.once('close', () => {
+      this.h1Sockets.delete(socket);
+      this.counters.openHttp1--;
+    });
     this.h1Server.emit('connection', socket);
   }
 
@@ -250,12 +292,100 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     const conn = acceptHttp2(socket, this, this.h2Options);
     conn.user = socket.remoteAddress;
     this.h2Connections.set(conn, identity);
+    if ((socket as TLSSocket).encrypted === true) this.h2Secure.add(conn);
+    this.counters.openHttp2++;
+    this.counters.servedTotal[1]!++;
     socket.resume();
+  }
+
+  private serveTcp(socket: net.Socket): void {
+    this.counters.openTcp++;
+    this.counters.servedTotal[2]!++;
+    socket.once('close', () => this.counters.openTcp--);
+    new TcpRelay(socket, this.tcpService!).start();
+  }
+
+  // ------------------------------------------------------------ limits
+
+  /**
+   * Connection admission (ConnectionLimits): a connection over a limit, or
+   * while memory is over its budget, is closed before anything is read.
+   */
+  private admit(socket: net.Socket): boolean {
+    const reason = this.limits.admit(this.sockets.size, this.config.limits.maxConnections);
+    if (reason < 0) return true;
+    this.counters.connectionsRejected[reason]!++;
+    socket.on('error', () => {});
+    socket.destroy();
+    return false;
+  }
+
+  /**
+   * Before routing: more header fields than limits.maxHeaderCount are
+   * answered 431 (Envoy's max_headers_count), then the forwarded headers
+   * are applied. False when the request was answered here.
+   */
+  private acceptHead(headers: string[], peer: string | undefined, https: boolean, http2: boolean): boolean {
+    if (headers.length > this.maxHeaderFields) {
+      this.counters.requestsRejected[HeadReject.HEADER_COUNT]!++;
+      return false;
+    }
+    if (this.forwarded.enabled) this.forwarded.apply(headers, peer, https, http2);
+    return true;
+  }
+
+  /**
+   * A body over the route's (or listener's) maxRequestBody: refused at once
+   * when its content-length says so, else counted as it streams (H2BodyLimit,
+   * H1BodyLimit). True when the exchange was refused here.
+   */
+  private limitBody(ex: Exchange, route: CompiledRoute<ServiceRuntime>, announced: number, ended: boolean, stream: Http2Stream | null, req: http.IncomingMessage | null): boolean {
+    const limit = route.maxRequestBody >= 0 ? route.maxRequestBody : this.config.limits.maxRequestBody;
+    if (limit === 0 || ended) return false;
+    if (announced > limit) {
+      ex.refuse(BODY_LIMIT_REFUSAL);
+      return true;
+    }
+    if (announced >= 0) return false;
+    if (stream !== null) stream.handler = new H2BodyLimit(ex, limit);
+    else if (req !== null) new H1BodyLimit(ex, limit).attach(req);
+    return false;
+  }
+
+  /** HTTP/2 connections with no stream open and none opened for idleTimeout get a graceful GOAWAY. */
+  private startIdleSweep(): void {
+    const idle = this.config.limits.idleTimeout;
+    if (idle <= 0 || this.idleSweep !== undefined) return;
+    this.idleSweep = setInterval(sweepIdleHttp2, Math.max(50, Math.min(1000, idle / 4)), this);
+    this.idleSweep.unref();
+  }
+
+  /** One pass of the idle sweep (a timer callback). */
+  sweepIdle(now: number): void {
+    const idle = this.config.limits.idleTimeout;
+    for (const c of this.h2Connections.keys()) {
+      const open = c.peerActive > 0;
+      const seen = this.h2Idle.get(c);
+      if (open || (seen !== undefined && seen.lastStreamId !== c.lastPeerStreamId)) {
+        if (seen !== undefined) this.h2Idle.delete(c);
+        if (open) continue;
+      }
+      const s = this.h2Idle.get(c);
+      if (s === undefined) this.h2Idle.set(c, { since: now, lastStreamId: c.lastPeerStreamId });
+      else if (now - s.since >= idle) {
+        this.h2Idle.delete(c);
+        c.shutdown();
+      }
+    }
   }
 
   // ------------------------------------------------------------ HTTP/2 requests
 
   onStream(conn: Http2Connection, stream: Http2Stream, headers: string[], endStream: boolean): void {
+    if (!this.acceptHead(headers, conn.user as string | undefined, this.h2Secure.has(conn), true)) {
+      answerTooManyHeaders(stream, headers, endStream);
+      return;
+    }
     const head = this.head;
     let authority: string | undefined;
     let contentType: string | undefined;
@@ -313,17 +443,27 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
       if (g > 0 && (timeout === 0 || g < timeout)) timeout = g;
     }
     if (this.refused(ex, route, conn.user as string)) return;
+    if (this.limitBody(ex, route, stream.expectedLength, endStream, stream, null)) return;
     ex.start(timeout);
   }
 
   onClose(conn: Http2Connection): void {
     this.h2Connections.delete(conn);
+    this.h2Idle.delete(conn);
+    this.h2Secure.delete(conn);
+    this.counters.openHttp2--;
   }
 
   // ------------------------------------------------------------ HTTP/1.1 requests
 
   private onH1Request(req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void {
+    if (req.rawHeaders.length > this.maxHeaderFields) {
+      this.counters.requestsRejected[HeadReject.HEADER_COUNT]!++;
+      answerH1TooManyHeaders(req, res);
+      return;
+    }
     const headers = h1RequestHeaders(req);
+    if (this.forwarded.enabled) this.forwarded.apply(headers, req.socket.remoteAddress, (req.socket as { encrypted?: boolean }).encrypted === true, false);
     const head = this.head;
     head.path = req.url ?? '/';
     head.host = hostOf(req.headers.host);
@@ -357,6 +497,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     if (service.hashHeader !== undefined || service.hashOnSource) ex.hashKey = service.hashKey(headers, req.socket.remoteAddress);
     ex.attachRequest();
     if (this.refused(ex, route, req.socket.remoteAddress)) return;
+    if (this.limitBody(ex, route, announcedLength(req.headers['content-length']), req.complete, null, req)) return;
     ex.start(route.timeout);
   }
 
@@ -380,6 +521,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
    */
   drain(): void {
     this.draining = true;
+    this.stopIdleSweep();
     this.server.close();
     for (const c of this.h2Connections.keys()) c.shutdown();
     // node's closeIdleConnections() only knows connections of a server that called listen() itself.
@@ -393,6 +535,22 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     for (const c of this.h2Connections.keys()) fn(c);
   }
 
+  private stopIdleSweep(): void {
+    if (this.idleSweep !== undefined) clearInterval(this.idleSweep);
+    this.idleSweep = undefined;
+  }
+
+  /** Bytes read from and written to client connections so far, open ones included. */
+  bytesTotals(): { received: number; sent: number } {
+    let received = this.counters.bytesReceived;
+    let sent = this.counters.bytesSent;
+    for (const s of this.sockets) {
+      received += s.bytesRead;
+      sent += s.bytesWritten;
+    }
+    return { received, sent };
+  }
+
   /** Open client connections (all protocols). */
   get openConnections(): number {
     return this.sockets.size;
@@ -401,6 +559,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   /** Closes whatever is still open. */
   destroy(): void {
     this.draining = true;
+    this.stopIdleSweep();
     this.server.close();
     this.tls?.close();
     for (const s of this.sockets) s.destroy();
@@ -408,6 +567,10 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
 }
 
 const EMPTY_LIST: string[] = [];
+
+function sweepIdleHttp2(l: Listener): void {
+  l.sweepIdle(performance.now());
+}
 
 /** Answers plaintext on a port that requires TLS, then reads and drops what the client still sends until it closes (or a short while). */
 function refusePlaintext(socket: net.Socket, answer: string | Buffer): void {

@@ -11,6 +11,8 @@ import type { AuthorizationRule } from '../config/index.js';
 import type { DiscoveryOptions } from '../discovery/index.js';
 import type { IdentitySource } from '../security/identity-source.js';
 import type { TlsEvents } from '../security/server-tls.js';
+import { ConnectionLimits } from './connection-limits.js';
+import { MemoryBudget, type MemoryEvents, type MemoryReader } from './memory-budget.js';
 
 export interface ProxyOptions {
   clock?: Clock;
@@ -29,6 +31,10 @@ export interface ProxyOptions {
   tlsEvents?: TlsEvents;
   /** Test hook: how often certificate files are read again besides file-system events. */
   tlsPollInterval?: number;
+  /** Told when process memory goes over `limits.memoryBudget` and back under (the CLI logs it). */
+  memoryEvents?: MemoryEvents;
+  /** Test hook: what the memory budget reads instead of the process's memory. */
+  memoryReader?: MemoryReader;
 }
 
 /**
@@ -41,10 +47,15 @@ export class Proxy {
   readonly listeners: Listener[] = [];
   private readonly clock: Clock;
   private readonly random: RandomSource;
+  /** Client connection admission over all listeners (`limits`). */
+  readonly limits: ConnectionLimits;
+  readonly memoryBudget: MemoryBudget;
 
   constructor(readonly config: Config, options: ProxyOptions = {}) {
     this.clock = options.clock ?? monotonicClock;
     this.random = options.random ?? mathRandom;
+    this.memoryBudget = new MemoryBudget(config.limits, options.memoryEvents, options.memoryReader);
+    this.limits = new ConnectionLimits(config.limits.maxConnections, this.memoryBudget.enabled ? this.memoryBudget : null);
     const identity = config.identity === undefined ? undefined : { trustAnchor: config.identity.trustAnchor, source: options.identity };
     config.services.forEach((s, index) => {
       this.services.set(s.name, new ServiceRuntime(s, { clock: this.clock, random: this.random, policies: options.policies, events: options.endpointEvents, discovery: options.discovery, index, identity }));
@@ -69,7 +80,7 @@ export class Proxy {
       const tcpService = l.protocol === 'tcp' && l.service !== undefined ? resolve(l.service) : undefined;
       const tls = l.tls === undefined ? undefined : { label: `listeners[${index}].tls`, identity: options.identity, events: options.tlsEvents, pollInterval: options.tlsPollInterval };
       try {
-        this.listeners.push(new Listener(l, new Router(routes, fallback, authorizer(l.authorization)), this.random, options.observer, tcpService, tls));
+        this.listeners.push(new Listener(l, new Router(routes, fallback, authorizer(l.authorization)), this.random, options.observer, tcpService, tls, this.limits));
       } catch (err) {
         // Certificate files that cannot be used: stop following those of the listeners made so far.
         for (const made of this.listeners) made.destroy();
@@ -81,6 +92,7 @@ export class Proxy {
   /** Connects to endpoints and opens every listener. */
   async start(): Promise<void> {
     for (const s of this.services.values()) s.start();
+    this.memoryBudget.start();
     for (const l of this.listeners) await l.listen();
   }
 
@@ -117,5 +129,6 @@ export class Proxy {
     }
     for (const l of this.listeners) l.destroy();
     for (const s of this.services.values()) s.close(true);
+    this.memoryBudget.stop();
   }
 }

@@ -34,6 +34,8 @@ export class CompiledRoute<S> {
   readonly hedgeMaxAttempts: number;
   /** Stream idle timeout, ms; 0 = off. */
   readonly idleTimeout: number;
+  /** Request body limit in bytes (0 = none); -1: the listener's. */
+  readonly maxRequestBody: number;
 
   constructor(
     cfg: RouteConfig,
@@ -71,6 +73,7 @@ export class CompiledRoute<S> {
     this.hedgeDelay = cfg.hedge !== undefined && cfg.idempotent ? cfg.hedge.delay : 0;
     this.hedgeMaxAttempts = cfg.hedge?.maxAttempts ?? 0;
     this.idleTimeout = cfg.idleTimeout;
+    this.maxRequestBody = cfg.maxRequestBody ?? -1;
   }
 
   matches(head: RequestHead): boolean {
