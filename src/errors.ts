@@ -51,6 +51,10 @@ export const ProxyErrors = {
   UNAUTHENTICATED: kind('SWY_ERR_UNAUTHENTICATED', 401, GrpcStatus.UNAUTHENTICATED, 'a client identity is required'),
   PERMISSION_DENIED: kind('SWY_ERR_PERMISSION_DENIED', 403, GrpcStatus.PERMISSION_DENIED, 'the request is not allowed'),
   UPGRADE_UNSUPPORTED: kind('SWY_ERR_UPGRADE_UNSUPPORTED', 502, GrpcStatus.UNIMPLEMENTED, 'the service cannot carry this protocol upgrade'),
+  REQUEST_TIMEOUT: kind('SWY_ERR_REQUEST_TIMEOUT', 408, GrpcStatus.DEADLINE_EXCEEDED, 'the request head did not arrive in time'),
+  BODY_TOO_LARGE: kind('SWY_ERR_BODY_TOO_LARGE', 413, GrpcStatus.RESOURCE_EXHAUSTED, 'the request body is larger than the limit'),
+  URI_TOO_LONG: kind('SWY_ERR_URI_TOO_LONG', 414, GrpcStatus.RESOURCE_EXHAUSTED, 'the request line is longer than the limit'),
+  HEADERS_TOO_LARGE: kind('SWY_ERR_HEADERS_TOO_LARGE', 431, GrpcStatus.RESOURCE_EXHAUSTED, 'the request header fields are too large or too many'),
   INTERNAL: kind('SWY_ERR_INTERNAL', 500, GrpcStatus.INTERNAL, 'internal proxy error'),
 } as const;
 

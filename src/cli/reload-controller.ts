@@ -52,6 +52,8 @@ const RESTART_ONLY: readonly { key: string; get(c: Config): unknown }[] = [
   { key: 'identity', get: (c) => c.identity },
   { key: 'admin', get: (c) => c.admin },
   { key: 'log.accessLog', get: (c) => c.log.accessLog },
+  // Process-wide admission (connection count, memory budget) is set up once with the proxy.
+  { key: 'limits', get: (c) => c.limits },
 ];
 
 /** Editors and `mv` replace a file by rename; a burst of events is one change. */
@@ -137,7 +139,7 @@ export class ReloadController {
     }
     const running = proxy.config;
     const needsRestart = RESTART_ONLY.filter((r) => !sameValue(r.get(running), r.get(next))).map((r) => r.key);
-    const effective: Config = { ...next, identity: running.identity, admin: running.admin, log: { ...next.log, accessLog: running.log.accessLog } };
+    const effective: Config = { ...next, identity: running.identity, admin: running.admin, limits: running.limits, log: { ...next.log, accessLog: running.log.accessLog } };
     let changes: ReloadSummary;
     try {
       changes = await proxy.reconfigure(effective);

@@ -3,6 +3,7 @@ import { ConfigError, formatAddress, formatIssues, loadConfigFile, LOG_LEVELS, p
 import { portOwner } from './port-owner.js';
 import { createPolicies } from '../policy/index.js';
 import { Proxy } from '../proxy/proxy.js';
+import type { MemoryEvents } from '../proxy/memory-budget.js';
 import { PemError } from '../security/pem-files.js';
 import type { TlsEvents } from '../security/server-tls.js';
 import { certificateRegistry, recordConfiguredCertificates } from '../security/certificate-expiry.js';
@@ -180,7 +181,7 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
   // So are endpoints that cannot be connected or resolved: a warning per outage, an info line on recovery.
   let proxy: Proxy;
   try {
-    proxy = new Proxy(config, { observer: telemetry, policies, endpointEvents: endpointLogEvents(log), identity, tlsEvents });
+    proxy = new Proxy(config, { observer: telemetry, policies, endpointEvents: endpointLogEvents(log), identity, tlsEvents, memoryEvents: memoryLogEvents(log) });
   } catch (e) {
     // A certificate, key or CA file that cannot be used: the message names the setting and the file.
     if (!(e instanceof PemError)) throw e;
@@ -284,4 +285,15 @@ export function bindFailure(e: unknown, config: Config | undefined, file: string
   const name = i >= 0 ? ` for listener "${config.listeners[i]!.name}"` : '';
   const fix = file === undefined ? '--listen HOST:PORT' : i >= 0 ? `listeners[${i}].listen in ${file}` : `the listeners' listen in ${file}`;
   return `cannot listen on ${where}${name}: ${why}${held}; choose another with ${fix}`;
+}
+
+/** One line each time process memory crosses `limits.memoryBudget`, either way. */
+function memoryLogEvents(log: pino.Logger): MemoryEvents {
+  return {
+    onMemoryPressure(over, m, rssBudget, heapBudget) {
+      const fields = { rss: m.rss, rssBudget, heapUsed: m.heapUsed, heapBudget };
+      if (over) log.warn(fields, 'memory over limits.memoryBudget: new client connections are refused');
+      else log.info(fields, 'memory back under limits.memoryBudget: accepting client connections again');
+    },
+  };
 }

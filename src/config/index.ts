@@ -44,3 +44,6 @@ export {
 export * from './resilience-schema.js';
 export { discoverySchema, dnsDiscoverySchema, kubernetesDiscoverySchema } from './discovery-schema.js';
 export { listenerTlsSchema, serviceTlsSchema, sniCertificateSchema, authorizationRuleSchema, authorizationSchema, identitySettingsSchema, SPIFFE_ID, TLS_VERSIONS, ALPN_PROTOCOLS } from './security-schema.js';
+export { byteSizeSchema, parseByteSize, processLimitsSchema, listenerLimitsSchema, BYTE_SIZE_HINT } from './limits-schema.js';
+export { forwardedSchema } from './forwarded-schema.js';
+export { Cidr, parseCidr, parseIp } from './cidr.js';

@@ -20,6 +20,8 @@ import {
 import { balancerWithDefault } from './balancer-options.js';
 import { discoverySchema } from './discovery-schema.js';
 import { authorizationSchema, identitySettingsSchema, listenerTlsSchema, serviceTlsSchema } from './security-schema.js';
+import { byteSizeSchema, listenerLimitsSchema, processLimitsSchema } from './limits-schema.js';
+import { forwardedSchema } from './forwarded-schema.js';
 
 // ---------------------------------------------------------------------------
 // Building blocks
@@ -147,6 +149,8 @@ export const routeObjectSchema = z
     upgradeIdleTimeout: durationSchema.default('1h'),
     /** Who may use this route, checked after the listener's rules. */
     authorization: authorizationSchema.optional(),
+    /** Request body bytes; more: 413 (default: the listener's limits.maxRequestBody). */
+    maxRequestBody: byteSizeSchema.optional(),
   })
   .strict();
 
@@ -174,6 +178,8 @@ export const listenerObjectSchema = z
     /** Who may send requests through this listener (its routes may add their own rules). */
     authorization: authorizationSchema.optional(),
     http2: http2SettingsSchema.default({}),
+    limits: listenerLimitsSchema.default({}),
+    forwarded: forwardedSchema.default({}),
     routes: z.array(routeSchema).default([]),
   })
   .strict();
@@ -256,6 +262,7 @@ export const configObjectSchema = z
     admin: adminSchema.default({}),
     log: logSchema.default({}),
     shutdown: shutdownSchema.default({}),
+    limits: processLimitsSchema.default({}),
     /** The proxy's own workload identity (certificates it issues and renews itself). */
     identity: identitySettingsSchema.optional(),
     /** Reload when the configuration file changes on disk (SIGHUP and the admin endpoint reload in any case). */
@@ -410,6 +417,8 @@ export type ShutdownConfig = Config['shutdown'];
 export type ListenerConfig = Config['listeners'][number];
 export type ListenerProtocol = ListenerConfig['protocol'];
 export type Http2Settings = ListenerConfig['http2'];
+export type { ListenerLimitsConfig, ProcessLimitsConfig } from './limits-schema.js';
+export type { ForwardedConfig } from './forwarded-schema.js';
 export type RouteConfig = ListenerConfig['routes'][number];
 export type RouteMatch = RouteConfig['match'];
 export type BackendRef = RouteConfig['backends'][number];

@@ -17,6 +17,10 @@ import { hostOf, type CompiledRoute, type RequestHead, type Router } from './rou
 import type { ServiceRuntime } from './service-runtime.js';
 import { TcpRelay } from './tcp-relay.js';
 import { Upgrades, isExtendedConnect } from './upgrade/upgrades.js';
+import { announcedLength, BODY_LIMIT_REFUSAL, H1BodyLimit, H2BodyLimit } from './body-limit.js';
+import { ConnectionLimits, REJECT_REASONS } from './connection-limits.js';
+import { ForwardedHeaders } from './forwarded.js';
+import { answerClientError, answerH1TooManyHeaders, answerTooManyHeaders, h1ServerOptions, HEAD_REJECT_REASONS, HeadReject, trackH1Connections } from './head-limits.js';
 import type { IdentitySource } from '../security/identity-source.js';
 import { ServerTls, type TlsEvents } from '../security/server-tls.js';
 
@@ -25,6 +29,19 @@ export interface ListenerCounters {
   connectionsTotal: number;
   connectionsOpen: number;
   detectFailures: number;
+  /** Open connections by the protocol they were found to speak (the others are still being detected). */
+  openHttp1: number;
+  openHttp2: number;
+  openTcp: number;
+  /** Connections served as http1, http2, tcp (in that order) since start. */
+  servedTotal: number[];
+  /** Refused connections by REJECT_REASONS index. */
+  connectionsRejected: number[];
+  /** Request heads refused by HEAD_REJECT_REASONS index. */
+  requestsRejected: number[];
+  /** Bytes read from and written to client connections that have closed (open ones: Listener.bytesTotals). */
+  bytesReceived: number;
+  bytesSent: number;
 }
 
 /** What a listener with `tls` needs from outside its configuration. */
@@ -73,7 +90,20 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   server: net.Server;
   /** Swapped by a reload: new requests take the new routes, running exchanges keep what they hold. */
   router: Router<ServiceRuntime>;
-  readonly counters: ListenerCounters = { connectionsTotal: 0, connectionsOpen: 0, detectFailures: 0 };
+  readonly counters: ListenerCounters = {
+    connectionsTotal: 0, connectionsOpen: 0, detectFailures: 0, openHttp1: 0, openHttp2: 0, openTcp: 0, servedTotal: [0, 0, 0],
+    connectionsRejected: REJECT_REASONS.map(() => 0), requestsRejected: HEAD_REJECT_REASONS.map(() => 0), bytesReceived: 0, bytesSent: 0,
+  };
+  /** Connection admission shared by the proxy's listeners. */
+  readonly limits: ConnectionLimits;
+  private forwarded: ForwardedHeaders;
+  /** 2 × limits.maxHeaderCount: the longest flat header list accepted. */
+  private maxHeaderFields: number;
+  /** HTTP/2 connections without streams: when they were first seen so, and the last stream id then. */
+  private readonly h2Idle = new Map<Http2Connection, { since: number; lastStreamId: number }>();
+  private idleSweep: NodeJS.Timeout | undefined = undefined;
+  /** HTTP/2 connections over TLS (X-Forwarded-Proto: https). */
+  private readonly h2Secure = new Set<Http2Connection>();
   private readonly h1Server: http.Server;
   private h2Options: Http2Options;
   /** Open HTTP/2 client connections → the client's identity ('' without a client certificate). */
@@ -98,11 +128,16 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     private readonly observer: ExchangeObserver | undefined,
     private tcpService: ServiceRuntime | undefined,
     tls?: ListenerTlsSetup,
+    limits?: ConnectionLimits,
   ) {
     this.name = config.name;
+    this.limits = limits ?? new ConnectionLimits(0);
+    this.forwarded = new ForwardedHeaders(config.forwarded);
+    this.maxHeaderFields = 2 * config.limits.maxHeaderCount;
     this.router = router;
     this.h2Options = engineOptions(config);
-    this.h1Server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => this.onH1Request(req, res, false));
+    this.h1Server = http.createServer(h1ServerOptions(config.limits), (req, res) => this.onH1Request(req, res, false));
+    trackH1Connections(this.h1Server);
     // With a listener, node leaves `100 Continue` to us: the exchange sends it once the request has an upstream.
     this.h1Server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => this.onH1Request(req, res, true));
     this.upgrades = new Upgrades(this, random, (socket, identity) => this.serveHttp1(socket, identity));
@@ -112,10 +147,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
       this.h1Sockets.delete(socket);
       this.upgrades.onH1Upgrade(req, socket, head, identity);
     });
-    this.h1Server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-      else socket.destroy();
-    });
+    this.h1Server.on('clientError', (err, socket) => answerClientError(err, socket as net.Socket, this.counters.requestsRejected, config.limits.maxHeaderSize));
     // Reads the certificate files now: a PemError names the setting and the file.
     if (config.tls !== undefined) {
       this.tls = new ServerTls(config.tls, config.protocol, tls?.label ?? `listeners[${config.name}].tls`, config.name,
@@ -130,6 +162,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.removeListener('error', reject);
+        this.startIdleSweep();
         resolve(this.server.address() as net.AddressInfo);
       });
     });
@@ -145,6 +178,12 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     this.router = router;
     this.tcpService = tcpService;
     this.h2Options = engineOptions(config);
+    this.forwarded = new ForwardedHeaders(config.forwarded);
+    this.maxHeaderFields = 2 * config.limits.maxHeaderCount;
+    // node reads these per connection and on its checking timer: new values apply from now on.
+    const o = h1ServerOptions(config.limits);
+    this.h1Server.keepAliveTimeout = o.keepAliveTimeout!;
+    this.h1Server.headersTimeout = o.headersTimeout!;
   }
 
   /**
@@ -166,6 +205,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   }
 
   private onConnection(socket: net.Socket): void {
+    if (!this.admit(socket)) return;
     this.counters.connectionsTotal++;
     this.counters.connectionsOpen++;
     this.sockets.add(socket);
@@ -173,6 +213,9 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     socket.once('close', () => {
       this.counters.connectionsOpen--;
       this.sockets.delete(socket);
+      this.limits.release();
+      this.counters.bytesReceived += socket.bytesRead;
+      this.counters.bytesSent += socket.bytesWritten;
     });
     if (this.draining) {
       socket.destroy();
@@ -190,7 +233,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
         this.serveHttp1(socket, '');
         return;
       case 'tcp':
-        new TcpRelay(socket, this.tcpService!).start();
+        this.serveTcp(socket);
         return;
       default:
         this.detect(socket, this.config.detectTimeout, '');
@@ -250,7 +293,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     }
     const protocol = this.config.protocol;
     const alpn = socket.alpnProtocol;
-    if (protocol === 'tcp') new TcpRelay(socket, this.tcpService!).start();
+    if (protocol === 'tcp') this.serveTcp(socket);
     else if (alpn === 'h2' || protocol === 'http2') this.serveHttp2(socket, undefined, identity);
     else if (alpn === 'http/1.1' || protocol === 'http1') this.serveHttp1(socket, identity);
     else this.detect(socket, this.config.detectTimeout, identity);
@@ -264,7 +307,12 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
 
   private serveHttp1(socket: net.Socket, identity: string): void {
     this.h1Sockets.set(socket, identity);
-    socket.once('close', () => this.h1Sockets.delete(socket));
+    this.counters.openHttp1++;
+    this.counters.servedTotal[0]!++;
+    socket.once('close', () => {
+      this.h1Sockets.delete(socket);
+      this.counters.openHttp1--;
+    });
     this.h1Server.emit('connection', socket);
   }
 
@@ -275,12 +323,100 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     const conn = acceptHttp2(socket, this, this.h2Options);
     conn.user = socket.remoteAddress;
     this.h2Connections.set(conn, identity);
+    if ((socket as TLSSocket).encrypted === true) this.h2Secure.add(conn);
+    this.counters.openHttp2++;
+    this.counters.servedTotal[1]!++;
     socket.resume();
+  }
+
+  private serveTcp(socket: net.Socket): void {
+    this.counters.openTcp++;
+    this.counters.servedTotal[2]!++;
+    socket.once('close', () => this.counters.openTcp--);
+    new TcpRelay(socket, this.tcpService!).start();
+  }
+
+  // ------------------------------------------------------------ limits
+
+  /**
+   * Connection admission (ConnectionLimits): a connection over a limit, or
+   * while memory is over its budget, is closed before anything is read.
+   */
+  private admit(socket: net.Socket): boolean {
+    const reason = this.limits.admit(this.sockets.size, this.config.limits.maxConnections);
+    if (reason < 0) return true;
+    this.counters.connectionsRejected[reason]!++;
+    socket.on('error', () => {});
+    socket.destroy();
+    return false;
+  }
+
+  /**
+   * Before routing: more header fields than limits.maxHeaderCount are
+   * answered 431 (Envoy's max_headers_count), then the forwarded headers
+   * are applied. False when the request was answered here.
+   */
+  private acceptHead(headers: string[], peer: string | undefined, https: boolean, http2: boolean): boolean {
+    if (headers.length > this.maxHeaderFields) {
+      this.counters.requestsRejected[HeadReject.HEADER_COUNT]!++;
+      return false;
+    }
+    if (this.forwarded.enabled) this.forwarded.apply(headers, peer, https, http2);
+    return true;
+  }
+
+  /**
+   * A body over the route's (or listener's) maxRequestBody: refused at once
+   * when its content-length says so, else counted as it streams (H2BodyLimit,
+   * H1BodyLimit). True when the exchange was refused here.
+   */
+  private limitBody(ex: Exchange, route: CompiledRoute<ServiceRuntime>, announced: number, ended: boolean, stream: Http2Stream | null, req: http.IncomingMessage | null): boolean {
+    const limit = route.maxRequestBody >= 0 ? route.maxRequestBody : this.config.limits.maxRequestBody;
+    if (limit === 0 || ended) return false;
+    if (announced > limit) {
+      ex.refuse(BODY_LIMIT_REFUSAL);
+      return true;
+    }
+    if (announced >= 0) return false;
+    if (stream !== null) stream.handler = new H2BodyLimit(ex, limit);
+    else if (req !== null) new H1BodyLimit(ex, limit).attach(req);
+    return false;
+  }
+
+  /** HTTP/2 connections with no stream open and none opened for idleTimeout get a graceful GOAWAY. */
+  private startIdleSweep(): void {
+    const idle = this.config.limits.idleTimeout;
+    if (idle <= 0 || this.idleSweep !== undefined) return;
+    this.idleSweep = setInterval(sweepIdleHttp2, Math.max(50, Math.min(1000, idle / 4)), this);
+    this.idleSweep.unref();
+  }
+
+  /** One pass of the idle sweep (a timer callback). */
+  sweepIdle(now: number): void {
+    const idle = this.config.limits.idleTimeout;
+    for (const c of this.h2Connections.keys()) {
+      const open = c.peerActive > 0;
+      const seen = this.h2Idle.get(c);
+      if (open || (seen !== undefined && seen.lastStreamId !== c.lastPeerStreamId)) {
+        if (seen !== undefined) this.h2Idle.delete(c);
+        if (open) continue;
+      }
+      const s = this.h2Idle.get(c);
+      if (s === undefined) this.h2Idle.set(c, { since: now, lastStreamId: c.lastPeerStreamId });
+      else if (now - s.since >= idle) {
+        this.h2Idle.delete(c);
+        c.shutdown();
+      }
+    }
   }
 
   // ------------------------------------------------------------ HTTP/2 requests
 
   onStream(conn: Http2Connection, stream: Http2Stream, headers: string[], endStream: boolean): void {
+    if (!this.acceptHead(headers, conn.user as string | undefined, this.h2Secure.has(conn), true)) {
+      answerTooManyHeaders(stream, headers, endStream);
+      return;
+    }
     // RFC 8441: an extended CONNECT opens a tunnel (a WebSocket), not a request.
     if (isExtendedConnect(headers)) return this.upgrades.onExtendedConnect(stream, headers, endStream, this.h2Connections.get(conn) ?? '', conn.user as string);
     const head = this.head;
@@ -340,17 +476,27 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
       if (g > 0 && (timeout === 0 || g < timeout)) timeout = g;
     }
     if (this.refused(ex, route, conn.user as string)) return;
+    if (this.limitBody(ex, route, stream.expectedLength, endStream, stream, null)) return;
     ex.start(timeout);
   }
 
   onClose(conn: Http2Connection): void {
     this.h2Connections.delete(conn);
+    this.h2Idle.delete(conn);
+    this.h2Secure.delete(conn);
+    this.counters.openHttp2--;
   }
 
   // ------------------------------------------------------------ HTTP/1.1 requests
 
   private onH1Request(req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void {
+    if (req.rawHeaders.length > this.maxHeaderFields) {
+      this.counters.requestsRejected[HeadReject.HEADER_COUNT]!++;
+      answerH1TooManyHeaders(req, res);
+      return;
+    }
     const headers = h1RequestHeaders(req);
+    if (this.forwarded.enabled) this.forwarded.apply(headers, req.socket.remoteAddress, (req.socket as { encrypted?: boolean }).encrypted === true, false);
     const head = this.head;
     head.path = req.url ?? '/';
     head.host = hostOf(req.headers.host);
@@ -384,6 +530,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     if (service.hashHeader !== undefined || service.hashOnSource) ex.hashKey = service.hashKey(headers, req.socket.remoteAddress);
     ex.attachRequest();
     if (this.refused(ex, route, req.socket.remoteAddress)) return;
+    if (this.limitBody(ex, route, announcedLength(req.headers['content-length']), req.complete, null, req)) return;
     ex.start(route.timeout);
   }
 
@@ -407,6 +554,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
    */
   drain(): void {
     this.draining = true;
+    this.stopIdleSweep();
     this.server.close();
     for (const c of this.h2Connections.keys()) c.shutdown();
     // node's closeIdleConnections() only knows connections of a server that called listen() itself.
@@ -420,6 +568,22 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     for (const c of this.h2Connections.keys()) fn(c);
   }
 
+  private stopIdleSweep(): void {
+    if (this.idleSweep !== undefined) clearInterval(this.idleSweep);
+    this.idleSweep = undefined;
+  }
+
+  /** Bytes read from and written to client connections so far, open ones included. */
+  bytesTotals(): { received: number; sent: number } {
+    let received = this.counters.bytesReceived;
+    let sent = this.counters.bytesSent;
+    for (const s of this.sockets) {
+      received += s.bytesRead;
+      sent += s.bytesWritten;
+    }
+    return { received, sent };
+  }
+
   /** Open client connections (all protocols). */
   get openConnections(): number {
     return this.sockets.size;
@@ -428,6 +592,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   /** Closes whatever is still open. */
   destroy(): void {
     this.draining = true;
+    this.stopIdleSweep();
     this.server.close();
     this.tls?.close();
     for (const s of this.sockets) s.destroy();
@@ -453,6 +618,10 @@ function engineOptions(config: ListenerConfig): Http2Options {
     floodWindow: h.resetWindow,
     enableConnectProtocol: true,
   };
+}
+
+function sweepIdleHttp2(l: Listener): void {
+  l.sweepIdle(performance.now());
 }
 
 /** Answers plaintext on a port that requires TLS, then reads and drops what the client still sends until it closes (or a short while). */

@@ -14,6 +14,8 @@ import type { TlsEvents } from '../security/server-tls.js';
 import { reconfigureProxy, Retirement, type ReloadSummary } from './reconfigure.js';
 
 export type { ReloadSummary } from './reconfigure.js';
+import { ConnectionLimits } from './connection-limits.js';
+import { MemoryBudget, type MemoryEvents, type MemoryReader } from './memory-budget.js';
 
 export interface ProxyOptions {
   clock?: Clock;
@@ -32,6 +34,10 @@ export interface ProxyOptions {
   tlsEvents?: TlsEvents;
   /** Test hook: how often certificate files are read again besides file-system events. */
   tlsPollInterval?: number;
+  /** Told when process memory goes over `limits.memoryBudget` and back under (the CLI logs it). */
+  memoryEvents?: MemoryEvents;
+  /** Test hook: what the memory budget reads instead of the process's memory. */
+  memoryReader?: MemoryReader;
 }
 
 /** Follows reloads (telemetry keeps its records with the running services). */
@@ -56,10 +62,15 @@ export class Proxy {
   private readonly clock: Clock;
   private readonly random: RandomSource;
   private readonly reconfigureListeners: ReconfigureListener[] = [];
+  /** Client connection admission over all listeners (`limits`). */
+  readonly limits: ConnectionLimits;
+  readonly memoryBudget: MemoryBudget;
 
   constructor(public config: Config, readonly options: ProxyOptions = {}) {
     this.clock = options.clock ?? monotonicClock;
     this.random = options.random ?? mathRandom;
+    this.memoryBudget = new MemoryBudget(config.limits, options.memoryEvents, options.memoryReader);
+    this.limits = new ConnectionLimits(config.limits.maxConnections, this.memoryBudget.enabled ? this.memoryBudget : null);
     config.services.forEach((s, index) => this.services.set(s.name, this.makeService(s, index, config)));
     for (const [index, l] of config.listeners.entries()) {
       try {
@@ -110,12 +121,13 @@ export class Proxy {
   makeListener(l: ListenerConfig, index: number, services: ReadonlyMap<string, ServiceRuntime>): Listener {
     const o = this.options;
     const tls = l.tls === undefined ? undefined : { label: `listeners[${index}].tls`, identity: o.identity, events: o.tlsEvents, pollInterval: o.tlsPollInterval };
-    return new Listener(l, this.compileRouter(l, services), this.random, o.observer, this.tcpService(l, services), tls);
+    return new Listener(l, this.compileRouter(l, services), this.random, o.observer, this.tcpService(l, services), tls, this.limits);
   }
 
   /** Connects to endpoints and opens every listener. */
   async start(): Promise<void> {
     for (const s of this.services.values()) s.start();
+    this.memoryBudget.start();
     for (const l of this.listeners) await l.listen();
   }
 
@@ -179,5 +191,6 @@ export class Proxy {
     for (const l of listeners) l.destroy();
     for (const s of this.services.values()) s.close(true);
     this.retiring.closeAll();
+    this.memoryBudget.stop();
   }
 }

@@ -36,6 +36,8 @@ export class CompiledRoute<S> {
   readonly idleTimeout: number;
   /** Idle timeout of upgraded connections (WebSockets), ms; 0 = off. */
   readonly upgradeIdleTimeout: number;
+  /** Request body limit in bytes (0 = none); -1: the listener's. */
+  readonly maxRequestBody: number;
 
   constructor(
     cfg: RouteConfig,
@@ -75,6 +77,7 @@ export class CompiledRoute<S> {
     this.idleTimeout = cfg.idleTimeout;
     // The listener's default route is built without the key: the schema's default then.
     this.upgradeIdleTimeout = cfg.upgradeIdleTimeout ?? 3_600_000;
+    this.maxRequestBody = cfg.maxRequestBody ?? -1;
   }
 
   matches(head: RequestHead): boolean {

@@ -10,11 +10,14 @@ import type { Proxy } from '../proxy/proxy.js';
 import type { ServiceRuntime } from '../proxy/service-runtime.js';
 import type { DiscoveryStatus } from '../discovery/index.js';
 import { HANDSHAKE_RESULTS } from '../security/server-tls.js';
+import { ProxyErrors } from '../errors.js';
 import { certificateRegistry, type CertificateRegistry } from '../security/certificate-expiry.js';
 import type { AdminServer } from './admin-server.js';
 import { dashboardHtml } from './dashboard.js';
 import { registerFlowMetrics } from './flow-metrics.js';
 import { registerUpgradeMetrics } from './upgrade-metrics.js';
+import { registerLimitMetrics } from './limit-metrics.js';
+import { clientAddressOf } from './client-address.js';
 import { FAILED_GRPC, failureReason, NO_REASON, REASON_NAMES } from './failure-reason.js';
 import { bucketIndex, DURATION_BUCKETS, histogramSamples, ScrapeMetric, type Sample } from './prom.js';
 import { TapHub, type TapEvent } from './tap.js';
@@ -304,6 +307,7 @@ export class Telemetry implements ExchangeObserver {
       requestId,
       traceparent,
       clientIdentity: ex.clientIdentity,
+      clientAddress: clientAddressOf(ex),
     }, 'request');
   }
 
@@ -410,6 +414,8 @@ export class Telemetry implements ExchangeObserver {
       for (const s of this.allSeries()) {
         if (s.denials === undefined) continue;
         for (const [d, n] of s.denials) {
+          // Refusals of the request limits (maxRequestBody) are not authorization's: they show in switchyard_requests_total.
+          if (d.kind !== ProxyErrors.PERMISSION_DENIED && d.kind !== ProxyErrors.UNAUTHENTICATED) continue;
           // The same rule refuses for every service of a split: one sample per listener, route, rule and code.
           const key = `${s.labels.listener}\0${s.labels.route}\0${d.rule}\0${d.kind.code}`;
           const sample = counts.get(key);
@@ -484,8 +490,6 @@ export class Telemetry implements ExchangeObserver {
         (this.proxy?.listeners ?? []).map((l) => ({ labels: { listener: l.name, protocol: l.config.protocol }, value: f(l) })),
       ).register(reg);
     };
-    perListener('switchyard_client_connections', 'Open client connections of the listener (all protocols, tcp included).', 'gauge', (l) => l.counters.connectionsOpen);
-    perListener('switchyard_client_connections_total', 'Client connections accepted by the listener.', 'counter', (l) => l.counters.connectionsTotal);
     perListener('switchyard_protocol_detect_failures_total', 'Connections closed because the protocol could not be detected.', 'counter', (l) => l.counters.detectFailures);
     new ScrapeMetric('switchyard_tls_handshakes_total', 'TLS connection attempts on listeners with tls, by result: ok, timeout, client_cert_refused, identity_refused, plaintext_refused, failed.', 'counter', () =>
       (this.proxy?.listeners ?? []).flatMap((l) => {
@@ -498,6 +502,7 @@ export class Telemetry implements ExchangeObserver {
     ).register(reg);
     registerFlowMetrics(reg, () => this.proxy);
     registerUpgradeMetrics(reg);
+    registerLimitMetrics(reg, () => this.proxy);
     // Recorded when certificates are loaded or renewed; only the subtraction happens here.
     new ScrapeMetric('switchyard_certificate_expiry_seconds', 'Seconds until each certificate in use expires (negative once expired), by kind (listener, listener-sni, client-ca, service, service-ca, identity, issuer, trust-anchor) and name.', 'gauge', () =>
       certificates.secondsLeft().map((c) => ({ labels: { kind: c.kind, name: c.name }, value: Math.round(c.seconds) })),

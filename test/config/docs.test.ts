@@ -29,6 +29,9 @@ import {
   sniCertificateSchema,
   authorizationRuleSchema,
   identitySettingsSchema,
+  processLimitsSchema,
+  listenerLimitsSchema,
+  forwardedSchema,
 } from '../../src/config/index.js';
 
 const DOCS = readFileSync(join(process.cwd(), 'docs', 'configuration.md'), 'utf8');
@@ -56,7 +59,7 @@ function assertDocumented(section: string, schema: z.ZodTypeAny): void {
 
 test('every top-level, listener and service key is documented', () => {
   const top = keysOf(configObjectSchema);
-  assert.deepEqual(top.sort(), ['admin', 'identity', 'listeners', 'log', 'services', 'shutdown', 'watch']);
+  assert.deepEqual(top.sort(), ['admin', 'identity', 'limits', 'listeners', 'log', 'services', 'shutdown', 'watch']);
   assertDocumented('top level', configObjectSchema);
   assertDocumented('listeners[]', listenerObjectSchema);
   assertDocumented('services[]', serviceObjectSchema);
@@ -71,6 +74,9 @@ test('every nested key is documented', () => {
     log: logSchema,
     shutdown: shutdownSchema,
     'listeners[].http2': http2SettingsSchema,
+    limits: processLimitsSchema,
+    'listeners[].limits': listenerLimitsSchema,
+    'listeners[].forwarded': forwardedSchema,
     'listeners[].routes[]': routeObjectSchema,
     'routes[].match': routeMatchSchema,
     'routes[].backends[]': backendRefSchema,
