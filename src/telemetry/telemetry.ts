@@ -3,7 +3,7 @@ import pino from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { engineCounters } from '../http2/options.js';
 import { ENDPOINT_STATE_NAMES, EndpointState, type Endpoint } from '../proxy/endpoint.js';
-import type { Exchange, ExchangeObserver } from '../proxy/exchange.js';
+import type { Exchange, ExchangeObserver } from '../proxy/exchange/exchange.js';
 import type { AuthzDenial } from '../proxy/policy-hooks.js';
 import type { Listener } from '../proxy/listener.js';
 import type { Proxy } from '../proxy/proxy.js';

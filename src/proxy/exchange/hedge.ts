@@ -1,5 +1,5 @@
-import { ErrorCode, type Http2Connection, type Http2Stream, type StreamHandler } from '../http2/index.js';
-import type { Endpoint, PoolWaiter } from './endpoint.js';
+import { ErrorCode, type Http2Connection, type Http2Stream, type StreamHandler } from '../../http2/index.js';
+import type { Endpoint, PoolWaiter } from '../endpoint.js';
 
 /** What a hedge attempt needs from its exchange. */
 export interface HedgeOwner {

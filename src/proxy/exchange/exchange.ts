@@ -1,15 +1,15 @@
-import { ErrorCode, ResetReason, type Http2Connection, type Http2Stream, type StreamHandler } from '../http2/index.js';
-import { GrpcStatus, ProxyErrors, type ProxyErrorKind } from '../errors.js';
-import type { Endpoint } from './endpoint.js';
-import type { EndpointWaiter, ServiceRuntime } from './service-runtime.js';
-import { deadlines, type Deadlined } from './deadlines.js';
-import type { H1Upstream, H1UpstreamSink } from './upstream-h1-pool.js';
-import { RETRY_ON_GRPC_STATUS, RetryOn, type AuthzDenial, type RetryRules } from './policy-hooks.js';
-import { formatGrpcTimeout } from './headers.js';
-import { errorResponse, type ErrorResponse } from './error-responses.js';
-import { HedgeAttempt, type HedgeOwner } from './hedge-attempt.js';
-import { IdleWatch } from './idle-watch.js';
-import { firstMessageEnd, grpcStatusOf, isFailureStatus, matchesRetryConditions, statusOf } from './response-status.js';
+import { ErrorCode, ResetReason, type Http2Connection, type Http2Stream, type StreamHandler } from '../../http2/index.js';
+import { GrpcStatus, ProxyErrors, type ProxyErrorKind } from '../../errors.js';
+import type { Endpoint } from '../endpoint.js';
+import type { EndpointWaiter, ServiceRuntime } from '../service-runtime.js';
+import { deadlines, type Deadlined } from '../deadlines.js';
+import type { H1Upstream, H1UpstreamSink } from '../upstream-h1-pool.js';
+import { RETRY_ON_GRPC_STATUS, RetryOn, type AuthzDenial, type RetryRules } from '../policy-hooks.js';
+import { formatGrpcTimeout } from '../headers.js';
+import { errorResponse, type ErrorResponse } from '../error-responses.js';
+import { HedgeAttempt, type HedgeOwner } from './hedge.js';
+import { IdleWatch } from '../idle-watch.js';
+import { firstMessageEnd, grpcStatusOf, isFailureStatus, matchesRetryConditions, statusOf } from '../response-status.js';
 
 /** Request body bytes kept to resend a request the upstream did not process (Linkerd keeps 64 KiB). */
 const REPLAY_LIMIT = 64 * 1024;

@@ -1,8 +1,8 @@
-import { ErrorCode, type Http2Stream } from '../http2/index.js';
-import type { ProxyErrorKind } from '../errors.js';
-import { errorResponse, type ErrorResponse } from './error-responses.js';
+import { ErrorCode, type Http2Stream } from '../../http2/index.js';
+import type { ProxyErrorKind } from '../../errors.js';
+import { errorResponse, type ErrorResponse } from '../error-responses.js';
 import { Exchange, type ExchangeObserver } from './exchange.js';
-import type { ServiceRuntime } from './service-runtime.js';
+import type { ServiceRuntime } from '../service-runtime.js';
 
 /** An exchange whose client speaks HTTP/2: the downstream is one engine stream. */
 export class H2Exchange extends Exchange {

@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ProxyErrorKind } from '../errors.js';
-import { errorResponse, type ErrorResponse } from './error-responses.js';
+import type { ProxyErrorKind } from '../../errors.js';
+import { errorResponse, type ErrorResponse } from '../error-responses.js';
 import { Exchange, type ExchangeObserver } from './exchange.js';
-import { connectionNominated, isHopByHop } from './headers.js';
-import type { ServiceRuntime } from './service-runtime.js';
+import { connectionNominated, isHopByHop } from '../headers.js';
+import type { ServiceRuntime } from '../service-runtime.js';
 
 /** Request bytes buffered towards the upstream before the client's socket is paused. */
 const PAUSE_REQUEST_AT = 1 << 20;
