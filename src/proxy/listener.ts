@@ -291,20 +291,8 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
       return;
     }
     const service = route.target(this.random);
-    const ex = new H2Exchange(service, this.observer, stream);
-    ex.reqHeaders = headers;
-    ex.isGrpc = isGrpc;
-    ex.path = path;
-    ex.method = method;
-    ex.routeName = route.name;
-    ex.listenerName = this.name;
+    const ex = new H2Exchange(route, service, this.observer, this.name, headers, method, path, isGrpc, stream, endStream);
     if (this.tls !== undefined) ex.clientIdentity = this.h2Connections.get(conn) ?? '';
-    ex.reqEnded = endStream;
-    ex.retry = route.retry;
-    ex.idempotent = route.idempotent || isIdempotentMethod(method);
-    ex.hedgeDelay = route.hedgeDelay;
-    ex.hedgeMaxAttempts = route.hedgeMaxAttempts;
-    ex.idleTimeout = route.idleTimeout;
     if (service.hashHeader !== undefined || service.hashOnSource) ex.hashKey = service.hashKey(headers, conn.user as string);
     stream.handler = ex;
     let timeout = route.timeout;
@@ -342,18 +330,9 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
       return;
     }
     const service = route.target(this.random);
-    const ex = new H1Exchange(service, this.observer, req, res, this);
+    const ex = new H1Exchange(route, service, this.observer, this.name, headers, isGrpc, req, res, this);
     ex.expectContinue = expectContinue;
-    ex.reqHeaders = headers;
-    ex.isGrpc = isGrpc;
-    ex.path = head.path;
-    ex.method = req.method ?? 'GET';
-    ex.routeName = route.name;
-    ex.listenerName = this.name;
     if (this.tls !== undefined) ex.clientIdentity = this.h1Sockets.get(req.socket) ?? '';
-    ex.retry = route.retry;
-    ex.idempotent = route.idempotent || isIdempotentMethod(ex.method);
-    ex.idleTimeout = route.idleTimeout;
     if (service.hashHeader !== undefined || service.hashOnSource) ex.hashKey = service.hashKey(headers, req.socket.remoteAddress);
     ex.attachRequest();
     if (this.refused(ex, route, req.socket.remoteAddress)) return;
@@ -416,19 +395,4 @@ function refusePlaintext(socket: net.Socket, answer: string | Buffer): void {
   const t = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
   t.unref();
   socket.once('close', () => clearTimeout(t));
-}
-
-/** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
-function isIdempotentMethod(m: string): boolean {
-  switch (m) {
-    case 'GET':
-    case 'HEAD':
-    case 'OPTIONS':
-    case 'PUT':
-    case 'DELETE':
-    case 'TRACE':
-      return true;
-    default:
-      return false;
-  }
 }

@@ -4,7 +4,9 @@ import type { ProxyErrorKind } from '../../errors.js';
 import { errorResponse, type ErrorResponse } from '../error-responses.js';
 import { Exchange, type ExchangeObserver } from './exchange.js';
 import { connectionNominated, isHopByHop } from '../headers.js';
+import type { CompiledRoute } from '../router.js';
 import type { ServiceRuntime } from '../service-runtime.js';
+import type { Upstream } from './upstream.js';
 
 /** Request bytes buffered towards the upstream before the client's socket is paused. */
 const PAUSE_REQUEST_AT = 1 << 20;
@@ -61,13 +63,17 @@ export class H1Exchange extends Exchange {
   private closing = false;
 
   constructor(
+    route: CompiledRoute<ServiceRuntime>,
     service: ServiceRuntime,
     observer: ExchangeObserver | undefined,
+    listenerName: string,
+    headers: string[],
+    isGrpc: boolean,
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     private readonly owner: H1ConnectionOwner,
   ) {
-    super(service, observer);
+    super(route, service, observer, listenerName, headers, req.method ?? 'GET', req.url ?? '/', isGrpc);
   }
 
   /** Wires the client's body, the response's drain and the end events into the exchange (listeners made once per exchange). */
@@ -131,8 +137,8 @@ export class H1Exchange extends Exchange {
   }
 
   /** The request has an upstream: the client may send the body it announced. */
-  override onPoolConnection(connection: unknown): void {
-    super.onPoolConnection(connection);
+  override onPoolConnection(upstream: Upstream): void {
+    super.onPoolConnection(upstream);
     if (this.expectContinue) this.sendContinue();
   }
 
