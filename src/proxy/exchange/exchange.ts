@@ -1,19 +1,18 @@
-import { ErrorCode, ResetReason, type Http2Stream, type StreamHandler } from '../../http2/index.js';
+import { ErrorCode, type Http2Stream, type StreamHandler } from '../../http2/index.js';
 import { GrpcStatus, ProxyErrors, type ProxyErrorKind } from '../../errors.js';
 import type { Endpoint } from '../endpoint.js';
 import type { EndpointWaiter, ServiceRuntime } from '../service-runtime.js';
 import { attemptDeadline, deadlines, type Deadlined } from '../deadlines.js';
-import { RETRY_ON_GRPC_STATUS, RetryOn, type AuthzDenial } from '../policy-hooks.js';
+import type { AuthzDenial } from '../policy-hooks.js';
 import { formatGrpcTimeout } from '../headers.js';
 import { errorResponse, type ErrorResponse } from '../error-responses.js';
 import { IdleWatch } from '../idle-watch.js';
-import { grpcStatusOf, isFailureStatus, matchesRetryConditions, statusOf } from '../response-status.js';
 import type { CompiledRoute } from '../router.js';
-import { attemptFirstByte, beginAttempt, endAttempt, takeAttempt, type AttemptLoad } from './attempt-load.js';
-import { HedgeAttempt, Hedges, type HedgeOwner } from './hedge.js';
+import { beginAttempt, endAttempt, type AttemptLoad } from './attempt-load.js';
+import { Hedges, type HedgeAttempt, type HedgeOwner } from './hedge.js';
 import { RequestBody } from './request-body.js';
-import { HeldResponse, isIdempotentMethod, MAX_SAFE_ATTEMPTS, retryDelay, type RetryCandidate } from './retry.js';
-import { UpstreamReset, type Upstream, type UpstreamHandler, type UpstreamRequest } from './upstream.js';
+import { isIdempotentMethod, MAX_SAFE_ATTEMPTS, type HeldResponse, type RetryCandidate } from './retry.js';
+import type { Upstream, UpstreamHandler, UpstreamRequest } from './upstream.js';
 
 /** What the proxy reports about each finished request (telemetry plugs in here). */
 export interface ExchangeObserver {
@@ -24,11 +23,11 @@ export interface ExchangeObserver {
 }
 
 /**
- * One proxied request: picks an endpoint, relays the request upstream and the
- * response downstream frame by frame, keeps the balancer's load record honest
- * (attempt-load.ts), resends requests the upstream never processed, retries
- * and hedges where the route says so, and answers with the proxy's own error
- * when nothing else can.
+ * One proxied request, its lifecycle and its request side: admission, the
+ * pick of an endpoint, the request relayed upstream frame by frame (body kept
+ * for a resend, request-body.ts), the balancer's load record (attempt-load.ts),
+ * the proxy's own error answer, and the end, exactly once. What comes back
+ * from the endpoint is handled in response-relay.ts.
  *
  * It holds the compiled route it was matched to and reads its settings from
  * there: a configuration reload swaps routers, and a request in flight
@@ -61,7 +60,7 @@ export abstract class Exchange implements StreamHandler, UpstreamHandler, Endpoi
    * Credit for them goes back through it as they leave (or are dropped), even
    * after the upstream ended: never through whichever request is current.
    */
-  private respSrc: UpstreamRequest | null = null;
+  protected respSrc: UpstreamRequest | null = null;
   attempts = 0;
 
   // ---- response
@@ -72,18 +71,18 @@ export abstract class Exchange implements StreamHandler, UpstreamHandler, Endpoi
   /** Stable code of the proxy error answered, or ''. */
   errorCode = '';
   deadline = 0;
-  private done = false;
+  protected done = false;
 
   // ---- retries (rules compiled per route; absent = only resends of unprocessed requests)
   retries = 0;
   /** Absolute deadline of the whole exchange (0 = none); `deadline` may be an earlier per-try one. */
   routeDeadline = 0;
-  private held: HeldResponse | null = null;
-  private retryTimer: NodeJS.Timeout | undefined = undefined;
+  protected held: HeldResponse | null = null;
+  protected retryTimer: NodeJS.Timeout | undefined = undefined;
   /** Made only for routes that hedge. */
-  private hedging: Hedges | null = null;
+  protected hedging: Hedges | null = null;
   /** Made only for routes with an idleTimeout. */
-  private idle: IdleWatch | null = null;
+  protected idle: IdleWatch | null = null;
   /** In the service's failfast queue, waiting for an endpoint to become pickable. */
   private waiting = false;
 
@@ -184,7 +183,7 @@ export abstract class Exchange implements StreamHandler, UpstreamHandler, Endpoi
     if (this.isGrpc && this.routeDeadline > 0) this.setHeader('grpc-timeout', formatGrpcTimeout(this.routeDeadline - performance.now()));
   }
 
-  private setHeader(name: string, value: string): void {
+  protected setHeader(name: string, value: string): void {
     const h = this.reqHeaders;
     for (let i = 0; i < h.length; i += 2) {
       if (h[i] === name) {
@@ -264,40 +263,11 @@ export abstract class Exchange implements StreamHandler, UpstreamHandler, Endpoi
   }
 
   /** Resends a request the upstream did not process (§8.7), if its body is still at hand. */
-  private resend(): boolean {
+  protected resend(): boolean {
     if (this.attempts >= MAX_SAFE_ATTEMPTS) return false;
     if (!this.body.rewind()) return false;
     this.dispatch();
     return true;
-  }
-
-  // ------------------------------------------------------------ hedging (hedge.ts)
-
-  get hedgeAbandoned(): boolean {
-    return this.done || this.responded || this.held !== null;
-  }
-
-  adoptHedge(a: HedgeAttempt, headers: string[], endStream: boolean): void {
-    this.hedging!.won(a);
-    // The first attempt lost: cancel it; its endpoint did nothing wrong.
-    if (this.up !== null) {
-      this.up.reset(ErrorCode.CANCEL);
-      this.up = null;
-    }
-    endAttempt(this, false, false);
-    const r = a.req!;
-    r.handler = this;
-    this.up = r;
-    this.respSrc = r;
-    // The hedge's copy of the body was credited to the client when first sent: skip what is still queued.
-    this.body.skipCredit(r.queuedBytes);
-    this.lastEndpoint = a.endpoint;
-    takeAttempt(this, a);
-    this.upstreamHeaders(headers, endStream);
-  }
-
-  hedgeFailed(outstanding: number): void {
-    if (!this.done && this.up === null && this.endpoint === null && outstanding === 0) this.fail(ProxyErrors.UPSTREAM_RESET);
   }
 
   // ------------------------------------------------------------ request events (from the downstream)
@@ -339,63 +309,20 @@ export abstract class Exchange implements StreamHandler, UpstreamHandler, Endpoi
     this.finish();
   }
 
-  // ------------------------------------------------------------ UpstreamHandler (and StreamHandler of the downstream HTTP/2 stream)
+  // ------------------------------------------------------------ upstream events (response-relay.ts)
 
-  onHeaders(s: UpstreamRequest, h: string[], endStream: boolean): void {
-    if (s !== this.up) return;
-    this.upstreamHeaders(h, endStream);
-  }
-
-  onData(s: UpstreamRequest, d: Buffer, endStream: boolean): void {
-    if (s === this.up) {
-      this.upstreamData(d, endStream);
-    } else if (s === this.downStream) {
-      this.clientData(d, endStream);
-    } else {
-      s.consume(d.length);
-    }
-  }
-
-  onTrailers(s: UpstreamRequest, t: string[]): void {
-    if (s === this.up) this.upstreamTrailers(t);
-    else if (s === this.downStream) this.clientTrailers(t);
-  }
-
-  onReset(s: UpstreamRequest, code: number, reason: number): void {
-    if (s === this.up) this.upstreamReset(code, reason);
-    else if (s === this.downStream) this.clientReset();
-  }
-
-  onDataSent(s: UpstreamRequest, n: number): void {
-    if (s === this.downStream) {
-      this.responseConsumed(n);
-    } else {
-      // Request bytes went upstream: the client may send that much more.
-      this.body.sent(n);
-      this.requestBodyTaken(n);
-    }
-  }
-
-  /**
-   * Queued octets that will never leave (the request was reset or closed):
-   * credited to their source exactly as if they had been sent.
-   */
-  onDataDropped(s: UpstreamRequest, n: number): void {
-    if (s === this.downStream) this.responseConsumed(n);
-    else this.requestBodyTaken(n);
-  }
-
-  /**
-   * Nothing moved on one of its streams for the connection's streamIdleTimeout
-   * (Envoy's stream idle timeout): answer 504 / DEADLINE_EXCEEDED, or cut the
-   * response short if it started. The engine resets the stream if it is still idle after a grace period.
-   */
-  onIdle(): void {
-    if (!this.done) this.fail(ProxyErrors.TIMEOUT);
-  }
+  abstract onHeaders(s: UpstreamRequest, h: string[], endStream: boolean): void;
+  abstract onData(s: UpstreamRequest, d: Buffer, endStream: boolean): void;
+  abstract onTrailers(s: UpstreamRequest, t: string[]): void;
+  abstract onReset(s: UpstreamRequest, code: number, reason: number): void;
+  abstract onDataSent(s: UpstreamRequest, n: number): void;
+  abstract onDeadline(): void;
+  abstract get hedgeAbandoned(): boolean;
+  abstract adoptHedge(a: HedgeAttempt, headers: string[], endStream: boolean): void;
+  abstract hedgeFailed(outstanding: number): void;
 
   /** Request body bytes left for the upstream: credit the client (skipping bytes it was already credited for before a resend). */
-  private requestBodyTaken(n: number): void {
+  protected requestBodyTaken(n: number): void {
     const c = this.body.credit(n);
     if (c > 0) this.downConsume(c);
   }
@@ -406,160 +333,10 @@ export abstract class Exchange implements StreamHandler, UpstreamHandler, Endpoi
     if (src !== null) src.consume(n);
   }
 
-  // ------------------------------------------------------------ response events
-
-  private upstreamHeaders(h: readonly string[], endStream: boolean): void {
-    if (this.idle !== null) this.idle.touch();
-    attemptFirstByte(this);
-    const status = h[0] === ':status' ? statusOf(h[1]!) : 0;
-    if (status < 200 && status > 0) {
-      this.downHeaders(h, false);
-      return;
-    }
-    this.status = status;
-    if (this.hedging !== null) this.hedging.cancel();
-    if (endStream && this.isGrpc) this.grpcStatus = grpcStatusOf(h);
-    const retry = this.route.retry;
-    if (retry !== undefined) {
-      if (matchesRetryConditions(retry.on, status, endStream ? this.grpcStatus : -1) && this.retryAttempt()) return;
-      if (!endStream && this.isGrpc && (retry.on & RETRY_ON_GRPC_STATUS) !== 0 && this.attempts < retry.attempts) {
-        this.held = new HeldResponse(h, retry.bufferSize);
-        return;
-      }
-    }
-    this.responded = true;
-    this.downHeaders(h, endStream);
-    if (endStream) this.upstreamEnded();
-  }
-
-  private upstreamData(d: Buffer, endStream: boolean): void {
-    if (this.idle !== null) this.idle.touch();
-    const held = this.held;
-    if (held !== null) {
-      if (!held.add(d, endStream)) return;
-      this.releaseHeld(held);
-    } else {
-      this.downData(d, endStream);
-    }
-    if (endStream) this.upstreamEnded();
-  }
-
-  private upstreamTrailers(t: readonly string[]): void {
-    if (this.isGrpc) this.grpcStatus = grpcStatusOf(t);
-    const held = this.held;
-    if (held !== null) {
-      // retryAttempt() drops the held response when it retries.
-      if (matchesRetryConditions(this.route.retry!.on, this.status, this.grpcStatus) && this.retryAttempt()) return;
-      this.releaseHeld(held);
-    }
-    this.downTrailers(t);
-    this.upstreamEnded();
-  }
-
-  /** Sends a held response on to the client; no retry is possible from here on. */
-  private releaseHeld(held: HeldResponse): void {
-    this.held = null;
-    this.responded = true;
-    this.downHeaders(held.headers, false);
-    const data = held.data;
-    for (let i = 0; i < data.length; i++) this.downData(data[i]!, false);
-  }
-
-  /** Drops a held response that will never be sent; its octets are credited to the request they came from. */
-  private discardHeld(): void {
-    const held = this.held;
-    if (held === null) return;
-    this.held = null;
-    if (held.bytes > 0 && this.respSrc !== null) this.respSrc.consume(held.bytes);
-  }
-
-  /** Abandons the current attempt and schedules another, if the route allows one now (retry.ts). */
-  private retryAttempt(): boolean {
-    const retry = this.route.retry;
-    if (retry === undefined || this.done || this.responded) return false;
-    const delay = retryDelay(retry, this, performance.now());
-    if (delay < 0) return false;
-    this.discardHeld();
-    this.cancelUpstream();
-    endAttempt(this, true, true);
-    // The next dispatch arms a fresh deadline; stale wheel entries must not fire meanwhile.
-    this.deadline = 0;
-    this.retries++;
-    this.service.retriesInFlight++;
-    this.status = 0;
-    this.grpcStatus = -1;
-    if (this.isGrpc) this.setHeader('grpc-previous-rpc-attempts', String(this.attempts));
-    this.retryTimer = setTimeout(retryAfterBackoff, delay, this);
-    return true;
-  }
-
-  /** Runs a scheduled retry (from a timer; a plain function so no closure is made). */
-  runRetry(): void {
-    this.retryTimer = undefined;
-    this.service.retriesInFlight--;
-    if (this.done) return;
-    if (!this.resend()) this.fail(ProxyErrors.UPSTREAM_RESET);
-  }
-
-  private upstreamReset(code: number, reason: number): void {
-    this.up = null;
-    if (this.done) return;
-    if (!this.responded && reason === UpstreamReset.CONNECT_FAILED) {
-      // Nothing reached the endpoint (an HTTP/1.1 connect failure): another endpoint may take it.
-      endAttempt(this, true, true);
-      if (!this.resend()) this.fail(ProxyErrors.CONNECT_FAILED);
-      return;
-    }
-    if (!this.responded && reason === ResetReason.UNPROCESSED) {
-      // §8.7: the upstream did not process it (GOAWAY or REFUSED_STREAM): send it again.
-      endAttempt(this, false, false);
-      if (this.resend()) return;
-      this.fail(ProxyErrors.UPSTREAM_RESET);
-      return;
-    }
-    if (!this.responded && this.hedging !== null && this.hedging.outstanding > 0) {
-      // A hedge is still out: let it answer.
-      endAttempt(this, true, true);
-      return;
-    }
-    const retry = this.route.retry;
-    if (!this.responded && this.held === null && retry !== undefined && (retry.on & (RetryOn.RESET | RetryOn.GRPC_UNAVAILABLE)) !== 0) {
-      if (this.retryAttempt()) return;
-    }
-    if (this.held !== null) this.releaseHeld(this.held);
-    endAttempt(this, true, true);
-    if (!this.responded) {
-      this.fail(
-        reason === ResetReason.CONNECTION_LOST ? ProxyErrors.CONNECTION_LOST
-          : reason === ResetReason.PROTOCOL_ERROR ? ProxyErrors.UPSTREAM_PROTOCOL
-          : ProxyErrors.UPSTREAM_RESET,
-      );
-      return;
-    }
-    // Mid-response: the client sees the stream end abnormally (gRPC clients map CANCEL to CANCELLED, others to INTERNAL).
-    if (this.isGrpc && this.grpcStatus < 0) this.grpcStatus = code === ErrorCode.CANCEL ? GrpcStatus.CANCELLED : GrpcStatus.INTERNAL;
-    this.downReset(code === ErrorCode.CANCEL || code === ErrorCode.REFUSED_STREAM ? ErrorCode.CANCEL : ErrorCode.INTERNAL_ERROR);
-    this.finish();
-  }
-
-  private upstreamEnded(): void {
-    this.responseEnded = true;
-    const up = this.up;
-    this.up = null;
-    // §8.1: the response is complete before the request was sent in full (an
-    // early 413 or 401): stop sending upstream; the queued request octets are
-    // credited back to the client (onDataDropped), so nothing stalls on them.
-    if (up !== null && !up.closed) up.reset(ErrorCode.CANCEL);
-    if (!this.body.ended) this.requestCutShort();
-    // Fast failures feed the latency estimate as a penalty, never as a fast sample.
-    endAttempt(this, isFailureStatus(this.status, this.grpcStatus), true);
-    this.finish();
-  }
-
   // ------------------------------------------------------------ ends
 
   /** Cancels the upstream request of the current attempt, if any (RST_STREAM CANCEL, or an aborted HTTP/1.1 request). */
-  private cancelUpstream(): void {
+  protected cancelUpstream(): void {
     const up = this.up;
     if (up !== null) {
       this.up = null;
@@ -590,24 +367,7 @@ export abstract class Exchange implements StreamHandler, UpstreamHandler, Endpoi
     this.finish();
   }
 
-  onDeadline(): void {
-    if (this.done) return;
-    const now = performance.now();
-    if (this.routeDeadline === 0 || now < this.routeDeadline) {
-      // A per-try timeout: abandon this attempt and try another endpoint if allowed.
-      if (this.endpoint !== null && this.retryAttempt()) return;
-      if (this.routeDeadline !== 0) {
-        this.deadline = this.routeDeadline;
-        deadlines.add(this);
-        if (this.endpoint === null) return;
-      }
-    }
-    // A held response never reached the client: answer DEADLINE_EXCEEDED / 504 instead.
-    this.discardHeld();
-    this.fail(ProxyErrors.TIMEOUT);
-  }
-
-  private finish(): void {
+  protected finish(): void {
     if (this.done) return;
     this.done = true;
     this.deadline = 0;
@@ -627,8 +387,4 @@ export abstract class Exchange implements StreamHandler, UpstreamHandler, Endpoi
     }
     this.observer?.onExchangeEnd(this);
   }
-}
-
-function retryAfterBackoff(ex: Exchange): void {
-  ex.runRetry();
 }

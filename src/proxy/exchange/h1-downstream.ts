@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:
 import type { Socket } from 'node:net';
 import type { ProxyErrorKind } from '../../errors.js';
 import { errorResponse, type ErrorResponse } from '../error-responses.js';
-import { Exchange, type ExchangeObserver } from './exchange.js';
+import type { ExchangeObserver } from './exchange.js';
+import { RelayingExchange } from './response-relay.js';
 import { connectionNominated, isHopByHop } from '../headers.js';
 import type { CompiledRoute } from '../router.js';
 import type { ServiceRuntime } from '../service-runtime.js';
@@ -49,7 +50,7 @@ export interface H1ConnectionOwner {
  * unread bytes makes the kernel send a reset that can destroy the response
  * before the client reads it (RFC 9112 §9.6).
  */
-export class H1Exchange extends Exchange {
+export class H1Exchange extends RelayingExchange {
   /** Request bytes passed on to the exchange and not yet credited back by it. */
   private unconsumed = 0;
   private paused = false;

@@ -1,12 +1,13 @@
 import { ErrorCode, type Http2Stream } from '../../http2/index.js';
 import type { ProxyErrorKind } from '../../errors.js';
 import { errorResponse, type ErrorResponse } from '../error-responses.js';
-import { Exchange, type ExchangeObserver } from './exchange.js';
+import type { ExchangeObserver } from './exchange.js';
+import { RelayingExchange } from './response-relay.js';
 import type { CompiledRoute } from '../router.js';
 import type { ServiceRuntime } from '../service-runtime.js';
 
 /** An exchange whose client speaks HTTP/2: the downstream is one engine stream. */
-export class H2Exchange extends Exchange {
+export class H2Exchange extends RelayingExchange {
   constructor(
     route: CompiledRoute<ServiceRuntime>,
     service: ServiceRuntime,
