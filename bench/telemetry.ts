@@ -17,7 +17,7 @@
 import http from 'node:http';
 import path from 'node:path';
 import { parseConfig } from '../src/config/index.js';
-import type { Exchange, ExchangeObserver } from '../src/proxy/exchange.js';
+import type { Exchange, ExchangeObserver } from '../src/proxy/exchange/exchange.js';
 import { Proxy } from '../src/proxy/proxy.js';
 import { Telemetry } from '../src/telemetry/telemetry.js';
 import { runH2load } from './lib/h2load.js';

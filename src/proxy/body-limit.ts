@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Http2Stream, StreamHandler } from '../http2/index.js';
 import { ProxyErrors } from '../errors.js';
 import { errorResponse } from './error-responses.js';
-import type { Exchange } from './exchange.js';
+import type { RelayingExchange as Exchange } from './exchange/response-relay.js';
 import type { AuthzDenial } from './policy-hooks.js';
 
 /**

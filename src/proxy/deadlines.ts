@@ -48,3 +48,13 @@ export class DeadlineWheel {
 }
 
 export const deadlines = new DeadlineWheel();
+
+/**
+ * The deadline of an attempt (performance.now() ms; 0 = none): the
+ * exchange's own, or an earlier per-try one (`perTryMs` > 0) from now.
+ */
+export function attemptDeadline(exchangeDeadline: number, perTryMs: number): number {
+  if (perTryMs <= 0) return exchangeDeadline;
+  const t = performance.now() + perTryMs;
+  return exchangeDeadline === 0 || t < exchangeDeadline ? t : exchangeDeadline;
+}

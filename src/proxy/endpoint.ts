@@ -1,6 +1,7 @@
 import { EndpointLoad, type Balanceable, type Clock, type EndpointLoadOptions } from '../balancing/index.js';
 import type { HostPort } from '../config/index.js';
 import { formatAddress } from '../config/index.js';
+import type { Upstream } from './exchange/upstream.js';
 
 /** Connection state of an endpoint as the balancer sees it. */
 export const EndpointState = {
@@ -32,8 +33,8 @@ export interface EndpointPool {
 export interface PoolWaiter {
   /** True when the request no longer needs a connection (cancelled or answered). */
   readonly abandoned: boolean;
-  /** A connection can take the request now. */
-  onPoolConnection(connection: unknown): void;
+  /** A connection can take the request now: an HTTP/2 connection, or the HTTP/1.1 pool. */
+  onPoolConnection(upstream: Upstream): void;
   /** Connecting to the endpoint failed; nothing was sent. */
   onPoolConnectFailed(): void;
 }

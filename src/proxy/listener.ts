@@ -8,9 +8,10 @@ import type { RandomSource } from '../balancing/index.js';
 import type { ListenerConfig } from '../config/index.js';
 import { ProxyErrors } from '../errors.js';
 import { errorResponse } from './error-responses.js';
-import type { Exchange, ExchangeObserver } from './exchange.js';
-import { H1Exchange, h1RequestHeaders, type H1ConnectionOwner } from './h1-exchange.js';
-import { H2Exchange } from './h2-exchange.js';
+import type { Exchange, ExchangeObserver } from './exchange/exchange.js';
+import { H1Exchange, h1RequestHeaders, type H1ConnectionOwner } from './exchange/h1-downstream.js';
+import { H2Exchange } from './exchange/h2-downstream.js';
+import type { RelayingExchange } from './exchange/response-relay.js';
 import { isGrpcContentType, parseGrpcTimeout } from './headers.js';
 import { detectProtocol } from './protocol-detect.js';
 import { hostOf, type CompiledRoute, type RequestHead, type Router } from './router.js';
@@ -370,7 +371,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
    * when its content-length says so, else counted as it streams (H2BodyLimit,
    * H1BodyLimit). True when the exchange was refused here.
    */
-  private limitBody(ex: Exchange, route: CompiledRoute<ServiceRuntime>, announced: number, ended: boolean, stream: Http2Stream | null, req: http.IncomingMessage | null): boolean {
+  private limitBody(ex: RelayingExchange, route: CompiledRoute<ServiceRuntime>, announced: number, ended: boolean, stream: Http2Stream | null, req: http.IncomingMessage | null): boolean {
     const limit = route.maxRequestBody >= 0 ? route.maxRequestBody : this.config.limits.maxRequestBody;
     if (limit === 0 || ended) return false;
     if (announced > limit) {
@@ -454,20 +455,8 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
       return;
     }
     const service = route.target(this.random);
-    const ex = new H2Exchange(service, this.observer, stream);
-    ex.reqHeaders = headers;
-    ex.isGrpc = isGrpc;
-    ex.path = path;
-    ex.method = method;
-    ex.routeName = route.name;
-    ex.listenerName = this.name;
+    const ex = new H2Exchange(route, service, this.observer, this.name, headers, method, path, isGrpc, stream, endStream);
     if (this.tls !== undefined) ex.clientIdentity = this.h2Connections.get(conn) ?? '';
-    ex.reqEnded = endStream;
-    ex.retry = route.retry;
-    ex.idempotent = route.idempotent || isIdempotentMethod(method);
-    ex.hedgeDelay = route.hedgeDelay;
-    ex.hedgeMaxAttempts = route.hedgeMaxAttempts;
-    ex.idleTimeout = route.idleTimeout;
     if (service.hashHeader !== undefined || service.hashOnSource) ex.hashKey = service.hashKey(headers, conn.user as string);
     stream.handler = ex;
     let timeout = route.timeout;
@@ -515,18 +504,9 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
       return;
     }
     const service = route.target(this.random);
-    const ex = new H1Exchange(service, this.observer, req, res, this);
+    const ex = new H1Exchange(route, service, this.observer, this.name, headers, isGrpc, req, res, this);
     ex.expectContinue = expectContinue;
-    ex.reqHeaders = headers;
-    ex.isGrpc = isGrpc;
-    ex.path = head.path;
-    ex.method = req.method ?? 'GET';
-    ex.routeName = route.name;
-    ex.listenerName = this.name;
     if (this.tls !== undefined) ex.clientIdentity = this.h1Sockets.get(req.socket) ?? '';
-    ex.retry = route.retry;
-    ex.idempotent = route.idempotent || isIdempotentMethod(ex.method);
-    ex.idleTimeout = route.idleTimeout;
     if (service.hashHeader !== undefined || service.hashOnSource) ex.hashKey = service.hashKey(headers, req.socket.remoteAddress);
     ex.attachRequest();
     if (this.refused(ex, route, req.socket.remoteAddress)) return;
@@ -631,19 +611,4 @@ function refusePlaintext(socket: net.Socket, answer: string | Buffer): void {
   const t = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
   t.unref();
   socket.once('close', () => clearTimeout(t));
-}
-
-/** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
-function isIdempotentMethod(m: string): boolean {
-  switch (m) {
-    case 'GET':
-    case 'HEAD':
-    case 'OPTIONS':
-    case 'PUT':
-    case 'DELETE':
-    case 'TRACE':
-      return true;
-    default:
-      return false;
-  }
 }

@@ -1,6 +1,6 @@
 import { monotonicClock, mathRandom, type Clock, type RandomSource } from '../balancing/index.js';
 import type { Config, ListenerConfig, ServiceConfig } from '../config/index.js';
-import type { ExchangeObserver } from './exchange.js';
+import type { ExchangeObserver } from './exchange/exchange.js';
 import { Listener } from './listener.js';
 import { CompiledRoute, Router } from './router.js';
 import { H2Pool } from './upstream-h2-pool.js';

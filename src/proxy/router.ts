@@ -32,6 +32,8 @@ export class CompiledRoute<S> {
   /** Hedge delay (ms) and attempts; 0 = no hedging. Only idempotent routes hedge. */
   readonly hedgeDelay: number;
   readonly hedgeMaxAttempts: number;
+  /** Requests of this route are hedged (hedgeDelay > 0). */
+  readonly hedges: boolean;
   /** Stream idle timeout, ms; 0 = off. */
   readonly idleTimeout: number;
   /** Idle timeout of upgraded connections (WebSockets), ms; 0 = off. */
@@ -74,6 +76,7 @@ export class CompiledRoute<S> {
     this.idempotent = cfg.idempotent;
     this.hedgeDelay = cfg.hedge !== undefined && cfg.idempotent ? cfg.hedge.delay : 0;
     this.hedgeMaxAttempts = cfg.hedge?.maxAttempts ?? 0;
+    this.hedges = this.hedgeDelay > 0;
     this.idleTimeout = cfg.idleTimeout;
     // The listener's default route is built without the key: the schema's default then.
     this.upgradeIdleTimeout = cfg.upgradeIdleTimeout ?? 3_600_000;

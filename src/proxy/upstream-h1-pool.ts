@@ -6,33 +6,8 @@ import type { Pool, Dispatcher, buildConnector } from 'undici';
 import { alpnMismatch, type ClientTls, type TlsSessionSlot } from '../security/client-tls.js';
 import { connectFailureCause, EndpointState, type Endpoint, type EndpointPool, type PoolWaiter } from './endpoint.js';
 import { connectionNominated, isHopByHop } from './headers.js';
-
-/** What an HTTP/1.1 upstream request reports to its exchange. */
-export interface H1UpstreamSink {
-  readonly reqHeaders: string[];
-  readonly reqEnded: boolean;
-  upstreamHeaders(h: readonly string[], endStream: boolean): void;
-  upstreamData(d: Buffer, endStream: boolean): void;
-  upstreamTrailers(t: readonly string[]): void;
-  /** The request failed; `connectFailure` when nothing reached the endpoint. */
-  upstreamFailed(connectFailure: boolean): void;
-  /** `n` request body bytes were taken by the upstream connection: the client may send that much more. */
-  requestBodyTaken(n: number): void;
-  /**
-   * The request carried `Expect: 100-continue`, which is not forwarded: the
-   * client should get its `100 Continue` from the proxy now (it is not the
-   * endpoint's first byte).
-   */
-  continueRequest?(): void;
-}
-
-/** The exchange's handle on an HTTP/1.1 upstream request. */
-export interface H1Upstream {
-  write(d: Buffer, end: boolean): void;
-  abort(): void;
-  /** The client took `n` response bytes: resume reading if paused and enough was taken. */
-  resume(n: number): void;
-}
+import { UpstreamReset, type Upstream, type UpstreamHandler, type UpstreamRequest } from './exchange/upstream.js';
+import { ErrorCode } from '../http2/index.js';
 
 export interface H1PoolSettings {
   connectTimeout: number;
@@ -65,7 +40,7 @@ const PAUSE_AT = 1 << 20;
  * well-kept client for this job); the proxy's request and response are
  * translated to and from HTTP/2-style header lists (RFC 9113 §8.2.2).
  */
-export class H1Pool implements EndpointPool {
+export class H1Pool implements EndpointPool, Upstream {
   private readonly pool: Pool;
   private connected = 0;
 
@@ -247,9 +222,9 @@ export class H1Pool implements EndpointPool {
     else w.onPoolConnection(this);
   }
 
-  /** Starts an upstream request for the exchange. */
-  request(sink: H1UpstreamSink): H1Upstream {
-    return new H1Request(this.pool, sink);
+  /** Starts an upstream request; undici gives it a connection when one is free. */
+  request(headers: readonly string[], endStream: boolean, handler: UpstreamHandler): UpstreamRequest {
+    return new H1Request(this.pool, headers, endStream, handler);
   }
 
   close(graceful: boolean): void {
@@ -261,7 +236,12 @@ export class H1Pool implements EndpointPool {
   }
 }
 
-class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
+/**
+ * One request over undici, with the events of an HTTP/2 stream: request body
+ * octets are reported sent as undici reads them (so the client's credit
+ * follows the endpoint's pace) and dropped when the body will not be read.
+ */
+class H1Request implements UpstreamRequest, Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | null = null;
   private body: Readable | null = null;
   private responseStarted = false;
@@ -270,11 +250,12 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
   private unconsumed = 0;
   /** Body bytes pushed but not yet read by undici (credited to the client once read). */
   private owed = 0;
-  /** No more body will be read: bytes written from now on are credited at once. */
+  /** No more body will be read: bytes written from now on are reported dropped at once. */
   private settled = false;
+  /** The response ended or failed. */
+  private over = false;
 
-  constructor(pool: Pool, private readonly sink: H1UpstreamSink) {
-    const h = sink.reqHeaders;
+  constructor(pool: Pool, h: readonly string[], endStream: boolean, public handler: UpstreamHandler) {
     let method = 'GET';
     let path = '/';
     let authority: string | undefined;
@@ -300,19 +281,27 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
     }
     // RFC 9113 §8.3.1: :authority becomes Host on HTTP/1.1.
     if (authority !== undefined) headers.push('host', authority);
-    if (!sink.reqEnded) {
+    if (!endStream) {
       // Back-pressure for request bodies: the client gets flow-control credit only
       // as undici reads from this stream, not as bytes arrive.
       this.body = new Readable({ read: () => this.onBodyRead(), highWaterMark: 64 * 1024 });
     }
     pool.dispatch({ method, path, headers, body: this.body, idempotent: false, blocking: true }, this);
-    if (expectContinue && this.body !== null && !this.aborted) sink.continueRequest?.();
+    if (expectContinue && this.body !== null && !this.aborted) handler.continueRequest?.();
   }
 
-  write(d: Buffer, end: boolean): void {
+  get queuedBytes(): number {
+    return this.owed;
+  }
+
+  get closed(): boolean {
+    return this.over || this.aborted;
+  }
+
+  sendData(d: Buffer, end: boolean): void {
     const body = this.body;
     if (body === null || this.settled) {
-      if (d.length > 0) this.sink.requestBodyTaken(d.length);
+      if (d.length > 0) this.handler.onDataDropped?.(this, d.length);
       return;
     }
     if (d.length > 0) {
@@ -326,7 +315,12 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
     const n = this.owed;
     if (n === 0 || this.settled) return;
     this.owed = 0;
-    this.sink.requestBodyTaken(n);
+    this.handler.onDataSent(this, n);
+  }
+
+  /** HTTP/1.1 trailers in requests are rare and undici cannot send them: the request just ends. */
+  sendTrailers(): void {
+    this.sendData(EMPTY, true);
   }
 
   /**
@@ -341,17 +335,19 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
     this.settled = true;
     const n = this.owed;
     this.owed = 0;
-    if (n > 0) this.sink.requestBodyTaken(n);
+    if (n > 0) this.handler.onDataDropped?.(this, n);
   }
 
-  abort(): void {
+  /** Cancels the request (the code has no HTTP/1.1 form); handlers hear only of the dropped body. */
+  reset(): void {
     this.aborted = true;
     this.settle();
     this.controller?.abort(new Error('request cancelled'));
     this.body?.destroy();
   }
 
-  resume(n: number): void {
+  consume(n: number): void {
+    if (this.closed) return;
     // Back-pressure counts what the client has not taken yet: pausing on bytes
     // read since the last resume would stall for good when every byte was
     // already taken by the time the pause came.
@@ -385,19 +381,20 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
       else out.push(lower, v);
     }
     if (statusCode >= 200) this.responseStarted = true;
-    this.sink.upstreamHeaders(out, false);
+    this.handler.onHeaders(this, out, false);
   }
 
   onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.aborted) return;
     // Counted before relaying: the client may take it at once (resume is called synchronously).
     this.unconsumed += chunk.length;
-    this.sink.upstreamData(chunk, false);
+    this.handler.onData(this, chunk, false);
     if (this.unconsumed >= PAUSE_AT && !c.paused) c.pause();
   }
 
   onResponseEnd(_c: Dispatcher.DispatchController, trailers: Record<string, string | string[]>): void {
     if (this.aborted) return;
+    this.over = true;
     // An early answer ends the response while undici still writes the body; it then drops the rest.
     this.settle();
     const t: string[] = [];
@@ -406,19 +403,20 @@ class H1Request implements H1Upstream, Dispatcher.DispatchHandler {
       if (Array.isArray(v)) for (const x of v) t.push(name.toLowerCase(), x);
       else t.push(name.toLowerCase(), v);
     }
-    if (t.length > 0) this.sink.upstreamTrailers(t);
-    else this.sink.upstreamData(EMPTY, true);
+    if (t.length > 0) this.handler.onTrailers(this, t);
+    else this.handler.onData(this, EMPTY, true);
   }
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
     if (this.aborted) return;
+    this.over = true;
     this.settle();
     const code = (err as { code?: string }).code;
     const connectFailure =
       !this.responseStarted &&
       (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' ||
         connectErrors.has(err) || isTlsAlert(err));
-    this.sink.upstreamFailed(connectFailure);
+    this.handler.onReset(this, ErrorCode.INTERNAL_ERROR, connectFailure ? UpstreamReset.CONNECT_FAILED : UpstreamReset.CONNECTION_LOST);
   }
 }
 

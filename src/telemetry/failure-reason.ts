@@ -1,5 +1,5 @@
 import { GrpcStatus, ProxyErrors } from '../errors.js';
-import type { Exchange } from '../proxy/exchange.js';
+import type { Exchange } from '../proxy/exchange/exchange.js';
 
 /**
  * Why a request failed, as a short name (`no-endpoint`, `timeout`,

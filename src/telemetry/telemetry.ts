@@ -3,7 +3,7 @@ import pino from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { engineCounters } from '../http2/options.js';
 import { ENDPOINT_STATE_NAMES, EndpointState, type Endpoint } from '../proxy/endpoint.js';
-import type { Exchange, ExchangeObserver } from '../proxy/exchange.js';
+import type { Exchange, ExchangeObserver } from '../proxy/exchange/exchange.js';
 import type { AuthzDenial } from '../proxy/policy-hooks.js';
 import type { Listener } from '../proxy/listener.js';
 import type { Proxy } from '../proxy/proxy.js';
@@ -17,7 +17,6 @@ import { dashboardHtml } from './dashboard.js';
 import { registerFlowMetrics } from './flow-metrics.js';
 import { registerUpgradeMetrics } from './upgrade-metrics.js';
 import { registerLimitMetrics } from './limit-metrics.js';
-import { clientAddressOf } from './client-address.js';
 import { FAILED_GRPC, failureReason, NO_REASON, REASON_NAMES } from './failure-reason.js';
 import { bucketIndex, DURATION_BUCKETS, histogramSamples, ScrapeMetric, type Sample } from './prom.js';
 import { TapHub, type TapEvent } from './tap.js';
@@ -307,7 +306,7 @@ export class Telemetry implements ExchangeObserver {
       requestId,
       traceparent,
       clientIdentity: ex.clientIdentity,
-      clientAddress: clientAddressOf(ex),
+      clientAddress: ex.clientAddress,
     }, 'request');
   }
 

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/index.js';
 import { defaultPolicies } from '../../src/policy/index.js';
-import type { Exchange } from '../../src/proxy/exchange.js';
+import type { Exchange } from '../../src/proxy/exchange/exchange.js';
 import { Proxy, type ProxyOptions } from '../../src/proxy/proxy.js';
 import type { IdentitySource } from '../../src/security/identity-source.js';
 import { loadPem, PemError, type PemMaterial } from '../../src/security/pem-files.js';

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import vm from 'node:vm';
 import pino from 'pino';
 import { GrpcStatus, ProxyErrors } from '../../src/errors.js';
-import type { Exchange } from '../../src/proxy/exchange.js';
+import type { Exchange } from '../../src/proxy/exchange/exchange.js';
 import type { ServiceRuntime } from '../../src/proxy/service-runtime.js';
 import { CORE_JS } from '../../src/telemetry/dashboard.js';
 import { failureReason, REASON_NAMES } from '../../src/telemetry/failure-reason.js';

@@ -1,15 +1,36 @@
-import { ErrorCode, type Http2Stream } from '../http2/index.js';
-import type { ProxyErrorKind } from '../errors.js';
-import { errorResponse, type ErrorResponse } from './error-responses.js';
-import { Exchange, type ExchangeObserver } from './exchange.js';
-import type { ServiceRuntime } from './service-runtime.js';
+import { ErrorCode, type Http2Stream } from '../../http2/index.js';
+import type { ProxyErrorKind } from '../../errors.js';
+import { errorResponse, type ErrorResponse } from '../error-responses.js';
+import type { ExchangeObserver } from './exchange.js';
+import { RelayingExchange } from './response-relay.js';
+import type { CompiledRoute } from '../router.js';
+import type { ServiceRuntime } from '../service-runtime.js';
 
 /** An exchange whose client speaks HTTP/2: the downstream is one engine stream. */
-export class H2Exchange extends Exchange {
-  constructor(service: ServiceRuntime, observer: ExchangeObserver | undefined, readonly down: Http2Stream) {
-    super(service, observer);
+export class H2Exchange extends RelayingExchange {
+  constructor(
+    route: CompiledRoute<ServiceRuntime>,
+    service: ServiceRuntime,
+    observer: ExchangeObserver | undefined,
+    listenerName: string,
+    headers: string[],
+    method: string,
+    path: string,
+    isGrpc: boolean,
+    readonly down: Http2Stream,
+    /** The request's HEADERS carried END_STREAM. */
+    endStream: boolean,
+  ) {
+    super(route, service, observer, listenerName, headers, method, path, isGrpc);
     this.downStream = down;
+    this.body.ended = endStream;
   }
+  get clientAddress(): string | undefined {
+    // The listener labels each client connection with its peer's address.
+    const user = this.down.connection.user;
+    return typeof user === 'string' ? user : undefined;
+  }
+
 
   protected downHeaders(h: readonly string[], endStream: boolean): void {
     this.down.respond(h, endStream);
@@ -47,7 +68,7 @@ export class H2Exchange extends Exchange {
       this.down.respond(r.httpHeaders, false);
       this.down.sendData(r.httpBody, true);
     }
-    if (!this.reqEnded) this.requestCutShort();
+    if (!this.body.ended) this.requestCutShort();
   }
 
   /** §8.1: a complete response before the request ended: once it is sent, tell the client to stop sending. */

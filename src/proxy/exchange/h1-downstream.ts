@@ -1,10 +1,13 @@
 import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ProxyErrorKind } from '../errors.js';
-import { errorResponse, type ErrorResponse } from './error-responses.js';
-import { Exchange, type ExchangeObserver } from './exchange.js';
-import { connectionNominated, isHopByHop } from './headers.js';
-import type { ServiceRuntime } from './service-runtime.js';
+import type { ProxyErrorKind } from '../../errors.js';
+import { errorResponse, type ErrorResponse } from '../error-responses.js';
+import type { ExchangeObserver } from './exchange.js';
+import { RelayingExchange } from './response-relay.js';
+import { connectionNominated, isHopByHop } from '../headers.js';
+import type { CompiledRoute } from '../router.js';
+import type { ServiceRuntime } from '../service-runtime.js';
+import type { Upstream } from './upstream.js';
 
 /** Request bytes buffered towards the upstream before the client's socket is paused. */
 const PAUSE_REQUEST_AT = 1 << 20;
@@ -47,7 +50,7 @@ export interface H1ConnectionOwner {
  * unread bytes makes the kernel send a reset that can destroy the response
  * before the client reads it (RFC 9112 §9.6).
  */
-export class H1Exchange extends Exchange {
+export class H1Exchange extends RelayingExchange {
   /** Request bytes passed on to the exchange and not yet credited back by it. */
   private unconsumed = 0;
   private paused = false;
@@ -61,14 +64,22 @@ export class H1Exchange extends Exchange {
   private closing = false;
 
   constructor(
+    route: CompiledRoute<ServiceRuntime>,
     service: ServiceRuntime,
     observer: ExchangeObserver | undefined,
+    listenerName: string,
+    headers: string[],
+    isGrpc: boolean,
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     private readonly owner: H1ConnectionOwner,
   ) {
-    super(service, observer);
+    super(route, service, observer, listenerName, headers, req.method ?? 'GET', req.url ?? '/', isGrpc);
   }
+  get clientAddress(): string | undefined {
+    return this.req.socket.remoteAddress;
+  }
+
 
   /** Wires the client's body, the response's drain and the end events into the exchange (listeners made once per exchange). */
   attachRequest(): void {
@@ -131,8 +142,8 @@ export class H1Exchange extends Exchange {
   }
 
   /** The request has an upstream: the client may send the body it announced. */
-  override onPoolConnection(connection: unknown): void {
-    super.onPoolConnection(connection);
+  override onPoolConnection(upstream: Upstream): void {
+    super.onPoolConnection(upstream);
     if (this.expectContinue) this.sendContinue();
   }
 
