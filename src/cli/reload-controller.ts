@@ -24,6 +24,8 @@ import type { Telemetry } from '../telemetry/telemetry.js';
 export interface ReloadControllerOptions {
   /** The --config file; undefined in quick mode (nothing to reload). */
   file: string | undefined;
+  /** The file's text the running configuration was parsed from (its version). */
+  text?: string;
   proxy: Proxy;
   log: Logger;
   /** The command-line flags that override the file (--admin, --log-level, --access-log), applied to every new file. */
@@ -88,7 +90,7 @@ export class ReloadController {
   static async create(o: ReloadControllerOptions): Promise<ReloadController> {
     let hash: string;
     try {
-      hash = o.file === undefined ? sha256(JSON.stringify(o.proxy.config)) : sha256(await readFile(o.file));
+      hash = o.file === undefined ? sha256(JSON.stringify(o.proxy.config)) : sha256(o.text !== undefined ? Buffer.from(o.text, 'utf8') : await readFile(o.file));
     } catch {
       hash = '';
     }

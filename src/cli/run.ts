@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { ConfigError, formatAddress, formatIssues, loadConfigFile, LOG_LEVELS, parseAddress, parseConfig, type Config, type HostPort } from '../config/index.js';
+import { ConfigError, formatAddress, formatIssues, loadConfigFileText, LOG_LEVELS, parseAddress, parseConfig, type Config, type HostPort } from '../config/index.js';
 import { portOwner } from './port-owner.js';
 import { createPolicies } from '../policy/index.js';
 import { Proxy } from '../proxy/proxy.js';
@@ -112,13 +112,32 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
     out.write(`${RUN_USAGE}\n`);
     return 0;
   }
+  // SIGHUP would end the process until the reload controller answers it: one
+  // that arrives during start-up is held and applied once the proxy runs.
+  let heldSighup = false;
+  const holdSighup = (): void => {
+    heldSighup = true;
+  };
+  process.on('SIGHUP', holdSighup);
+  try {
+    return await runStarted(p, err, () => heldSighup);
+  } finally {
+    process.removeListener('SIGHUP', holdSighup);
+  }
+}
+
+async function runStarted(p: ReturnType<typeof parseArgs>, err: NodeJS.WritableStream, sighupHeld: () => boolean): Promise<number> {
   let config: Config;
+  /** The file's text as parsed: the running version's hash. */
+  let text: string | undefined;
   try {
     const file = stringFlag(p, 'config');
     if (file !== undefined) {
       const extra = QUICK_ONLY_FLAGS.filter((f) => p.flags.has(f));
       if (extra.length > 0) throw new UsageError(`${extra.map((f) => `--${f}`).join(', ')} cannot be combined with --config (the file says it; edit the file, or run without --config)`);
-      config = applyOverrides(await loadConfigFile(file), p);
+      const loaded = await loadConfigFileText(file);
+      text = loaded.text;
+      config = applyOverrides(loaded.config, p);
     } else config = quickConfig(p);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -223,7 +242,7 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
   const file = stringFlag(p, 'config');
   const reloads = await ReloadController.create({
     // In worker mode the primary holds the pid file: SIGHUP to it reaches every worker.
-    file, proxy, log, telemetry, admin, pidFile: workers > 1 ? undefined : stringFlag(p, 'pid-file'),
+    file, text, proxy, log, telemetry, admin, pidFile: workers > 1 ? undefined : stringFlag(p, 'pid-file'),
     overrides: (c) => applyOverrides(c, p),
     bindFailure: (e, c) => bindFailure(e, c, file),
   });
@@ -252,6 +271,7 @@ export async function runRun(args: string[], out: NodeJS.WritableStream, err: No
     log.info({ listener: l.name, protocol: l.config.protocol, address: `${a.address}:${a.port}` }, 'listening');
   }
   await reloads.writePidFile();
+  if (sighupHeld()) void reloads.reload('SIGHUP');
   return await stopped;
 }
 

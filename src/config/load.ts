@@ -89,6 +89,11 @@ export function parseConfigText(text: string, sourceName?: string): Config {
 
 /** Reads, parses and validates a configuration file. Throws ConfigError (also when the file cannot be read). */
 export async function loadConfigFile(path: string): Promise<Config> {
+  return (await loadConfigFileText(path)).config;
+}
+
+/** loadConfigFile, also giving the text that was parsed (a reload compares versions by it). */
+export async function loadConfigFileText(path: string): Promise<{ config: Config; text: string }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -97,7 +102,7 @@ export async function loadConfigFile(path: string): Promise<Config> {
     const why = err.code === 'ENOENT' ? 'file not found' : err.code === 'EISDIR' ? 'is a directory' : err.message;
     throw new ConfigError([{ path: '', message: `cannot read configuration: ${why}` }], path);
   }
-  return parseConfigText(text, path);
+  return { config: parseConfigText(text, path), text };
 }
 
 // ---------------------------------------------------------------------------
