@@ -2,9 +2,9 @@
  * Flood limits: frames that cost us work without making progress are counted
  * per window of `floodWindow` ms, and exceeding a limit is a connection error
  * ENHANCE_YOUR_CALM (RFC 9113 §5.4.1, §10.5 "Denial-of-Service
- * Considerations"): streams reset by the peer or refused by us (rapid reset,
- * CVE-2023-44487), PING and SETTINGS frames (§10.5), empty DATA frames
- * without END_STREAM. The bound on CONTINUATION frames (CVE-2024-27316) is
+ * Considerations"): streams reset by the peer (rapid reset, CVE-2023-44487)
+ * or by us because of the peer's frames (MadeYouReset, CVE-2025-8671), PING
+ * and SETTINGS frames (§10.5), empty DATA frames without END_STREAM. The bound on CONTINUATION frames (CVE-2024-27316) is
  * enforced where header blocks are assembled, in `codec/framed-read.ts`.
  */
 import { ErrorCode } from '../constants.js';
@@ -21,7 +21,7 @@ export class FloodGuard {
 
   constructor(private readonly options: ResolvedOptions) {}
 
-  /** A stream reset by the peer (server role) or refused by us. */
+  /** A stream reset by the peer (server role), or reset by us for a stream error, refusals included. */
   countReset(): void {
     this.roll();
     if (++this.resets > this.options.maxResetsPerWindow) this.calm('stream reset');

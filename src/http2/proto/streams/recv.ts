@@ -123,9 +123,7 @@ function recvNewStream(
   }
   if (selfDependent) throw streamError(streamId, ErrorCode.PROTOCOL_ERROR, 'stream depends on itself');
   if (c.counts.peerActive >= c.options.maxConcurrentStreams) {
-    // §5.1.2: refusing is a stream error; the client may retry it.
-    c.options.counters.refusedStreams++;
-    c.flood.countReset();
+    // §5.1.2: refusing is a stream error (counted, as every reset we send, in onStreamError); the client may retry it.
     throw streamError(streamId, ErrorCode.REFUSED_STREAM, 'SETTINGS_MAX_CONCURRENT_STREAMS exceeded');
   }
   if (listSize > c.options.maxHeaderListSize) {
