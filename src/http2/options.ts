@@ -51,6 +51,8 @@ export interface EngineCounters {
   /** Connections closed with ENHANCE_YOUR_CALM because a flood limit was exceeded. */
   floodsDetected: number;
   refusedStreams: number;
+  /** Header lists above maxHeaderListSize: requests answered 431, responses and trailers reset. */
+  headerListsTooLarge: number;
   keepaliveTimeouts: number;
   /** Connections whose flow control made no progress for stallTimeout. */
   flowControlStalls: number;
@@ -63,6 +65,7 @@ export const engineCounters: EngineCounters = {
   streamErrors: 0,
   floodsDetected: 0,
   refusedStreams: 0,
+  headerListsTooLarge: 0,
   keepaliveTimeouts: 0,
   flowControlStalls: 0,
   streamIdleTimeouts: 0,

@@ -21,6 +21,8 @@ export interface Stage {
   port: number;
   /** Requests the backend received whose path starts with /attack. */
   attackRequests: number;
+  /** Well-behaved clients started on this stage (stopped by stop() if a test failed first). */
+  goods: GoodClient[];
   stop(): Promise<void>;
 }
 
@@ -37,7 +39,9 @@ export async function startStage(http2Settings: Record<string, unknown> = {}, ba
     backend: b,
     port: p.port(),
     attackRequests: 0,
+    goods: [],
     stop: async () => {
+      for (const g of stage.goods) await g.stop();
       await p.stop();
       await b.close();
     },
@@ -81,9 +85,10 @@ export class GoodClient {
   private failed = 0;
   private readonly errors: string[] = [];
 
-  static async start(port: number, concurrency = 2): Promise<GoodClient> {
+  static async start(stage: Stage, concurrency = 2): Promise<GoodClient> {
     const g = new GoodClient();
-    g.session = await connect(port);
+    stage.goods.push(g);
+    g.session = await connect(stage.port);
     g.session.on('error', () => {});
     for (let i = 0; i < concurrency; i++) g.loops.push(g.loop());
     return g;
@@ -115,13 +120,17 @@ export class GoodClient {
     await waitFor(() => this.ok >= target || this.failed > 0, `${n} good requests`, ms);
   }
 
+  private result: LoadResult | undefined;
+
   async stop(): Promise<LoadResult> {
+    if (this.result !== undefined) return this.result;
     this.running = false;
     await Promise.all(this.loops);
     await closeSession(this.session);
     const l = this.latencies.sort((a, b) => a - b);
     const at = (q: number): number => (l.length === 0 ? 0 : l[Math.min(l.length - 1, Math.floor(q * l.length))]!);
-    return { ok: this.ok, failed: this.failed, errors: this.errors, p50: at(0.5), p99: at(0.99), max: l.length ? l[l.length - 1]! : 0 };
+    this.result = { ok: this.ok, failed: this.failed, errors: this.errors, p50: at(0.5), p99: at(0.99), max: l.length ? l[l.length - 1]! : 0 };
+    return this.result;
   }
 }
 

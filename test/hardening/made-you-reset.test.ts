@@ -79,7 +79,7 @@ async function provoke(stage: Stage, good: GoodClient, p: Provocation): Promise<
 test('MadeYouReset: streams the server is made to reset count towards the reset limit (ENHANCE_YOUR_CALM), for every provocation', { timeout: 60_000 }, async (t) => {
   const stage = await startStage();
   t.after(() => stage.stop());
-  const good = await GoodClient.start(stage.port);
+  const good = await GoodClient.start(stage);
   await good.servedMore(10);
   for (const p of provocations) {
     await t.test(p.name, () => provoke(stage, good, p));

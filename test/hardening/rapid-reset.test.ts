@@ -13,7 +13,7 @@ import { GoodClient, assertGoodServed, counters, countersSince, downstreamState,
 test('rapid reset: 1,000 HEADERS + RST_STREAM pairs close the connection with ENHANCE_YOUR_CALM; other clients are served', { timeout: 30_000 }, async (t) => {
   const stage = await startStage();
   t.after(() => stage.stop());
-  const good = await GoodClient.start(stage.port);
+  const good = await GoodClient.start(stage);
   await good.servedMore(20);
   const before = counters();
   const mem0 = memoryMiB();
