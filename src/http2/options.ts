@@ -30,6 +30,10 @@ export interface Http2Options {
   maxSettingsPerWindow?: number;
   /** Empty DATA frames without END_STREAM per window. Default 1000. */
   maxEmptyDataPerWindow?: number;
+  /** PRIORITY frames per window. Default 1000. */
+  maxPriorityPerWindow?: number;
+  /** WINDOW_UPDATE frames per window, plus one per KiB of DATA sent in the window. Default 1000. */
+  maxWindowUpdatesPerWindow?: number;
   /**
    * Report a connection whose flow control made no progress for this long
    * (ConnectionHandler.onStall); 0 = off. Default off.
@@ -87,6 +91,8 @@ export interface ResolvedOptions {
   maxPingsPerWindow: number;
   maxSettingsPerWindow: number;
   maxEmptyDataPerWindow: number;
+  maxPriorityPerWindow: number;
+  maxWindowUpdatesPerWindow: number;
   stallTimeout: number;
   streamIdleTimeout: number;
   counters: EngineCounters;
@@ -109,6 +115,8 @@ export function resolveOptions(o: Http2Options | undefined, isServer: boolean): 
     maxPingsPerWindow: o?.maxPingsPerWindow ?? 1000,
     maxSettingsPerWindow: o?.maxSettingsPerWindow ?? 100,
     maxEmptyDataPerWindow: o?.maxEmptyDataPerWindow ?? 1000,
+    maxPriorityPerWindow: o?.maxPriorityPerWindow ?? 1000,
+    maxWindowUpdatesPerWindow: o?.maxWindowUpdatesPerWindow ?? 1000,
     stallTimeout: o?.stallTimeout ?? 0,
     streamIdleTimeout: o?.streamIdleTimeout ?? 0,
     counters: o?.counters ?? engineCounters,

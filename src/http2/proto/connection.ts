@@ -357,6 +357,7 @@ export class Http2Connection implements Flushable, Tickable, FrameSink {
       case FrameType.DATA:
         return recvData(this, flags, streamId, buf, start, length);
       case FrameType.PRIORITY:
+        this.flood.countPriority();
         return checkPriority(streamId, buf, start, length);
       case FrameType.RST_STREAM:
         return recvRstStream(this, streamId, buf, start, length);
