@@ -33,6 +33,28 @@ function invalidValue(value: string): boolean {
   return false;
 }
 
+/** RFC 9110 §9.1: a method is a token (case-sensitive: uppercase letters are allowed). */
+function invalidMethod(method: string): boolean {
+  for (let i = 0; i < method.length; i++) {
+    const c = method.charCodeAt(i);
+    if (c >= 128 || (NAME_CHAR[c] === 0 && !(c >= 0x41 && c <= 0x5a))) return true;
+  }
+  return false;
+}
+
+/**
+ * §8.3.1: :path is an absolute-path and query (RFC 3986), which hold no
+ * whitespace or control characters. Checked because an HTTP/1.1 hop would
+ * put the value into its request line, where a space splits it.
+ */
+function invalidPath(path: string): boolean {
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
 /** §8.2.2: connection-specific fields are malformed in HTTP/2. */
 export function isConnectionSpecific(name: string): boolean {
   switch (name) {
@@ -114,6 +136,7 @@ export function checkRequest(h: readonly string[], connectProtocol = false): str
   const bad = checkRegularFields(h, i);
   if (bad !== null) return bad;
   if (method === undefined || method.length === 0) return 'missing :method';
+  if (invalidMethod(method)) return 'invalid :method';
   // RFC 8441 §4: :protocol belongs to CONNECT only.
   if (protocol !== undefined && method !== 'CONNECT') return ':protocol without CONNECT';
   if (method === 'CONNECT' && protocol === undefined) {
@@ -126,6 +149,7 @@ export function checkRequest(h: readonly string[], connectProtocol = false): str
   if (scheme === undefined || scheme.length === 0) return 'missing :scheme';
   if (path === undefined) return 'missing :path';
   if (path.length === 0) return 'empty :path';
+  if (invalidPath(path)) return 'invalid :path';
   return null;
 }
 

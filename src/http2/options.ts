@@ -30,6 +30,10 @@ export interface Http2Options {
   maxSettingsPerWindow?: number;
   /** Empty DATA frames without END_STREAM per window. Default 1000. */
   maxEmptyDataPerWindow?: number;
+  /** PRIORITY frames per window. Default 1000. */
+  maxPriorityPerWindow?: number;
+  /** WINDOW_UPDATE frames per window, plus one per KiB of DATA sent in the window. Default 1000. */
+  maxWindowUpdatesPerWindow?: number;
   /**
    * Report a connection whose flow control made no progress for this long
    * (ConnectionHandler.onStall); 0 = off. Default off.
@@ -56,6 +60,8 @@ export interface EngineCounters {
   /** Connections closed with ENHANCE_YOUR_CALM because a flood limit was exceeded. */
   floodsDetected: number;
   refusedStreams: number;
+  /** Header lists above maxHeaderListSize: requests answered 431, responses and trailers reset. */
+  headerListsTooLarge: number;
   keepaliveTimeouts: number;
   /** Connections whose flow control made no progress for stallTimeout. */
   flowControlStalls: number;
@@ -68,6 +74,7 @@ export const engineCounters: EngineCounters = {
   streamErrors: 0,
   floodsDetected: 0,
   refusedStreams: 0,
+  headerListsTooLarge: 0,
   keepaliveTimeouts: 0,
   flowControlStalls: 0,
   streamIdleTimeouts: 0,
@@ -89,6 +96,8 @@ export interface ResolvedOptions {
   maxPingsPerWindow: number;
   maxSettingsPerWindow: number;
   maxEmptyDataPerWindow: number;
+  maxPriorityPerWindow: number;
+  maxWindowUpdatesPerWindow: number;
   stallTimeout: number;
   streamIdleTimeout: number;
   enableConnectProtocol: boolean;
@@ -112,6 +121,8 @@ export function resolveOptions(o: Http2Options | undefined, isServer: boolean): 
     maxPingsPerWindow: o?.maxPingsPerWindow ?? 1000,
     maxSettingsPerWindow: o?.maxSettingsPerWindow ?? 100,
     maxEmptyDataPerWindow: o?.maxEmptyDataPerWindow ?? 1000,
+    maxPriorityPerWindow: o?.maxPriorityPerWindow ?? 1000,
+    maxWindowUpdatesPerWindow: o?.maxWindowUpdatesPerWindow ?? 1000,
     stallTimeout: o?.stallTimeout ?? 0,
     streamIdleTimeout: o?.streamIdleTimeout ?? 0,
     enableConnectProtocol: isServer && o?.enableConnectProtocol === true,

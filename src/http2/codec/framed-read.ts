@@ -23,7 +23,10 @@ import { coarseNow } from '../ticker.js';
 export interface FrameSink {
   /** Any frame but HEADERS and CONTINUATION: `buf[start, start + length)` is its payload. */
   onFrame(type: number, flags: number, streamId: number, buf: Buffer, start: number, length: number): void;
-  /** A complete, decoded header block; `flags` are those of its HEADERS frame. */
+  /**
+   * A complete, decoded header block; `flags` are those of its HEADERS frame.
+   * `listSize` above maxHeaderListSize means `headers` was cut short (never to be used as is).
+   */
   onHeaderBlock(streamId: number, flags: number, headers: string[], listSize: number, selfDependent: boolean): void;
   /** A stream error raised by a frame (RST_STREAM it, §5.4.2). */
   onStreamError(err: Http2Error): void;
@@ -131,7 +134,7 @@ export class FramedRead {
       // The whole block in one frame (the common case): decoded in place.
       // Always decoded, even for a stream about to be refused, to keep HPACK in sync.
       const headers: string[] = [];
-      const listSize = this.decoder.decode(buf, f.fragmentStart, f.fragmentEnd, headers);
+      const listSize = this.decoder.decode(buf, f.fragmentStart, f.fragmentEnd, headers, this.options.maxHeaderListSize);
       this.sink.onHeaderBlock(streamId, flags, headers, listSize, f.selfDependent);
       return;
     }
@@ -161,7 +164,7 @@ export class FramedRead {
     this.contStreamId = 0;
     this.contChunks = [];
     const headers: string[] = [];
-    const listSize = this.decoder.decode(block, 0, block.length, headers);
+    const listSize = this.decoder.decode(block, 0, block.length, headers, this.options.maxHeaderListSize);
     this.sink.onHeaderBlock(id, this.contFlags, headers, listSize, this.contSelfDependent);
   }
 }

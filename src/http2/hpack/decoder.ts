@@ -83,8 +83,13 @@ export class HpackDecoder {
    * Decode one complete header block buf[start, end) and push name, value
    * pairs onto `out`. Returns the header list size per RFC 9113 §6.5.2.
    * Throws HpackError on malformed input.
+   *
+   * Fields past `maxListSize` are decoded (the dynamic table must stay in
+   * step, RFC 9113 §10.5.1) but not pushed: a block of one-octet references
+   * to a large table entry (an HPACK bomb) costs its decoded size only in the
+   * returned number. A result above `maxListSize` means `out` is incomplete.
    */
-  decode(buf: Uint8Array, start: number, end: number, out: string[]): number {
+  decode(buf: Uint8Array, start: number, end: number, out: string[], maxListSize = Infinity): number {
     if (start < 0 || end > buf.length || start > end) throw new RangeError('hpack: bad block bounds');
     const src: Latin1Buffer = (
       Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
@@ -136,8 +141,8 @@ export class HpackDecoder {
         value = this.readString(src, end);
       }
       fieldsSeen = true;
-      out.push(name, value);
       listSize += name.length + value.length + 32;
+      if (listSize <= maxListSize) out.push(name, value);
     }
     return listSize;
   }

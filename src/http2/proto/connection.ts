@@ -357,6 +357,7 @@ export class Http2Connection implements Flushable, Tickable, FrameSink {
       case FrameType.DATA:
         return recvData(this, flags, streamId, buf, start, length);
       case FrameType.PRIORITY:
+        this.flood.countPriority();
         return checkPriority(streamId, buf, start, length);
       case FrameType.RST_STREAM:
         return recvRstStream(this, streamId, buf, start, length);
@@ -382,9 +383,15 @@ export class Http2Connection implements Flushable, Tickable, FrameSink {
     recvHeaders(this, streamId, flags, headers, listSize, selfDependent);
   }
 
-  /** A stream error (§5.4.2): RST_STREAM, and the stream ends with ResetReason.PROTOCOL_ERROR. */
+  /**
+   * A stream error (§5.4.2): RST_STREAM, and the stream ends with
+   * ResetReason.PROTOCOL_ERROR. The reset counts towards the same flood limit
+   * as resets received: a peer that makes us reset its streams (MadeYouReset,
+   * CVE-2025-8671) costs us what a peer resetting them itself does.
+   */
   onStreamError(err: Http2Error): void {
     this.options.counters.streamErrors++;
+    if (err.errorCode === ErrorCode.REFUSED_STREAM) this.options.counters.refusedStreams++;
     writeRstStream(this.writer, err.streamId, err.errorCode);
     scheduleFlush(this);
     const s = this.streams.get(err.streamId);
@@ -394,6 +401,7 @@ export class Http2Connection implements Flushable, Tickable, FrameSink {
     } else {
       this.recentlyClosed.remember(err.streamId, CLOSED_LOCAL_RESET);
     }
+    this.flood.countReset();
   }
 
   // ---------------------------------------------------------------- timers, close

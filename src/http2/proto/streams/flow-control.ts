@@ -49,6 +49,8 @@ export class FlowControl {
   recvConfigured = DEFAULT_WINDOW;
   /** DATA octets queued on streams, waiting for windows or the socket. */
   queuedBytes = 0;
+  /** DATA octets sent since the connection started (the WINDOW_UPDATE flood allowance grows with it). */
+  sentOctets = 0;
   /** Last time DATA left or the peer granted send credit (coarse clock). */
   lastSendProgressAt = coarseNow;
   /** Since when our receive window has been nearly exhausted (0 = it is not). */
@@ -151,6 +153,7 @@ export function releaseUnconsumed(c: Http2Connection, s: Http2Stream): void {
 export function spendSendWindow(f: FlowControl, s: Http2Stream, n: number): void {
   s.sendWindow -= n;
   f.sendWindow -= n;
+  f.sentOctets += n;
   f.lastSendProgressAt = coarseNow;
   s.lastActive = coarseNow;
 }
@@ -158,6 +161,7 @@ export function spendSendWindow(f: FlowControl, s: Http2Stream, n: number): void
 export function recvWindowUpdate(c: Http2Connection, streamId: number, buf: Buffer, start: number, length: number): void {
   const inc = windowIncrement(streamId, buf, start, length);
   const f = c.flow;
+  c.flood.countWindowUpdate(f.sentOctets);
   if (streamId === 0) {
     f.sendWindow += inc;
     f.lastSendProgressAt = coarseNow;

@@ -6,16 +6,17 @@
  * responses with 1xx, trailers, content-length, §8.1.1), and RST_STREAM
  * (§6.4). Flow control is accounted by flow-control.ts.
  */
+import { scheduleFlush } from '../../codec/flush-scheduler.js';
 import { ErrorCode, Flags } from '../../constants.js';
 import { connectionError, streamError } from '../../errors.js';
 import { dataPadding } from '../../frame/data.js';
-import { parseRstStream } from '../../frame/rst-stream.js';
+import { parseRstStream, writeRstStream } from '../../frame/rst-stream.js';
 import { checkRequest, checkResponse, checkTrailers, contentLength } from '../../message-rules.js';
 import type { Http2Connection } from '../connection.js';
 import { ignoresNewStream } from '../go-away.js';
 import { opensPeerStream, peerResetReason } from '../peer.js';
 import { consume, creditConnection, recvConnectionData, recvStreamData } from './flow-control.js';
-import { resetStream } from './send.js';
+import { resetStream, writeHeaderBlock } from './send.js';
 import { CLOSED_LOCAL_RESET, CLOSED_PEER_RESET, StreamState, closeStream, recvOnClosed, remoteEnd } from './state.js';
 import { Http2Stream } from './stream.js';
 import { coarseNow } from '../../ticker.js';
@@ -78,6 +79,11 @@ export function recvHeaders(
     return;
   }
   if (s.remoteEnded) throw streamError(streamId, ErrorCode.STREAM_CLOSED, 'HEADERS after END_STREAM');
+  // §10.5.1: the decoder stopped collecting fields past our limit; the list is incomplete.
+  if (listSize > c.options.maxHeaderListSize) {
+    c.options.counters.headerListsTooLarge++;
+    throw streamError(streamId, ErrorCode.PROTOCOL_ERROR, 'header list exceeds SETTINGS_MAX_HEADER_LIST_SIZE');
+  }
   s.lastActive = coarseNow;
   if (selfDependent) throw streamError(streamId, ErrorCode.PROTOCOL_ERROR, 'stream depends on itself');
   if (!s.headersDone) {
@@ -123,13 +129,12 @@ function recvNewStream(
   }
   if (selfDependent) throw streamError(streamId, ErrorCode.PROTOCOL_ERROR, 'stream depends on itself');
   if (c.counts.peerActive >= c.options.maxConcurrentStreams) {
-    // §5.1.2: refusing is a stream error; the client may retry it.
-    c.options.counters.refusedStreams++;
-    c.flood.countReset();
+    // §5.1.2: refusing is a stream error (counted, as every reset we send, in onStreamError); the client may retry it.
     throw streamError(streamId, ErrorCode.REFUSED_STREAM, 'SETTINGS_MAX_CONCURRENT_STREAMS exceeded');
   }
   if (listSize > c.options.maxHeaderListSize) {
-    throw streamError(streamId, ErrorCode.PROTOCOL_ERROR, 'header list exceeds SETTINGS_MAX_HEADER_LIST_SIZE');
+    refuseLargeHeaders(c, streamId, endStream);
+    return;
   }
   const bad = checkRequest(headers, c.options.enableConnectProtocol);
   if (bad !== null) throw streamError(streamId, ErrorCode.PROTOCOL_ERROR, `malformed request: ${bad}`);
@@ -151,6 +156,23 @@ function recvNewStream(
     return;
   }
   h.call(c.handler, c, s, headers, endStream);
+}
+
+const HEADERS_TOO_LARGE: readonly string[] = [':status', '431'];
+
+/**
+ * §10.5.1: a request whose decoded header list (cookie crumbs included) is
+ * larger than our SETTINGS_MAX_HEADER_LIST_SIZE is answered 431 (RFC 6585)
+ * without opening the stream; the rest of the request is not wanted (§8.1:
+ * RST_STREAM NO_ERROR). Cheap to provoke, so it counts as a reset.
+ */
+function refuseLargeHeaders(c: Http2Connection, streamId: number, endStream: boolean): void {
+  c.options.counters.headerListsTooLarge++;
+  writeHeaderBlock(c, streamId, HEADERS_TOO_LARGE, true);
+  if (!endStream) writeRstStream(c.writer, streamId, ErrorCode.NO_ERROR);
+  scheduleFlush(c);
+  c.recentlyClosed.remember(streamId, CLOSED_LOCAL_RESET);
+  c.flood.countReset();
 }
 
 export function recvRstStream(c: Http2Connection, streamId: number, buf: Buffer, start: number, length: number): void {
