@@ -27,15 +27,8 @@ export interface EndpointRow extends StatRow {
   terminating?: boolean;
 }
 
-export interface DiscoveryRow {
-  kind: string;
-  description: string;
-  healthy: boolean;
-  lastError: string | null;
-  lastUpdate: string | null;
-  updates: number;
-  errors: number;
-}
+import type { DiscoveryView as DiscoveryRow } from '../telemetry/cluster-merge-topology.js';
+export type { DiscoveryRow };
 
 export interface ServiceRow extends StatRow {
   endpoints: EndpointRow[];

@@ -84,7 +84,8 @@ export function continuation(streamId: number, block: Buffer, endHeaders: boolea
   return frame(T.CONTINUATION, endHeaders ? F.END_HEADERS : 0, streamId, block);
 }
 
-function hpackInt(out: number[], value: number, prefixBits: number, firstByte: number): void {
+/** An HPACK integer (RFC 7541 §5.1) with an N-bit prefix, appended to `out`. */
+export function hpackInt(out: number[], value: number, prefixBits: number, firstByte: number): void {
   const max = (1 << prefixBits) - 1;
   if (value < max) {
     out.push(firstByte | value);

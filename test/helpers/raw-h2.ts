@@ -8,7 +8,7 @@
  */
 import { HpackDecoder, HpackEncoder } from '../../src/http2/hpack/index.js';
 import {
-  F, PREFACE, RawPeer, T, continuation, data, frame, getRequest, goawayCode, headers, hpackLiteral,
+  F, PREFACE, RawPeer, T, continuation, data, frame, getRequest, goawayCode, headers, hpackInt, hpackLiteral,
   ping, rstStream, settings, settingsAck, windowUpdate, within, type ParsedFrame,
 } from './engine-frames.js';
 
@@ -191,18 +191,9 @@ export function priority(streamId: number, dependsOn: number, weight = 16, lengt
   return frame(T.PRIORITY, 0, streamId, p);
 }
 
-/** HPACK integer (RFC 7541 §5.1) with a `prefixBits` prefix and the pattern bits in `firstByte`. */
-export function hpackInt(value: number, prefixBits: number, firstByte: number): number[] {
+function hpackIntBytes(value: number, prefixBits: number, firstByte: number): number[] {
   const out: number[] = [];
-  const max = (1 << prefixBits) - 1;
-  if (value < max) return [firstByte | value];
-  out.push(firstByte | max);
-  value -= max;
-  while (value >= 128) {
-    out.push((value & 0x7f) | 0x80);
-    value = Math.floor(value / 128);
-  }
-  out.push(value);
+  hpackInt(out, value, prefixBits, firstByte);
   return out;
 }
 
@@ -210,10 +201,10 @@ export function hpackInt(value: number, prefixBits: number, firstByte: number): 
 export function hpackInsert(name: string, value: string): Buffer {
   const n = Buffer.from(name, 'latin1');
   const v = Buffer.from(value, 'latin1');
-  return Buffer.concat([Buffer.from([0x40, ...hpackInt(n.length, 7, 0)]), n, Buffer.from(hpackInt(v.length, 7, 0)), v]);
+  return Buffer.concat([Buffer.from([0x40, ...hpackIntBytes(n.length, 7, 0)]), n, Buffer.from(hpackIntBytes(v.length, 7, 0)), v]);
 }
 
 /** "Indexed header field" (RFC 7541 §6.1) for index `index` (62 = the newest dynamic entry). */
 export function hpackIndexed(index: number): Buffer {
-  return Buffer.from(hpackInt(index, 7, 0x80));
+  return Buffer.from(hpackIntBytes(index, 7, 0x80));
 }
