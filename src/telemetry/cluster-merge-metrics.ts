@@ -24,6 +24,16 @@ export const CLUSTER_AGGREGATION: Readonly<Record<string, Aggregator>> = {
   switchyard_service_panic_mode: 'max',
   // The same files in every worker: the soonest expiry.
   switchyard_certificate_expiry_seconds: 'min',
+  // The same binary in every worker: 1, not the number of workers.
+  switchyard_build_info: 'max',
+  // Every worker applies each reload: 1 only when all of them run the last one; the oldest success.
+  switchyard_config_last_reload_successful: 'min',
+  switchyard_config_last_reload_success_timestamp_seconds: 'min',
+  // One reload reaches every worker: counted once, failures seen if any worker failed.
+  switchyard_config_reload_total: 'max',
+  // Each worker has its own budget (the same setting): over if any worker is.
+  switchyard_memory_budget_bytes: 'max',
+  switchyard_memory_over_budget: 'max',
   // switchyard_endpoint_state is summed: the number of workers that see the endpoint in each state.
 };
 

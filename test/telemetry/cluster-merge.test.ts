@@ -111,6 +111,8 @@ async function workerMetrics(requests: number, latencies: number[], pending: num
   new ScrapeMetric('switchyard_endpoint_pending_requests', 'p', 'gauge', () => [{ labels: { endpoint: 'e1' }, value: pending }]).register(reg);
   new ScrapeMetric('switchyard_endpoint_latency_estimate_seconds', 'e', 'gauge', () => [{ labels: { endpoint: 'e1' }, value: estimate }]).register(reg);
   new ScrapeMetric('switchyard_discovery_healthy', 'h', 'gauge', () => [{ labels: { service: 'web' }, value: healthy }]).register(reg);
+  new ScrapeMetric('switchyard_build_info', 'b', 'gauge', () => [{ labels: { version: '1.0.0' }, value: 1 }]).register(reg);
+  new ScrapeMetric('switchyard_config_reload_total', 'c', 'counter', () => [{ labels: { result: 'success' }, value: 2 }, { labels: { result: 'failure' }, value: healthy === 0 ? 1 : 0 }]).register(reg);
   return reg.getMetricsAsJSON();
 }
 
@@ -127,6 +129,10 @@ test('merged metrics: counters and histogram buckets add up; gauges follow their
   assert.equal(sum(samples(text, 'switchyard_endpoint_pending_requests')), 5);
   assert.equal(sum(samples(text, 'switchyard_endpoint_latency_estimate_seconds')), 0.009);
   assert.equal(sum(samples(text, 'switchyard_discovery_healthy')), 0);
+  // One process, one build; a reload reaches every worker and counts once (a failure in any worker shows).
+  assert.equal(sum(samples(text, 'switchyard_build_info')), 1);
+  assert.equal(sum(samples(text, 'switchyard_config_reload_total', { result: 'success' })), 2);
+  assert.equal(sum(samples(text, 'switchyard_config_reload_total', { result: 'failure' })), 1);
 });
 
 test('a worker that exits leaves its counters as last scraped: the sums never fall', async () => {
