@@ -71,6 +71,27 @@ async function startH1WsBackend(name: string): Promise<WsBackend> {
   return b;
 }
 
+/**
+ * ws's closing-handshake timeout (its default for the WebSockets it creates
+ * itself). A WebSocket built with `new WebSocket(null)` gets no default: its
+ * close timer would be `setTimeout(destroy, undefined)`, i.e. 1 ms, and
+ * destroy the stream (RST_STREAM CANCEL, close code 1006) unless the peer's
+ * close frame came back through the proxy within that millisecond.
+ */
+const CLOSE_TIMEOUT_MS = 30_000;
+
+/**
+ * ws on an HTTP/2 stream (WebSocket#setSocket takes any Duplex). A client
+ * masks its frames and expects unmasked ones (RFC 6455 §5.1); ws has no
+ * public switch for that on a socket it did not open, hence `_isServer`.
+ */
+function wsOnStream(stream: http2.Http2Stream, role: 'client' | 'server'): WebSocket {
+  const ws = new WebSocket(null, undefined, { closeTimeout: CLOSE_TIMEOUT_MS });
+  if (role === 'client') (ws as unknown as { _isServer: boolean })._isServer = false;
+  ws.setSocket(stream, Buffer.alloc(0), { maxPayload: 1 << 20, allowSynchronousEvents: true });
+  return ws;
+}
+
 async function startH2WsBackend(name: string, enableConnectProtocol = true): Promise<WsBackend> {
   const server = http2.createServer({ settings: { enableConnectProtocol } });
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -87,9 +108,7 @@ async function startH2WsBackend(name: string, enableConnectProtocol = true): Pro
       return;
     }
     stream.respond({ ':status': 200, 'sec-websocket-protocol': headers['sec-websocket-protocol'] ?? 'none' });
-    const ws = new WebSocket(null, undefined, {});
-    ws.setSocket(stream, Buffer.alloc(0), { maxPayload: 1 << 20, allowSynchronousEvents: true });
-    echo(ws, b);
+    echo(wsOnStream(stream, 'server'), b);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const b: WsBackend = {
@@ -125,10 +144,7 @@ function wsOverH2(session: http2.ClientHttp2Session, path = '/chat'): Promise<We
     stream.once('error', reject);
     stream.once('response', (h) => {
       if (h[':status'] !== 200) return reject(Object.assign(new Error(`status ${h[':status']}`), { status: h[':status'], headers: h }));
-      const ws = new WebSocket(null, undefined, {});
-      (ws as unknown as { _isServer: boolean })._isServer = false;
-      ws.setSocket(stream, Buffer.alloc(0), { maxPayload: 1 << 20, allowSynchronousEvents: true });
-      resolve(ws);
+      resolve(wsOnStream(stream, 'client'));
     });
   });
 }
