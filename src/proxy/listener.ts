@@ -126,7 +126,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     public config: ListenerConfig,
     router: Router<ServiceRuntime>,
     private readonly random: RandomSource,
-    private readonly observer: ExchangeObserver | undefined,
+    readonly observer: ExchangeObserver | undefined,
     private tcpService: ServiceRuntime | undefined,
     tls?: ListenerTlsSetup,
     limits?: ConnectionLimits,

@@ -1,5 +1,5 @@
 import { GrpcStatus, ProxyErrors } from '../errors.js';
-import type { Exchange } from '../proxy/exchange/exchange.js';
+import type { ObservedExchange } from '../proxy/exchange/observed-exchange.js';
 
 /**
  * Why a request failed, as a short name (`no-endpoint`, `timeout`,
@@ -52,7 +52,7 @@ export const REASON_COUNT = REASON_NAMES.length;
  * answered, or the client gave up while the proxy could not serve it), then
  * the endpoint's answer. Call only for exchanges classified as failures or refused.
  */
-export function failureReason(ex: Exchange): number {
+export function failureReason(ex: ObservedExchange): number {
   const code = ex.errorCode;
   if (code !== '') return BY_ERROR_CODE.get(code) ?? PROXY_ERROR;
   if (ex.status >= 500) return UPSTREAM_5XX;

@@ -25,6 +25,8 @@ export interface TapEvent {
   reason: string;
   /** The client's identity from its TLS certificate (SPIFFE ID or DNS name), '' without one. */
   clientIdentity: string;
+  /** The upgraded protocol of a tunnel (`websocket`), reported when it closes; '' for a request. */
+  upgrade?: string;
   /** With --workers: the worker process that served it. */
   worker?: number;
 }

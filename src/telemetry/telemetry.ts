@@ -3,7 +3,7 @@ import pino from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { engineCounters } from '../http2/options.js';
 import { ENDPOINT_STATE_NAMES, EndpointState, type Endpoint } from '../proxy/endpoint.js';
-import type { Exchange, ExchangeObserver } from '../proxy/exchange/exchange.js';
+import type { ExchangeObserver, ObservedExchange } from '../proxy/exchange/observed-exchange.js';
 import type { AuthzDenial } from '../proxy/policy-hooks.js';
 import type { Listener } from '../proxy/listener.js';
 import type { Proxy } from '../proxy/proxy.js';
@@ -48,7 +48,7 @@ export interface TelemetryOptions {
  * cancel hid outages (the success rate stayed high while most calls failed).
  * Only a cancel with no proxy error is `cancelled`.
  */
-export function classify(ex: Exchange): number {
+export function classify(ex: ObservedExchange): number {
   if (ex.refusal) return Outcome.REFUSED;
   if (ex.errorCode !== '') return Outcome.FAILURE;
   if (ex.status === 0 && ex.grpcStatus === 1) return Outcome.CANCELLED;
@@ -190,7 +190,7 @@ export class Telemetry implements ExchangeObserver {
 
   // ------------------------------------------------------------ data path
 
-  onExchangeStart(ex: Exchange): void {
+  onExchangeStart(ex: ObservedExchange): void {
     const s = ex.service.telemetry as ServiceRecord | undefined;
     (s ?? this.serviceRecord(ex.service)).inFlight++;
     if (this.requestIds) {
@@ -200,7 +200,7 @@ export class Telemetry implements ExchangeObserver {
     }
   }
 
-  onExchangeEnd(ex: Exchange): void {
+  onExchangeEnd(ex: ObservedExchange): void {
     const now = performance.now();
     const latencyMs = now - ex.startedAt;
     const svc = ex.service;
@@ -247,7 +247,7 @@ export class Telemetry implements ExchangeObserver {
     if (this.accessLog !== undefined) this.logAccess(ex, er.id, latencyMs, outcome, reason);
   }
 
-  private pathRecord(ex: Exchange): PathRecord {
+  private pathRecord(ex: ObservedExchange): PathRecord {
     let path = ex.path;
     const q = path.indexOf('?');
     if (q >= 0) path = path.slice(0, q);
@@ -259,7 +259,7 @@ export class Telemetry implements ExchangeObserver {
     return r;
   }
 
-  private event(ex: Exchange, endpoint: string, latencyMs: number, outcome: number, reason: number): TapEvent {
+  private event(ex: ObservedExchange, endpoint: string, latencyMs: number, outcome: number, reason: number): TapEvent {
     return {
       time: new Date().toISOString(),
       listener: ex.listenerName,
@@ -277,10 +277,11 @@ export class Telemetry implements ExchangeObserver {
       classification: OUTCOME_NAMES[outcome]!,
       reason: REASON_NAMES[reason]!,
       clientIdentity: ex.clientIdentity,
+      upgrade: ex.upgrade,
     };
   }
 
-  private logAccess(ex: Exchange, endpoint: string, latencyMs: number, outcome: number, reason: number): void {
+  private logAccess(ex: ObservedExchange, endpoint: string, latencyMs: number, outcome: number, reason: number): void {
     let requestId: string | undefined;
     let traceparent: string | undefined;
     const h = ex.reqHeaders;
@@ -307,6 +308,9 @@ export class Telemetry implements ExchangeObserver {
       traceparent,
       clientIdentity: ex.clientIdentity,
       clientAddress: ex.clientAddress,
+      requestBytes: ex.requestBytes,
+      responseBytes: ex.responseBytes,
+      upgrade: ex.upgrade,
     }, 'request');
   }
 

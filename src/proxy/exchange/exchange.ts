@@ -13,14 +13,9 @@ import { Hedges, type HedgeAttempt, type HedgeOwner } from './hedge.js';
 import { RequestBody } from './request-body.js';
 import { isIdempotentMethod, MAX_SAFE_ATTEMPTS, type HeldResponse, type RetryCandidate } from './retry.js';
 import type { Upstream, UpstreamHandler, UpstreamRequest } from './upstream.js';
+import type { ExchangeObserver, ObservedExchange } from './observed-exchange.js';
 
-/** What the proxy reports about each finished request (telemetry plugs in here). */
-export interface ExchangeObserver {
-  /** The request was routed and is about to be dispatched. */
-  onExchangeStart(ex: Exchange): void;
-  /** The request finished (response ended, failed, reset or cancelled); called once. */
-  onExchangeEnd(ex: Exchange): void;
-}
+export type { ExchangeObserver } from './observed-exchange.js';
 
 /**
  * One proxied request, its lifecycle and its request side: admission, the
@@ -37,7 +32,7 @@ export interface ExchangeObserver {
  * response). The object is the handler of its upstream request (either
  * protocol), so no closure is allocated per request.
  */
-export abstract class Exchange implements StreamHandler, UpstreamHandler, EndpointWaiter, Deadlined, AttemptLoad, HedgeOwner, RetryCandidate {
+export abstract class Exchange implements StreamHandler, UpstreamHandler, EndpointWaiter, Deadlined, AttemptLoad, HedgeOwner, RetryCandidate, ObservedExchange {
   // ---- request
   readonly idempotent: boolean;
   hashKey: string | undefined = undefined;
@@ -47,6 +42,11 @@ export abstract class Exchange implements StreamHandler, UpstreamHandler, Endpoi
   /** Set when authorization refused the request (see refuse). */
   refusal: AuthzDenial | null = null;
   readonly body = new RequestBody();
+  /** Request body octets relayed from the client (each once, however many attempts resend them). */
+  requestBytes = 0;
+  /** Response body octets relayed to the client (the proxy's own error answers not counted). */
+  responseBytes = 0;
+  readonly upgrade = '';
 
   // ---- upstream: the current attempt's load record (AttemptLoad) and request
   endpoint: Endpoint | null = null;
@@ -280,6 +280,7 @@ export abstract class Exchange implements StreamHandler, UpstreamHandler, Endpoi
     if (endStream) body.ended = true;
     const up = this.up;
     if (up !== null) {
+      this.requestBytes += d.length;
       if (d.length > 0) body.keep(d);
       up.sendData(d, endStream);
       return;
@@ -288,6 +289,7 @@ export abstract class Exchange implements StreamHandler, UpstreamHandler, Endpoi
       this.downConsume(d.length);
       return;
     }
+    this.requestBytes += d.length;
     // An empty end needs no keeping: `ended` says it.
     if (d.length > 0) body.hold(d);
   }

@@ -135,6 +135,7 @@ export abstract class RelayingExchange extends Exchange {
       if (!held.add(d, endStream)) return;
       this.releaseHeld(held);
     } else {
+      this.responseBytes += d.length;
       this.downData(d, endStream);
     }
     if (endStream) this.upstreamEnded();
@@ -158,7 +159,10 @@ export abstract class RelayingExchange extends Exchange {
     this.responded = true;
     this.downHeaders(held.headers, false);
     const data = held.data;
-    for (let i = 0; i < data.length; i++) this.downData(data[i]!, false);
+    for (let i = 0; i < data.length; i++) {
+      this.responseBytes += data[i]!.length;
+      this.downData(data[i]!, false);
+    }
   }
 
   /** Drops a held response that will never be sent; its octets are credited to the request they came from. */

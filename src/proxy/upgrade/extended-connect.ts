@@ -110,19 +110,18 @@ export class ExtendedConnectClient implements UpgradeClient, StreamHandler {
     // RFC 6455 §4.1: an endpoint that did not answer our key did not agree to a WebSocket.
     if (switched && this.protocol === 'websocket' && accept !== websocketAccept(this.key)) {
       up.destroy();
-      a.answered(true);
-      this.answerError(errorResponse(ProxyErrors.UPSTREAM_PROTOCOL));
+      a.answerUnusable(ProxyErrors.UPSTREAM_PROTOCOL);
       return;
     }
     if (!switched) {
       up.destroy();
-      a.answered(head.status >= 500);
+      a.answered(head.status >= 500, head.status);
       this.stream.respond(h, true);
       this.stopClient();
       return;
     }
     this.stream.respond(h, false);
-    const t = a.tunnel(true);
+    const t = a.tunnel(true, 200);
     const client = new StreamEnd(this.stream, t);
     const upstream = new SocketEnd(up, t);
     t.start(client, upstream);
@@ -134,13 +133,13 @@ export class ExtendedConnectClient implements UpgradeClient, StreamHandler {
   onH2Answer(a: UpgradeAttempt, up: Http2Stream, h: string[], endStream: boolean): void {
     const status = Number(h[1]);
     if (endStream) {
-      a.answered(status >= 500);
+      a.answered(status >= 500, status);
       this.stream.respond(h, true);
       this.stopClient();
       return;
     }
     this.stream.respond(h, false);
-    const t = a.tunnel(status >= 200 && status < 300);
+    const t = a.tunnel(status >= 200 && status < 300, status);
     const client = new StreamEnd(this.stream, t);
     const upstream = new StreamEnd(up, t);
     t.start(client, upstream);

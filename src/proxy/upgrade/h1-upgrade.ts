@@ -39,6 +39,8 @@ export class H1UpgradeClient implements UpgradeClient {
     private readonly early: Buffer,
     /** The Upgrade token, lower case (`websocket`). */
     private readonly protocol: string,
+    /** The request's fields as routed (telemetry may have added x-request-id). */
+    private readonly fields: readonly string[],
   ) {}
 
   /** Watches the client while the endpoint is asked. */
@@ -51,6 +53,7 @@ export class H1UpgradeClient implements UpgradeClient {
   h1Request(): Buffer {
     const req = this.req;
     const fields = forwardedFields(req.rawHeaders, false);
+    this.addRequestId(fields);
     fields.push('Connection', 'Upgrade');
     const head = Buffer.from(writeHead(`${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1`, fields), 'latin1');
     return this.early.length === 0 ? head : Buffer.concat([head, this.early]);
@@ -72,7 +75,20 @@ export class H1UpgradeClient implements UpgradeClient {
       if (isHopByHop(name) || name === 'sec-websocket-key' || name === 'content-length') continue;
       h.push(name, raw[i + 1]!);
     }
+    this.addRequestId(h);
     return h;
+  }
+
+  /** The x-request-id telemetry gave a request that came without one goes upstream too, as for any request. */
+  private addRequestId(out: string[]): void {
+    if (this.req.headers['x-request-id'] !== undefined) return;
+    const f = this.fields;
+    for (let i = f.length - 2; i >= 0; i -= 2) {
+      if (f[i] === 'x-request-id') {
+        out.push('x-request-id', f[i + 1]!);
+        return;
+      }
+    }
   }
 
   onH1Answer(a: UpgradeAttempt, up: net.Socket, head: ResponseHead, rest: Buffer): void {
@@ -82,7 +98,7 @@ export class H1UpgradeClient implements UpgradeClient {
     if (switched) fields.push('Connection', 'Upgrade');
     else fields.push('Connection', 'close');
     this.socket.write(writeHead(statusLine(head.status, head.reason), fields), 'latin1');
-    const t = a.tunnel(switched);
+    const t = a.tunnel(switched, head.status);
     const client = new SocketEnd(this.socket, t);
     const upstream = new SocketEnd(up, t);
     t.start(client, upstream);
@@ -106,7 +122,7 @@ export class H1UpgradeClient implements UpgradeClient {
       head = writeHead(statusLine(status), fields);
     }
     this.socket.write(head, 'latin1');
-    const t = a.tunnel(switched);
+    const t = a.tunnel(switched, switched ? 101 : status);
     const client = new SocketEnd(this.socket, t);
     const upstream = new StreamEnd(stream, t);
     t.start(client, upstream);

@@ -21,6 +21,11 @@ export interface TunnelEnd {
   consume(n: number): void;
 }
 
+/** Told once when the tunnel closes (the upgrade's telemetry). */
+export interface TunnelOwner {
+  tunnelClosed(t: Tunnel): void;
+}
+
 /** How long one side may stay open once the other closed normally (its FIN was passed on). */
 const LINGER_MS = 5000;
 
@@ -40,11 +45,16 @@ export class Tunnel implements Deadlined {
   client!: TunnelEnd;
   upstream!: TunnelEnd;
   deadline = 0;
+  /** Bytes relayed from the client to the endpoint. */
+  bytesUpstream = 0;
+  /** Bytes relayed from the endpoint to the client. */
+  bytesDownstream = 0;
   private last = 0;
   private finished = false;
   private linger: NodeJS.Timeout | undefined = undefined;
 
   constructor(
+    private readonly owner: TunnelOwner,
     private readonly service: ServiceRuntime,
     private readonly endpoint: Endpoint,
     private readonly loadStart: number,
@@ -78,9 +88,11 @@ export class Tunnel implements Deadlined {
     if (this.idleTimeout > 0) this.last = performance.now();
     const r = this.record;
     if (from === this.client) {
+      this.bytesUpstream += d.length;
       if (r !== null) r.bytesUpstream += d.length;
       this.upstream.write(d);
     } else {
+      this.bytesDownstream += d.length;
       if (r !== null) r.bytesDownstream += d.length;
       this.client.write(d);
     }
@@ -139,6 +151,7 @@ export class Tunnel implements Deadlined {
     if (this.record !== null) this.record.open--;
     this.service.inflight--;
     this.endpoint.load.end(this.loadStart, false);
+    this.owner.tunnelClosed(this);
   }
 }
 

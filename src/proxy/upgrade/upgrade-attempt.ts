@@ -1,11 +1,12 @@
 import type net from 'node:net';
 import { ErrorCode, ResetReason, type Http2Connection, type Http2Stream, type StreamHandler } from '../../http2/index.js';
-import { ProxyErrors, type ProxyErrorKind } from '../../errors.js';
-import type { Endpoint, PoolWaiter } from '../endpoint.js';
-import type { ServiceRuntime } from '../service-runtime.js';
+import { GrpcStatus, ProxyErrors, type ProxyErrorKind } from '../../errors.js';
+import type { Endpoint } from '../endpoint.js';
+import type { ExchangeObserver, ObservedExchange } from '../exchange/observed-exchange.js';
+import type { EndpointWaiter, ServiceRuntime } from '../service-runtime.js';
 import { H1Handshake, type H1HandshakeSink } from './h1-handshake.js';
 import type { ResponseHead } from './response-head.js';
-import { Tunnel } from './tunnel.js';
+import { Tunnel, type TunnelOwner } from './tunnel.js';
 import { upgradeRecord } from './upgrade-counters.js';
 
 /** Endpoints tried for one upgrade when connecting fails (nothing reached them, so another is always safe). */
@@ -25,7 +26,7 @@ export interface UpgradeClient {
   onFailed(kind: ProxyErrorKind): void;
 }
 
-/** Where an upgrade was routed: names for the counters and the route's tunnel settings. */
+/** Where an upgrade was routed (names for the counters, the route's tunnel settings) and what telemetry reports of it. */
 export interface UpgradeRoute {
   readonly listener: string;
   readonly route: string;
@@ -33,6 +34,14 @@ export interface UpgradeRoute {
   readonly protocol: string;
   readonly idleTimeout: number;
   readonly hashKey: string | undefined;
+  readonly observer: ExchangeObserver | undefined;
+  /** `GET` (HTTP/1.1 Upgrade) or `CONNECT` (RFC 8441). */
+  readonly method: string;
+  readonly path: string;
+  /** The request's fields, pseudo-fields first (telemetry may add x-request-id). */
+  readonly headers: string[];
+  readonly clientIdentity: string;
+  readonly clientAddress: string | undefined;
 }
 
 /**
@@ -42,17 +51,36 @@ export interface UpgradeRoute {
  * HTTP/1.1 service gets the upgrade request on a connection of its own
  * (H1Handshake); an HTTP/2 service an extended CONNECT on the endpoint's
  * pooled connection, if that connection's SETTINGS allowed it (RFC 8441 §3).
+ * With no pickable endpoint it waits in the service's failfast queue like a
+ * request (a WebSocket opened during a rollout must not fail while requests
+ * succeed), up to `failfast.timeout`.
+ *
  * The answer goes to the client side, which makes the Tunnel (handing it the
- * load record) or answers and ends the attempt.
+ * load record) or answers and ends the attempt. Telemetry observes it like a
+ * request: at the start, and once at the end, which for a tunnel is when it
+ * closes (its byte counts are read then, never per chunk).
  */
-export class UpgradeAttempt implements PoolWaiter, StreamHandler, H1HandshakeSink {
+export class UpgradeAttempt implements EndpointWaiter, StreamHandler, H1HandshakeSink, TunnelOwner, ObservedExchange {
   private endpoint: Endpoint | null = null;
-  private lastEndpoint: Endpoint | null = null;
+  lastEndpoint: Endpoint | null = null;
   private loadStart = 0;
-  private attempts = 0;
+  attempts = 0;
   private done = false;
   private handshake: H1Handshake | null = null;
   private up: Http2Stream | null = null;
+  /** In the service's failfast queue, waiting for an endpoint to become pickable. */
+  private waiting = false;
+
+  // ---- ObservedExchange
+  startedAt = 0;
+  status = 0;
+  grpcStatus = -1;
+  errorCode = '';
+  requestBytes = 0;
+  responseBytes = 0;
+  readonly refusal = null;
+  readonly hedges = 0;
+  readonly isGrpc = false;
 
   constructor(
     readonly service: ServiceRuntime,
@@ -64,7 +92,41 @@ export class UpgradeAttempt implements PoolWaiter, StreamHandler, H1HandshakeSin
     return this.done;
   }
 
+  get listenerName(): string {
+    return this.route.listener;
+  }
+
+  get routeName(): string {
+    return this.route.route;
+  }
+
+  get method(): string {
+    return this.route.method;
+  }
+
+  get path(): string {
+    return this.route.path;
+  }
+
+  get reqHeaders(): string[] {
+    return this.route.headers;
+  }
+
+  get clientIdentity(): string {
+    return this.route.clientIdentity;
+  }
+
+  get clientAddress(): string | undefined {
+    return this.route.clientAddress;
+  }
+
+  get upgrade(): string {
+    return this.route.protocol;
+  }
+
   start(): void {
+    this.startedAt = performance.now();
+    this.route.observer?.onExchangeStart(this);
     const service = this.service;
     service.inflight++;
     if (service.inflight > service.config.circuitBreakers.maxRequests) return this.fail(ProxyErrors.OVERLOADED);
@@ -75,8 +137,12 @@ export class UpgradeAttempt implements PoolWaiter, StreamHandler, H1HandshakeSin
   private dispatch(): void {
     const service = this.service;
     const ep = service.pick(this.route.hashKey, this.lastEndpoint);
-    // Tunnels do not wait in the failfast queue: a client's handshake has its own timeout.
-    if (ep === undefined) return this.fail(ProxyErrors.NO_ENDPOINT);
+    if (ep === undefined) {
+      if (service.failfastMode) this.fail(ProxyErrors.NO_ENDPOINT);
+      else if (!service.failfast.enqueue(this)) this.fail(ProxyErrors.QUEUE_FULL);
+      else this.waiting = true;
+      return;
+    }
     this.endpoint = ep;
     this.lastEndpoint = ep;
     this.attempts++;
@@ -84,6 +150,20 @@ export class UpgradeAttempt implements PoolWaiter, StreamHandler, H1HandshakeSin
     ep.requestsTotal++;
     if (service.isHttp1) this.handshake = new H1Handshake(service, ep, this.client.h1Request(), this);
     else ep.pool.dispatch(this);
+  }
+
+  /** Failfast queue: an endpoint is pickable again. */
+  onReady(): void {
+    this.waiting = false;
+    if (!this.done) this.dispatch();
+  }
+
+  /** Failfast queue: waited too long. From now on the service fails requests at once (as Exchange does). */
+  onTimeout(): void {
+    this.waiting = false;
+    if (this.done) return;
+    this.service.failfastMode = true;
+    this.fail(ProxyErrors.QUEUE_TIMEOUT);
   }
 
   // ------------------------------------------------------------ HTTP/2 endpoints
@@ -168,24 +248,42 @@ export class UpgradeAttempt implements PoolWaiter, StreamHandler, H1HandshakeSin
    * takes over the load record and the in-flight count. `counted`: a
    * switch (101 / 2xx) rather than a refusal relayed on the same path.
    */
-  tunnel(counted: boolean): Tunnel {
+  tunnel(counted: boolean, status: number): Tunnel {
     const ep = this.endpoint!;
     this.endpoint = null;
     this.done = true;
+    this.status = status;
     const r = this.route;
     const record = counted ? upgradeRecord(r.listener, r.route, this.service.name, r.protocol) : null;
-    return new Tunnel(this.service, ep, this.loadStart, record, r.idleTimeout);
+    return new Tunnel(this, this.service, ep, this.loadStart, record, r.idleTimeout);
   }
 
-  /** The client was answered without a tunnel (the endpoint's refusal, or its answer was unusable: `failed`). */
-  answered(failed: boolean): void {
+  tunnelClosed(t: Tunnel): void {
+    this.requestBytes = t.bytesUpstream;
+    this.responseBytes = t.bytesDownstream;
+    this.route.observer?.onExchangeEnd(this);
+  }
+
+  /** The client was answered `status` without a tunnel (the endpoint's refusal, or its answer was unusable: `failed`). */
+  answered(failed: boolean, status: number): void {
+    this.status = status;
     this.release(failed);
     this.finish();
+  }
+
+  /** The endpoint's answer cannot be used (`kind`): the proxy's error goes to the client instead. */
+  answerUnusable(kind: ProxyErrorKind): void {
+    this.release(true);
+    this.fail(kind);
   }
 
   /** The client went away before the answer: cancel what is under way upstream. */
   cancel(): void {
     if (this.done) return;
+    // As for a request: giving up while no endpoint could take it is an outage, not a neutral cancel.
+    if (this.waiting) this.errorCode = ProxyErrors.NO_ENDPOINT.code;
+    // The client cancelled (Exchange's convention for any request without a status).
+    else this.grpcStatus = GrpcStatus.CANCELLED;
     this.handshake?.abort();
     this.handshake = null;
     if (this.up !== null) {
@@ -198,6 +296,8 @@ export class UpgradeAttempt implements PoolWaiter, StreamHandler, H1HandshakeSin
 
   private fail(kind: ProxyErrorKind): void {
     if (this.done) return;
+    this.errorCode = kind.code;
+    this.status = kind.httpStatus;
     this.release(false);
     this.finish();
     this.client.onFailed(kind);
@@ -215,5 +315,10 @@ export class UpgradeAttempt implements PoolWaiter, StreamHandler, H1HandshakeSin
     if (this.done) return;
     this.done = true;
     this.service.inflight--;
+    if (this.waiting) {
+      this.waiting = false;
+      this.service.failfast.remove(this);
+    }
+    this.route.observer?.onExchangeEnd(this);
   }
 }

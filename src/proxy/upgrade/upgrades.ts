@@ -6,6 +6,7 @@ import { ProxyErrors } from '../../errors.js';
 import { errorResponse, type ErrorResponse } from '../error-responses.js';
 import { hostOf, type RequestHead, type Router } from '../router.js';
 import type { ServiceRuntime } from '../service-runtime.js';
+import type { ExchangeObserver } from '../exchange/observed-exchange.js';
 import { ExtendedConnectClient } from './extended-connect.js';
 import { H1UpgradeClient, answerAndClose } from './h1-upgrade.js';
 import { UpgradeAttempt } from './upgrade-attempt.js';
@@ -15,6 +16,7 @@ import { forwardedFields, upgradeToken, writeHead } from './upgrade-fields.js';
 export interface UpgradeOwner {
   readonly name: string;
   readonly router: Router<ServiceRuntime>;
+  readonly observer: ExchangeObserver | undefined;
 }
 
 /**
@@ -62,13 +64,19 @@ export class Upgrades {
       return;
     }
     const service = route.target(this.random);
-    const client = new H1UpgradeClient(req, socket, early, protocol);
+    const client = new H1UpgradeClient(req, socket, early, protocol, headers);
     client.begin(new UpgradeAttempt(service, client, {
       listener: this.owner.name,
       route: route.name,
       protocol,
       idleTimeout: route.upgradeIdleTimeout,
       hashKey: service.hashHeader !== undefined || service.hashOnSource ? service.hashKey(headers, address) : undefined,
+      observer: this.owner.observer,
+      method: req.method ?? 'GET',
+      path,
+      headers,
+      clientIdentity: identity,
+      clientAddress: address,
     }));
   }
 
@@ -96,6 +104,12 @@ export class Upgrades {
       protocol,
       idleTimeout: route.upgradeIdleTimeout,
       hashKey: service.hashHeader !== undefined || service.hashOnSource ? service.hashKey(headers, address) : undefined,
+      observer: this.owner.observer,
+      method: 'CONNECT',
+      path,
+      headers,
+      clientIdentity: identity,
+      clientAddress: address,
     }));
   }
 
