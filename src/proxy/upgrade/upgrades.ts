@@ -4,7 +4,7 @@ import type { RandomSource } from '../../balancing/index.js';
 import { ErrorCode, type Http2Stream } from '../../http2/index.js';
 import { ProxyErrors } from '../../errors.js';
 import { errorResponse, type ErrorResponse } from '../error-responses.js';
-import { hostOf, type RequestHead, type Router } from '../router.js';
+import { hostOf, type CompiledRoute, type RequestHead, type Router } from '../router.js';
 import type { ServiceRuntime } from '../service-runtime.js';
 import type { ExchangeObserver } from '../exchange/observed-exchange.js';
 import { ExtendedConnectClient } from './extended-connect.js';
@@ -63,21 +63,7 @@ export class Upgrades {
       answerAndClose(socket, denial.kind.httpStatus, denial.response);
       return;
     }
-    const service = route.target(this.random);
-    const client = new H1UpgradeClient(req, socket, early, protocol, headers);
-    client.begin(new UpgradeAttempt(service, client, {
-      listener: this.owner.name,
-      route: route.name,
-      protocol,
-      idleTimeout: route.upgradeIdleTimeout,
-      hashKey: service.hashHeader !== undefined || service.hashOnSource ? service.hashKey(headers, address) : undefined,
-      observer: this.owner.observer,
-      method: req.method ?? 'GET',
-      path,
-      headers,
-      clientIdentity: identity,
-      clientAddress: address,
-    }));
+    this.dispatch(route, new H1UpgradeClient(req, socket, early, protocol, headers), protocol, req.method ?? 'GET', path, headers, identity, address);
   }
 
   /** An extended CONNECT (RFC 8441 §4) on an HTTP/2 client connection. */
@@ -95,9 +81,13 @@ export class Upgrades {
     if (route === undefined) return answerStream(stream, errorResponse(ProxyErrors.NO_ROUTE), endStream);
     const denial = this.owner.router.authorize(route, identity, address, path);
     if (denial !== null) return answerStream(stream, denial.response, endStream);
-    const service = route.target(this.random);
     // Only WebSockets map onto an HTTP/1.1 upgrade with a known handshake; other protocols go by name.
-    const client = new ExtendedConnectClient(stream, headers, protocol, endStream);
+    this.dispatch(route, new ExtendedConnectClient(stream, headers, protocol, endStream), protocol, 'CONNECT', path, headers, identity, address);
+  }
+
+  /** A routed and authorized upgrade: balanced over the route's service like a request. */
+  private dispatch(route: CompiledRoute<ServiceRuntime>, client: H1UpgradeClient | ExtendedConnectClient, protocol: string, method: string, path: string, headers: string[], identity: string, address: string | undefined): void {
+    const service = route.target(this.random);
     client.begin(new UpgradeAttempt(service, client, {
       listener: this.owner.name,
       route: route.name,
@@ -105,7 +95,7 @@ export class Upgrades {
       idleTimeout: route.upgradeIdleTimeout,
       hashKey: service.hashHeader !== undefined || service.hashOnSource ? service.hashKey(headers, address) : undefined,
       observer: this.owner.observer,
-      method: 'CONNECT',
+      method,
       path,
       headers,
       clientIdentity: identity,
