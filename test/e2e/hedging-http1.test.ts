@@ -115,8 +115,11 @@ for (const [client, upstream] of [['http1', 'http1'], ['http1', 'http2'], ['http
     }
     if (session !== undefined) await closeSession(session);
     // Round robin sends some requests to the slow endpoint first: each of those was hedged once, to the fast one.
+    // On a loaded machine the fast endpoint may also miss the 20 ms hedge delay: then a hedge goes
+    // to the slow one and may be cancelled before it arrives there, so the slow endpoint sees at
+    // most one request per hedge (the proxy counts every hedge it dispatched, below).
     assert.ok(hedges >= 1, `hedges: ${hedges}`);
-    assert.equal(slow.requests(), hedges);
+    assert.ok(slow.requests() >= 1 && slow.requests() <= hedges, `slow endpoint got ${slow.requests()} requests for ${hedges} hedges`);
     assert.equal(fast.requests(), REQUESTS);
     assert.equal(finished, REQUESTS);
     const fastId = `127.0.0.1:${fast.port}`;
