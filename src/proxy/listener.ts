@@ -17,6 +17,8 @@ import { detectProtocol } from './protocol-detect.js';
 import { hostOf, type CompiledRoute, type RequestHead, type Router } from './router.js';
 import type { ServiceRuntime } from './service-runtime.js';
 import { TcpRelay } from './tcp-relay.js';
+import { H2IdleSweep } from './h2-idle-sweep.js';
+import { H1_TLS_REQUIRED, H2_TLS_REQUIRED, refusePlaintext } from './tls-refusal.js';
 import { Upgrades, isExtendedConnect } from './upgrade/upgrades.js';
 import { announcedLength, BODY_LIMIT_REFUSAL, H1BodyLimit, H2BodyLimit } from './body-limit.js';
 import { ConnectionLimits, REJECT_REASONS } from './connection-limits.js';
@@ -56,21 +58,6 @@ export interface ListenerTlsSetup {
   pollInterval?: number;
 }
 
-/** How long a refused plaintext connection is still read (so that the kernel does not reset the refusal away) before it is closed. */
-const REFUSAL_LINGER_MS = 2000;
-
-/**
- * RFC 9113 §3.4, §6.8: the server preface (an empty SETTINGS frame), then
- * GOAWAY with last-stream-id 0 and INADEQUATE_SECURITY (0xc, §7): the
- * answer to a cleartext HTTP/2 client on a port that requires TLS.
- */
-const H2_TLS_REQUIRED = Buffer.from([
-  0, 0, 0, 0x4, 0, 0, 0, 0, 0,
-  0, 0, 8, 0x7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xc,
-]);
-const H1_TLS_REQUIRED_BODY = 'this port requires TLS\n';
-const H1_TLS_REQUIRED = `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${H1_TLS_REQUIRED_BODY.length}\r\nconnection: close\r\n\r\n${H1_TLS_REQUIRED_BODY}`;
-
 /**
  * One listening port. Accepts HTTP/2 (prior knowledge) and HTTP/1.1 on the
  * same port when `protocol: auto` (decided from the first bytes), or exactly
@@ -100,9 +87,8 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   private forwarded: ForwardedHeaders;
   /** 2 × limits.maxHeaderCount: the longest flat header list accepted. */
   private maxHeaderFields: number;
-  /** HTTP/2 connections without streams: when they were first seen so, and the last stream id then. */
-  private readonly h2Idle = new Map<Http2Connection, { since: number; lastStreamId: number }>();
-  private idleSweep: NodeJS.Timeout | undefined = undefined;
+  /** GOAWAY to HTTP/2 connections idle for limits.idleTimeout. */
+  private readonly h2IdleSweep: H2IdleSweep;
   /** HTTP/2 connections over TLS (X-Forwarded-Proto: https). */
   private readonly h2Secure = new Set<Http2Connection>();
   private readonly h1Server: http.Server;
@@ -136,6 +122,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     this.forwarded = new ForwardedHeaders(config.forwarded);
     this.maxHeaderFields = 2 * config.limits.maxHeaderCount;
     this.router = router;
+    this.h2IdleSweep = new H2IdleSweep(this.h2Connections);
     this.h2Options = engineOptions(config);
     this.h1Server = http.createServer(h1ServerOptions(config.limits), (req, res) => this.onH1Request(req, res, false));
     trackH1Connections(this.h1Server);
@@ -163,7 +150,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.removeListener('error', reject);
-        this.startIdleSweep();
+        this.h2IdleSweep.start(this.config.limits.idleTimeout);
         resolve(this.server.address() as net.AddressInfo);
       });
     });
@@ -177,6 +164,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   reconfigure(config: ListenerConfig, router: Router<ServiceRuntime>, tcpService: ServiceRuntime | undefined): void {
     this.config = config;
     this.router = router;
+    if (!this.draining && this.server.listening) this.h2IdleSweep.start(config.limits.idleTimeout);
     this.tcpService = tcpService;
     this.h2Options = engineOptions(config);
     this.forwarded = new ForwardedHeaders(config.forwarded);
@@ -199,6 +187,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     server.removeAllListeners('connection');
     server.on('connection', (socket: net.Socket) => this.onConnection(socket));
     this.server = server;
+    this.h2IdleSweep.start(this.config.limits.idleTimeout);
   }
 
   get address(): net.AddressInfo {
@@ -384,33 +373,6 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     return false;
   }
 
-  /** HTTP/2 connections with no stream open and none opened for idleTimeout get a graceful GOAWAY. */
-  private startIdleSweep(): void {
-    const idle = this.config.limits.idleTimeout;
-    if (idle <= 0 || this.idleSweep !== undefined) return;
-    this.idleSweep = setInterval(sweepIdleHttp2, Math.max(50, Math.min(1000, idle / 4)), this);
-    this.idleSweep.unref();
-  }
-
-  /** One pass of the idle sweep (a timer callback). */
-  sweepIdle(now: number): void {
-    const idle = this.config.limits.idleTimeout;
-    for (const c of this.h2Connections.keys()) {
-      const open = c.peerActive > 0;
-      const seen = this.h2Idle.get(c);
-      if (open || (seen !== undefined && seen.lastStreamId !== c.lastPeerStreamId)) {
-        if (seen !== undefined) this.h2Idle.delete(c);
-        if (open) continue;
-      }
-      const s = this.h2Idle.get(c);
-      if (s === undefined) this.h2Idle.set(c, { since: now, lastStreamId: c.lastPeerStreamId });
-      else if (now - s.since >= idle) {
-        this.h2Idle.delete(c);
-        c.shutdown();
-      }
-    }
-  }
-
   // ------------------------------------------------------------ HTTP/2 requests
 
   onStream(conn: Http2Connection, stream: Http2Stream, headers: string[], endStream: boolean): void {
@@ -471,7 +433,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
 
   onClose(conn: Http2Connection): void {
     this.h2Connections.delete(conn);
-    this.h2Idle.delete(conn);
+    this.h2IdleSweep.forget(conn);
     this.h2Secure.delete(conn);
     this.counters.openHttp2--;
   }
@@ -534,7 +496,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
    */
   drain(): void {
     this.draining = true;
-    this.stopIdleSweep();
+    this.h2IdleSweep.stop();
     this.server.close();
     for (const c of this.h2Connections.keys()) c.shutdown();
     // node's closeIdleConnections() only knows connections of a server that called listen() itself.
@@ -546,11 +508,6 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   /** Every open HTTP/2 client connection. */
   forEachHttp2Connection(fn: (c: Http2Connection) => void): void {
     for (const c of this.h2Connections.keys()) fn(c);
-  }
-
-  private stopIdleSweep(): void {
-    if (this.idleSweep !== undefined) clearInterval(this.idleSweep);
-    this.idleSweep = undefined;
   }
 
   /** Bytes read from and written to client connections so far, open ones included. */
@@ -572,7 +529,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   /** Closes whatever is still open. */
   destroy(): void {
     this.draining = true;
-    this.stopIdleSweep();
+    this.h2IdleSweep.stop();
     this.server.close();
     this.tls?.close();
     for (const s of this.sockets) s.destroy();
@@ -600,15 +557,3 @@ function engineOptions(config: ListenerConfig): Http2Options {
   };
 }
 
-function sweepIdleHttp2(l: Listener): void {
-  l.sweepIdle(performance.now());
-}
-
-/** Answers plaintext on a port that requires TLS, then reads and drops what the client still sends until it closes (or a short while). */
-function refusePlaintext(socket: net.Socket, answer: string | Buffer): void {
-  socket.end(answer);
-  socket.resume();
-  const t = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
-  t.unref();
-  socket.once('close', () => clearTimeout(t));
-}
