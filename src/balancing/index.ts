@@ -29,3 +29,14 @@ export {
   type HashOn,
   type PolicyName,
 } from './registry.js';
+export {
+  ZoneAwareBalancer,
+  DEFAULT_ZONE_AWARE,
+  localEndpoints,
+  spillFraction,
+  zoneLoad,
+  type LoadReading,
+  type ZoneAwareOptions,
+  type ZoneMode,
+  type Zoned,
+} from './zone-aware.js';

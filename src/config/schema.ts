@@ -22,6 +22,7 @@ import { discoverySchema } from './discovery-schema.js';
 import { authorizationSchema, identitySettingsSchema, listenerTlsSchema, serviceTlsSchema } from './security-schema.js';
 import { byteSizeSchema, listenerLimitsSchema, processLimitsSchema } from './limits-schema.js';
 import { forwardedSchema } from './forwarded-schema.js';
+import { zoneAwareSchema, zoneNameSchema } from './zone-schema.js';
 
 // ---------------------------------------------------------------------------
 // Building blocks
@@ -191,6 +192,8 @@ export const endpointObjectSchema = z
   .object({
     address: endpointAddressSchema,
     weight: z.number().int().min(0).max(1000).default(1),
+    /** Topology zone of the endpoint (discovery sources bring their own). */
+    zone: zoneNameSchema.optional(),
   })
   .strict();
 
@@ -251,6 +254,8 @@ export const serviceObjectSchema = z
     /** Below this share (percent) of healthy endpoints, balance over all of them rather than overload the few. */
     panicThreshold: z.number().min(0).max(100).default(50),
     circuitBreakers: circuitBreakersSchema.default({}),
+    /** Prefer endpoints in the proxy's zone while they have room (docs/zones.md). */
+    zoneAware: zoneAwareSchema.default({}),
   })
   .strict();
 
@@ -267,6 +272,8 @@ export const configObjectSchema = z
     identity: identitySettingsSchema.optional(),
     /** Reload when the configuration file changes on disk (SIGHUP and the admin endpoint reload in any case). */
     watch: z.boolean().default(false),
+    /** The proxy's own topology zone (else SWITCHYARD_ZONE): services prefer endpoints there (docs/zones.md). */
+    zone: zoneNameSchema.optional(),
     listeners: z.array(listenerObjectSchema).min(1, 'at least one listener is required'),
     services: z.array(serviceObjectSchema).min(1, 'at least one service is required'),
   })

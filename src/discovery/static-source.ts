@@ -13,9 +13,10 @@ import type { DiscoveredEndpoint, DiscoverySink, DiscoverySource } from './types
 /** How often configured hostnames are resolved again (Envoy's dns_refresh_rate default). */
 export const STATIC_HOSTNAME_INTERVAL_MS = 5_000;
 
-/** A configured endpoint as a discovered one: ready, serving, weight as written. */
+/** A configured endpoint as a discovered one: ready, serving, weight and zone as written. */
 export function fromConfig(e: EndpointConfig, host: string = e.address.host): DiscoveredEndpoint {
-  return { address: { host, port: e.address.port }, weight: e.weight, ready: true, serving: true, terminating: false };
+  const d = { address: { host, port: e.address.port }, weight: e.weight, ready: true, serving: true, terminating: false };
+  return e.zone === undefined ? d : { ...d, zone: e.zone };
 }
 
 /** The configured endpoints that are addresses (known without any lookup). */
@@ -87,7 +88,7 @@ export class StaticSource implements DiscoverySource {
     if (failures.length > 0) this.sink?.error(`cannot resolve ${failures.join('; ')}`);
     // A name that failed keeps its last addresses: send a set only when every name answered.
     else {
-      const key = out.map((d) => `${d.address.host}:${d.address.port}/${d.weight}`).join(',');
+      const key = out.map((d) => `${d.address.host}:${d.address.port}/${d.weight}/${d.zone ?? ''}`).join(',');
       if (key !== this.last) {
         this.last = key;
         this.sink?.update(out);

@@ -15,6 +15,7 @@ import { reconfigureProxy, Retirement, type ReloadSummary } from './reconfigure.
 
 export type { ReloadSummary } from './reconfigure.js';
 import { ConnectionLimits } from './connection-limits.js';
+import { localZoneOf } from './zone-picker.js';
 import { MemoryBudget, type MemoryEvents, type MemoryReader } from './memory-budget.js';
 
 export interface ProxyOptions {
@@ -87,7 +88,7 @@ export class Proxy {
   makeService(s: ServiceConfig, index: number, config: Config): ServiceRuntime {
     const o = this.options;
     const identity = config.identity === undefined ? undefined : { trustAnchor: config.identity.trustAnchor, source: o.identity };
-    return new ServiceRuntime(s, { clock: this.clock, random: this.random, policies: o.policies, events: o.endpointEvents, discovery: o.discovery, index, identity });
+    return new ServiceRuntime(s, { clock: this.clock, random: this.random, policies: o.policies, events: o.endpointEvents, discovery: o.discovery, index, identity, zone: localZoneOf(config) });
   }
 
   /** The compiled routes of a listener over `services`, with its default target and authorization. */

@@ -24,6 +24,7 @@ import type { Listener } from './listener.js';
 import type { Proxy } from './proxy.js';
 import type { Router } from './router.js';
 import { canReconfigure, sameValue } from './reconfigure-rules.js';
+import { localZoneOf } from './zone-picker.js';
 import type { ServiceRuntime } from './service-runtime.js';
 
 /** What a reload changed, for its log line and its answer. */
@@ -118,6 +119,7 @@ export async function reconfigureProxy(proxy: Proxy, next: Config): Promise<Relo
 
   // Commit: synchronous from here on.
   for (const [rt, cfg] of updates) {
+    rt.setLocalZone(localZoneOf(next));
     const u = rt.reconfigure(cfg);
     if (u.changed.length > 0) summary.services.changed[rt.name] = u.changed;
     summary.endpoints.added += u.endpointsAdded;

@@ -1,5 +1,5 @@
 import {
-  FailfastQueue, createBalancer, endpointLoadOptions, type BalancerSpec, type Clock, type LoadBalancer, type RandomSource,
+  FailfastQueue, endpointLoadOptions, type BalancerSpec, type Clock, type LoadBalancer, type RandomSource,
 } from '../balancing/index.js';
 import type { ServiceConfig } from '../config/index.js';
 import { formatAddress } from '../config/index.js';
@@ -11,6 +11,7 @@ import { H2Pool, type H2PoolSettings } from './upstream-h2-pool.js';
 import type { PolicyProvider, ServiceGuard } from './policy-hooks.js';
 import { sameValue } from './reconfigure-rules.js';
 import { ClientTls } from '../security/client-tls.js';
+import { serviceBalancer, updateBalancer, zoneTrafficOf, type ZoneTraffic } from './zone-picker.js';
 import type { IdentitySource } from '../security/identity-source.js';
 
 /** A request waiting for an endpoint of a service (the failfast queue's waiter). */
@@ -40,6 +41,8 @@ export interface ServiceDeps {
    * its certificate (`source`, when the proxy has one) the default client certificate.
    */
   identity?: { trustAnchor: string; source?: IdentitySource };
+  /** The proxy's zone ('' or absent: unknown): zone-aware balancing and the zone counts (zone-picker.ts). */
+  zone?: string;
 }
 
 /**
@@ -108,6 +111,10 @@ export class ServiceRuntime implements EndpointOwner {
   /** Where the hash key of hash policies comes from: a header name, ':path', or '' for the client address. */
   hashHeader: string | undefined;
   hashOnSource: boolean;
+  /** The proxy's zone ('' when unknown). */
+  localZone: string;
+  /** Picks by destination zone (undefined while the proxy's zone is unknown). */
+  zoneTraffic: ZoneTraffic | undefined;
   /** A slot for telemetry's per-service record. */
   telemetry: unknown = undefined;
 
@@ -129,7 +136,9 @@ export class ServiceRuntime implements EndpointOwner {
     this.poolSettings = poolSettingsOf(config, deps, this.tls);
     this.failfast = failfastQueueOf(config, deps);
     const spec = config.balancer as unknown as BalancerSpec;
-    this.balancer = createBalancer<Endpoint>(spec, { clock: deps.clock, random: deps.random });
+    this.localZone = deps.zone ?? '';
+    this.zoneTraffic = zoneTrafficOf(this.localZone);
+    this.balancer = serviceBalancer(spec, config, this.localZone, deps);
     this.loadOptions = endpointLoadOptions(spec);
     [this.hashHeader, this.hashOnSource] = hashSourceOf(spec);
     this.guards = deps.policies?.serviceGuards(this) ?? [];
@@ -167,9 +176,9 @@ export class ServiceRuntime implements EndpointOwner {
     this.config = next;
     const has = (k: keyof ServiceConfig): boolean => changed.includes(k);
     Object.assign(this.poolSettings, poolSettingsOf(next, this.deps, this.tls));
-    if (has('balancer')) {
+    if (has('balancer') || has('zoneAware')) {
       const spec = next.balancer as unknown as BalancerSpec;
-      this.balancer = createBalancer<Endpoint>(spec, { clock: this.deps.clock, random: this.deps.random });
+      this.balancer = serviceBalancer(spec, next, this.localZone, this.deps);
       // Endpoints that stay keep their load records (estimates and in-flight counts); new ones take the new options.
       this.loadOptions = endpointLoadOptions(spec);
       [this.hashHeader, this.hashOnSource] = hashSourceOf(spec);
@@ -378,7 +387,17 @@ export class ServiceRuntime implements EndpointOwner {
     if (ep !== undefined && ep === avoid && this.pickableCount > 1) {
       for (let i = 0; i < 3 && ep === avoid; i++) ep = this.balancer.pick(undefined);
     }
+    if (ep !== undefined) this.zoneTraffic?.record(ep.zone);
     return ep;
+  }
+
+  /** A reload changed the proxy's zone: new zone counts and a new zone-aware balancer over the same endpoints. */
+  setLocalZone(zone: string): void {
+    if (zone === this.localZone) return;
+    this.localZone = zone;
+    this.zoneTraffic = zoneTrafficOf(zone);
+    this.balancer = serviceBalancer(this.config.balancer as unknown as BalancerSpec, this.config, zone, this.deps);
+    this.rebuild();
   }
 
   get hasPickable(): boolean {
@@ -440,7 +459,7 @@ export class ServiceRuntime implements EndpointOwner {
       for (const ep of this.endpoints) if (ep.terminating && ep.pickable && ep.weight > 0) pickable.push(ep);
     }
     this.pickableCount = pickable.length;
-    this.balancer.update(pickable);
+    updateBalancer(this.balancer, pickable, this.panicMode);
     if (pickable.length > 0) {
       this.failfastMode = false;
       this.failfast.wakeAll();

@@ -17,6 +17,7 @@ import { dashboardHtml } from './dashboard.js';
 import { registerFlowMetrics } from './flow-metrics.js';
 import { registerUpgradeMetrics } from './upgrade-metrics.js';
 import { registerLimitMetrics } from './limit-metrics.js';
+import { registerZoneMetrics } from './zone-metrics.js';
 import { FAILED_GRPC, failureReason, NO_REASON, REASON_NAMES } from './failure-reason.js';
 import { bucketIndex, DURATION_BUCKETS, histogramSamples, ScrapeMetric, type Sample } from './prom.js';
 import { TapHub, type TapEvent } from './tap.js';
@@ -506,6 +507,7 @@ export class Telemetry implements ExchangeObserver {
     registerFlowMetrics(reg, () => this.proxy);
     registerUpgradeMetrics(reg);
     registerLimitMetrics(reg, () => this.proxy);
+    registerZoneMetrics(reg, () => this.proxy);
     // Recorded when certificates are loaded or renewed; only the subtraction happens here.
     new ScrapeMetric('switchyard_certificate_expiry_seconds', 'Seconds until each certificate in use expires (negative once expired), by kind (listener, listener-sni, client-ca, service, service-ca, identity, issuer, trust-anchor) and name.', 'gauge', () =>
       certificates.secondsLeft().map((c) => ({ labels: { kind: c.kind, name: c.name }, value: Math.round(c.seconds) })),

@@ -32,6 +32,7 @@ import {
   processLimitsSchema,
   listenerLimitsSchema,
   forwardedSchema,
+  zoneAwareSchema,
 } from '../../src/config/index.js';
 
 const DOCS = readFileSync(join(process.cwd(), 'docs', 'configuration.md'), 'utf8');
@@ -59,7 +60,7 @@ function assertDocumented(section: string, schema: z.ZodTypeAny): void {
 
 test('every top-level, listener and service key is documented', () => {
   const top = keysOf(configObjectSchema);
-  assert.deepEqual(top.sort(), ['admin', 'identity', 'limits', 'listeners', 'log', 'services', 'shutdown', 'watch']);
+  assert.deepEqual(top.sort(), ['admin', 'identity', 'limits', 'listeners', 'log', 'services', 'shutdown', 'watch', 'zone']);
   assertDocumented('top level', configObjectSchema);
   assertDocumented('listeners[]', listenerObjectSchema);
   assertDocumented('services[]', serviceObjectSchema);
@@ -83,6 +84,7 @@ test('every nested key is documented', () => {
     'services[].endpoints[]': endpointObjectSchema,
     'services[].reconnectBackoff': reconnectBackoffSchema,
     'services[].http1': serviceHttp1Schema,
+    'services[].zoneAware': zoneAwareSchema,
     'services[].discovery': discoverySchema,
     'services[].discovery.dns': dnsDiscoverySchema,
     'services[].discovery.kubernetes': kubernetesDiscoverySchema,

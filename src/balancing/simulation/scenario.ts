@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { distributionSchema } from './distributions.js';
 import { POLICY_NAMES, normalizePolicyName, type BalancerSpec, type PolicyName } from '../registry.js';
+import { DEFAULT_ZONE_AWARE } from '../zone-aware.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -62,6 +63,8 @@ const groupSchema = z
     errorLatency: distributionSchema.default(1),
     /** Time until a refused connection fails (ms), for the `fail` action. */
     failLatency: duration.default(1),
+    /** Topology zone of the group's endpoints (with the scenario's `zone`: zone-aware balancing). */
+    zone: z.string().min(1).optional(),
     /** Start outside the balancer's set (joins with an `add` event). */
     initiallyAbsent: z.boolean().default(false),
     events: z.array(eventSchema).default([]),
@@ -108,6 +111,16 @@ export const scenarioSchema = z
       .strict()
       .default({}),
     groups: z.array(groupSchema).min(1),
+    /** The proxy's zone: the policies run behind zone-aware subset selection (src/balancing/zone-aware.ts). */
+    zone: z.string().min(1).optional(),
+    zoneAware: z
+      .object({
+        spillThreshold: z.number().gt(0).max(1).default(DEFAULT_ZONE_AWARE.spillThreshold),
+        endpointCapacity: z.number().positive().default(DEFAULT_ZONE_AWARE.endpointCapacity),
+        minEndpoints: z.number().int().min(1).default(DEFAULT_ZONE_AWARE.minEndpoints),
+      })
+      .strict()
+      .default({}),
   })
   .strict()
   .superRefine((s, ctx) => {

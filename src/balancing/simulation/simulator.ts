@@ -6,6 +6,7 @@ import { FailfastQueue, type FailfastWaiter } from '../failfast-queue.js';
 import { createBalancer, endpointLoadOptions, POLICY_NAMES, type PolicyName } from '../registry.js';
 import { makeDistribution, type Distribution } from './distributions.js';
 import { scenarioSpec, type Scenario } from './scenario.js';
+import { ZoneAwareBalancer } from '../zone-aware.js';
 
 /** A simulated endpoint, seen by the policies exactly like the proxy's endpoints. */
 class SimEndpoint implements Balanceable {
@@ -16,12 +17,14 @@ class SimEndpoint implements Balanceable {
   active = 0;
   queueHead = -1;
   queueTail = -1;
+  readonly forZones: readonly string[] = [];
   constructor(
     readonly id: string,
     readonly weight: number,
     readonly load: EndpointLoad,
     readonly index: number,
     readonly group: number,
+    readonly zone: string,
   ) {}
 }
 
@@ -264,7 +267,11 @@ class Run {
   constructor(readonly s: Scenario, readonly policy: PolicyName, seed: number) {
     this.workload = new SeededRandom(seed);
     const spec = scenarioSpec(s, policy);
-    this.balancer = createBalancer<SimEndpoint>(spec, { clock: this.clock, random: new SeededRandom((seed ^ 0x5bd1e995) >>> 0) });
+    const deps = { clock: this.clock, random: new SeededRandom((seed ^ 0x5bd1e995) >>> 0) };
+    this.balancer = createBalancer<SimEndpoint>(spec, deps);
+    if (s.zone !== undefined) {
+      this.balancer = new ZoneAwareBalancer(this.balancer, createBalancer<SimEndpoint>(spec, deps), deps.random, s.zone, { mode: 'on', ...s.zoneAware });
+    }
     this.hashed = policy === 'ring-hash' || policy === 'maglev';
     this.keys = [];
     if (this.hashed) for (let i = 0; i < s.hashKeys; i++) this.keys.push(`key-${i}`);
@@ -274,7 +281,7 @@ class Run {
       this.latencyDist.push(makeDistribution(g.latency));
       this.errorDist.push(makeDistribution(g.errorLatency));
       for (let i = 0; i < g.count; i++) {
-        const e = new SimEndpoint(`${g.name}-${i}`, g.weight, new EndpointLoad(this.clock, loadOptions), this.endpoints.length, gi);
+        const e = new SimEndpoint(`${g.name}-${i}`, g.weight, new EndpointLoad(this.clock, loadOptions), this.endpoints.length, gi, g.zone ?? '');
         e.inSet = !g.initiallyAbsent;
         this.endpoints.push(e);
       }
