@@ -3,14 +3,15 @@
  * a bad backend, and what the client sees.
  *
  *   node dist/bench/balance.js [--quick] [--runs N] [--requests N] [--no-write]
- *        [--systems switchyard,haproxy,nginx]
+ *        [--systems switchyard,haproxy,nginx] [--clients N] [--phases slow,fail-http,fail-grpc]
+ *        [--policies round-robin,least-request,peak-ewma]
  *
  * Three h2c backends (bench/servers/delay-backend.ts, one Node process each)
  * on loopback. Phases:
  *   slow       backends A and B answer after 1 ms, C after 20 ms
  *   fail-http  C answers 503 at once (A, B: 1 ms), plain HTTP/2 GETs
  *   fail-grpc  C answers trailers-only grpc-status 14 at once, gRPC POSTs
- * Load: h2load -c 2 -m 20 -n N through Switchyard (round-robin,
+ * Load: h2load -c C -m 20 -n N (C = --clients, default 2) through Switchyard (round-robin,
  * least-request, peak-ewma; `run --config`), HAProxy (roundrobin, leastconn;
  * nbthread 1) and nginx (grpc_pass; round-robin, least_conn). Each backend
  * counts what it served (HTTP/1.1 stats endpoint); latency percentiles come
@@ -58,11 +59,26 @@ interface Options {
   requests: number;
   systems: string[];
   write: boolean;
+  clients: number;
+  phases: string[];
+  policies: string[];
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { quick: false, runs: 0, requests: 0, systems: ["switchyard", "haproxy", "nginx"], write: true };
-  parseBenchArgs(argv, "usage: node dist/bench/balance.js [--quick] [--runs N] [--requests N] [--systems switchyard,haproxy,nginx] [--no-write]\n", (flag, value) => {
+  const o: Options = {
+    quick: false,
+    runs: 0,
+    requests: 0,
+    systems: ["switchyard", "haproxy", "nginx"],
+    write: true,
+    clients: 2,
+    phases: PHASES.map((p) => p.key),
+    policies: [...SWITCHYARD_POLICIES],
+  };
+  const usage =
+    "usage: node dist/bench/balance.js [--quick] [--runs N] [--requests N] [--systems switchyard,haproxy,nginx]\n" +
+    "       [--clients N] [--phases slow,fail-http,fail-grpc] [--policies round-robin,least-request,peak-ewma] [--no-write]\n";
+  parseBenchArgs(argv, usage, (flag, value) => {
     switch (flag) {
       case "--quick":
         o.quick = true;
@@ -78,6 +94,15 @@ function parseArgs(argv: readonly string[]): Options {
         return true;
       case "--no-write":
         o.write = false;
+        return true;
+      case "--clients":
+        o.clients = Math.max(1, Number(value()) || 1);
+        return true;
+      case "--phases":
+        o.phases = value().split(",");
+        return true;
+      case "--policies":
+        o.policies = value().split(",");
         return true;
       default:
         return false;
@@ -153,10 +178,12 @@ interface SystemSpec {
   start(backends: readonly Backend[]): Promise<RunningServer>;
 }
 
-function systemSpecs(families: readonly string[]): SystemSpec[] {
+const SWITCHYARD_POLICIES = ["round-robin", "least-request", "peak-ewma"] as const;
+
+function systemSpecs(families: readonly string[], policies: readonly string[]): SystemSpec[] {
   const eps = (bs: readonly Backend[]) => bs.map((b) => ({ host: b.host, port: b.port }));
   const specs: SystemSpec[] = [];
-  for (const policy of ["round-robin", "least-request", "peak-ewma"]) {
+  for (const policy of policies) {
     specs.push({
       key: `switchyard-${policy}`,
       label: "Switchyard",
@@ -262,7 +289,7 @@ async function runPhase(
   await setMode(backends[2]!, phase.badMode, phase.badDelay);
   const load = (port: number, n: number, percentiles: boolean): H2loadOptions => ({
     url: `http://127.0.0.1:${port}${phase.grpc ? "/switchyard.bench.Ping/Ping" : "/"}`,
-    clients: 2,
+    clients: opts.clients,
     streams: 20,
     requests: n,
     percentiles,
@@ -327,7 +354,7 @@ async function runPhase(
     key: phase.key,
     title: phase.title,
     date: new Date().toISOString(),
-    h2load: `-c 2 -m 20 -n ${opts.requests}${phase.grpc ? " -d <gRPC frame> -H 'content-type: application/grpc' -H 'te: trailers'" : ""}`,
+    h2load: `-c ${opts.clients} -m 20 -n ${opts.requests}${phase.grpc ? " -d <gRPC frame> -H 'content-type: application/grpc' -H 'te: trailers'" : ""}`,
     systems: specs.map((s) => {
       const runs = samples.get(s.key)!;
       const good = runs.filter((r) => r.ok);
@@ -408,14 +435,14 @@ async function main(): Promise<void> {
   ]);
   const machine = await machineInfo();
   log(`machine: ${machine.cpuModel}, ${machine.cores} cores; node ${machine.node}`);
-  const specs = systemSpecs(opts.systems);
+  const specs = systemSpecs(opts.systems, opts.policies);
   const dir = makeTempDir("balance");
   const grpcBody = path.join(dir, "empty-grpc-message.bin");
   writeFileSync(grpcBody, Buffer.from([0, 0, 0, 0, 0]));
   const backends = await startBackends();
   const phases: PhaseResult[] = [];
   try {
-    for (const phase of PHASES) {
+    for (const phase of PHASES.filter((p) => opts.phases.includes(p.key))) {
       log(`\nphase ${phase.key}: ${phase.title}`);
       const p = await runPhase(opts, phase, backends, specs, grpcBody);
       phases.push(p);

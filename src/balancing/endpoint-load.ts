@@ -15,6 +15,15 @@ export interface EndpointLoadOptions {
 export const DEFAULT_RTT_MS = 30;
 export const DEFAULT_DECAY_MS = 10_000;
 export const DEFAULT_FAILURE_PENALTY_MS = 1_000;
+/**
+ * Smallest per-sample weight of the smoothed mean and deviation once warmed
+ * up (the first samples are averaged exactly: 1, 1/2, 1/3 …). Without a floor
+ * a time-based EWMA converges in `decay` whatever the request rate: at
+ * thousands of requests per second the estimate would still sit near
+ * `defaultRtt` seconds after start.
+ */
+const MIN_SAMPLE_GAIN = 1 / 8;
+const PENDING_GAIN = 1 / 16;
 /** A failure penalty never exceeds this multiple of `failurePenaltyMs`, so a dead endpoint is re-probed within ~decay × ln(30 s / rtt). */
 const PENALTY_CAP_FACTOR = 30;
 
@@ -39,6 +48,27 @@ const PENALTY_CAP_FACTOR = 30;
 export class EndpointLoad {
   /** Requests dispatched and not yet ended. */
   pending = 0;
+  /**
+   * Smoothed mean of the RTT samples (ms), without the peak rule: the first
+   * samples are averaged exactly, later ones weigh max(1/8, 1 − exp(−gap / decay)).
+   * `defaultRtt` until the first sample. Read by the peak-ewma policy's noise test.
+   */
+  rttMean: number;
+  /** Smoothed mean absolute deviation of the samples from `rttMean` (ms); `defaultRtt / 2` until the first sample. */
+  rttDeviation: number;
+  /**
+   * Smoothed number of requests already in flight when one is dispatched
+   * (weight 1/16 per dispatch): the concurrency the RTT samples were measured at.
+   */
+  pendingMean = 0;
+  /** RTT samples observed so far. */
+  rttSamples = 0;
+  /** Clock time of the last RTT sample (construction time before the first). */
+  lastSampleAt: number;
+
+  /** Failure penalty (ms) at `penaltyStamp`; decays towards zero with `decay`. 0 = none. */
+  private penalty = 0;
+  private penaltyStamp = 0;
 
   private estimate: number;
   private stamp: number;
@@ -58,10 +88,14 @@ export class EndpointLoad {
     this.decayMs = decay;
     this.failurePenaltyMs = penalty;
     this.stamp = clock.now();
+    this.rttMean = rtt;
+    this.rttDeviation = rtt / 2;
+    this.lastSampleAt = this.stamp;
   }
 
   /** A request is dispatched to the endpoint. Returns its start time, to pass to observeRtt / end. */
   begin(): number {
+    this.pendingMean += (this.pending - this.pendingMean) * PENDING_GAIN;
     this.pending++;
     return this.clock.now();
   }
@@ -80,6 +114,29 @@ export class EndpointLoad {
       this.estimate = current * w + sample * (1 - w);
     }
     this.stamp = now;
+    this.observeMean(sample, now);
+  }
+
+  private observeMean(sample: number, now: number): void {
+    const n = ++this.rttSamples;
+    if (n === 1) {
+      // The first sample replaces the default. One sample proves nothing (it often
+      // includes connection set-up): a deviation as large as the sample keeps the
+      // endpoint indistinguishable from any faster one until more samples agree.
+      this.rttMean = sample;
+      this.rttDeviation = sample;
+    } else {
+      let g = 1 / n;
+      if (g < MIN_SAMPLE_GAIN) {
+        const gap = now - this.lastSampleAt;
+        g = gap > 0 ? 1 - Math.exp(-gap / this.decayMs) : 0;
+        if (g < MIN_SAMPLE_GAIN) g = MIN_SAMPLE_GAIN;
+      }
+      const diff = sample - this.rttMean;
+      this.rttMean += g * diff;
+      this.rttDeviation += g * ((diff < 0 ? -diff : diff) - this.rttDeviation);
+    }
+    this.lastSampleAt = now;
   }
 
   /**
@@ -108,6 +165,23 @@ export class EndpointLoad {
       this.estimate = penalty;
       this.stamp = now;
     }
+    if (penalty > this.penaltyAt(now)) {
+      this.penalty = penalty;
+      this.penaltyStamp = now;
+    }
+  }
+
+  /**
+   * The failure penalty (ms) decayed to `now`: 0 when the endpoint has not
+   * failed, else the last penalty × exp(−elapsed / decay). Kept apart from
+   * `rttMean` so that a recovered endpoint's latency statistics are not
+   * polluted by a synthetic sample.
+   */
+  penaltyAt(now: number): number {
+    const p = this.penalty;
+    if (p === 0) return 0;
+    const elapsed = now - this.penaltyStamp;
+    return elapsed <= 0 ? p : p * Math.exp(-elapsed / this.decayMs);
   }
 
   /** The RTT estimate (ms) decayed to the current time. Does not modify state. */

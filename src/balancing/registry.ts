@@ -34,6 +34,12 @@ export interface BalancerSpec {
   defaultRtt?: number;
   /** EndpointLoad: peak-EWMA decay time constant (default 10000 ms). */
   decay?: number;
+  /** peak-ewma: latency differences below this never count (default 1 ms). */
+  noiseFloor?: number;
+  /** peak-ewma: width of the indistinguishable band in mean deviations (default 1). */
+  noiseFactor?: number;
+  /** peak-ewma: an endpoint not picked for this long is tried again (default 5000 ms). */
+  probeAfter?: number;
   /** ring-hash / maglev: request attribute to hash. */
   hashOn?: HashOn;
   /** ring-hash: total ring entries (default 4096). */
@@ -84,7 +90,14 @@ export function createBalancer<E extends Balanceable>(spec: BalancerSpec, deps: 
         ...(spec.activeRequestBias !== undefined ? { activeRequestBias: spec.activeRequestBias } : {}),
       });
     case 'peak-ewma':
-      return new PeakEwmaBalancer<E>({ clock, random, slowStart });
+      return new PeakEwmaBalancer<E>({
+        clock,
+        random,
+        slowStart,
+        ...(spec.noiseFloor !== undefined ? { noiseFloor: spec.noiseFloor } : {}),
+        ...(spec.noiseFactor !== undefined ? { noiseFactor: spec.noiseFactor } : {}),
+        ...(spec.probeAfter !== undefined ? { probeAfter: spec.probeAfter } : {}),
+      });
     case 'ring-hash':
     case 'maglev': {
       const fallbackName = spec.fallback ?? DEFAULT_POLICY;

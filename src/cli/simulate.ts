@@ -91,13 +91,26 @@ function pct(x: number): string {
   return `${(x * 100).toFixed(x < 0.1 && x > 0 ? 2 : 1)}%`;
 }
 
+/** The most uneven group's per-endpoint range, e.g. "0.97–1.04×" (groups of one endpoint do not count). */
+function spread(p: PolicyResult): string {
+  let min = 1;
+  let max = 1;
+  for (const g of p.groups) {
+    if (g.endpoints < 2 || g.picks === 0) continue;
+    if (g.spread.min < min) min = g.spread.min;
+    if (g.spread.max > max) max = g.spread.max;
+  }
+  return `${min.toFixed(2)}–${max.toFixed(2)}×`;
+}
+
 /** Text table: one row per policy. */
 export function formatTable(r: SimulationResult, s: Scenario): string {
   const groups = s.groups.map((g) => `${g.name}×${g.count}`);
-  const header = ['policy', ...groups, 'p50', 'p99', 'p99.9', 'errors'];
+  const header = ['policy', ...groups, 'spread', 'p50', 'p99', 'p99.9', 'errors'];
   const rows = r.results.map((p: PolicyResult) => [
     p.policy,
     ...p.groups.map((g) => pct(g.share)),
+    spread(p),
     ms(p.latency.p50),
     ms(p.latency.p99),
     ms(p.latency.p999),
@@ -106,8 +119,11 @@ export function formatTable(r: SimulationResult, s: Scenario): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]): string =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
-  const title = `${r.scenario}: ${r.endpoints} endpoints, ${r.requests} requests at ${r.rate}/s, seed ${r.seed}`;
-  const share = 'group columns: share of requests sent to the group';
+  const load = r.clients !== undefined
+    ? `${r.clients} client${r.clients === 1 ? '' : 's'} one request at a time${s.thinkTime > 0 ? ` (think ${ms(s.thinkTime)})` : ''}`
+    : `at ${r.rate}/s`;
+  const title = `${r.scenario}: ${r.endpoints} endpoints, ${r.requests} requests ${load}, seed ${r.seed}`;
+  const share = 'group columns: share of requests sent to the group; spread: fewest–most picks of one endpoint vs an even split within its group';
   return [title, share, '', line(header), ...rows.map(line), ''].join('\n');
 }
 

@@ -5,7 +5,7 @@
  * name, and each policy's options are validated strictly.
  */
 import { z } from 'zod';
-import { positiveDurationSchema, describe } from './duration.js';
+import { durationSchema, positiveDurationSchema, describe } from './duration.js';
 
 export const BALANCER_POLICIES = [
   'round-robin',
@@ -152,6 +152,9 @@ export const peakEwmaSchema = z
     policy: z.literal('peak-ewma'),
     defaultRtt: positiveDurationSchema.default('30ms'),
     decay: positiveDurationSchema.default('10s'),
+    noiseFloor: durationSchema.default('1ms'),
+    noiseFactor: z.number().finite().min(0).default(1),
+    probeAfter: positiveDurationSchema.default('5s'),
     ...common,
   })
   .strict();

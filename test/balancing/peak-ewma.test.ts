@@ -43,10 +43,17 @@ test('peak-ewma: prefers the endpoint with the lower cost', () => {
   const eps = equalEndpoints(clock, 2);
   const lb = new PeakEwmaBalancer<TestEndpoint>({ clock, random: new SeededRandom(13) });
   lb.update(eps);
-  const t = eps[0]!.load.begin();
-  clock.advance(200);
-  eps[0]!.load.observeRtt(t);
-  eps[0]!.load.end(t, false);
+  // A few samples each: one sample alone is never conclusive.
+  for (let k = 0; k < 3; k++) {
+    const t1 = eps[1]!.load.begin();
+    clock.advance(10);
+    eps[1]!.load.observeRtt(t1);
+    eps[1]!.load.end(t1, false);
+    const t = eps[0]!.load.begin();
+    clock.advance(200);
+    eps[0]!.load.observeRtt(t);
+    eps[0]!.load.end(t, false);
+  }
   for (let i = 0; i < 100; i++) assert.equal(lb.pick(), eps[1]);
 });
 

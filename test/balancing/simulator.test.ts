@@ -166,3 +166,14 @@ test('runSimulate: help, usage errors, scenario errors, table and JSON output', 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('simulator: closed loop with one client is sequential, warm-up latency applies to first answers, and rate xor clients is enforced', () => {
+  const base = { seed: 2, requests: 50, policies: ['round-robin'], groups: [{ name: 'g', count: 2, latency: 1, warmup: { latency: 40 } }] };
+  const r = simulate(parseScenario({ ...base, clients: 1 })).results[0]!;
+  assert.equal(r.ok, 50);
+  // Two warm-up answers (one per endpoint) of 40 ms and 48 of 1 ms, one at a time.
+  assert.equal(r.simulatedMs, 2 * 40 + 48 * 1);
+  assert.equal(r.latency.max, 40);
+  assert.throws(() => parseScenario({ ...base }), /exactly one of rate/);
+  assert.throws(() => parseScenario({ ...base, rate: 10, clients: 1 }), /exactly one of rate/);
+});

@@ -39,7 +39,7 @@ test('policy name aliases normalize to canonical names', () => {
 });
 
 test('defaults are filled per policy', () => {
-  assert.deepEqual(balancerWithDefault.parse(undefined), { policy: 'peak-ewma', defaultRtt: 30, decay: 10_000 });
+  assert.deepEqual(balancerWithDefault.parse(undefined), { policy: 'peak-ewma', defaultRtt: 30, decay: 10_000, noiseFloor: 1, noiseFactor: 1, probeAfter: 5000 });
   assert.deepEqual(balancerSchema.parse('least-request'), { policy: 'least-request', choiceCount: 2, activeRequestBias: 1 });
   assert.deepEqual(balancerSchema.parse({ policy: 'ring-hash', hashOn: { header: 'X-User' } }), {
     policy: 'ring-hash',
@@ -61,6 +61,9 @@ test('defaults are filled per policy', () => {
     policy: 'peak-ewma',
     defaultRtt: 5,
     decay: 1000,
+    noiseFloor: 1,
+    noiseFactor: 1,
+    probeAfter: 5000,
   });
 });
 

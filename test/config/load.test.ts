@@ -70,7 +70,7 @@ test('the example file is valid and defaults are filled in', async () => {
 
 test('a minimal config gets every default', () => {
   const config: Config = parseConfigText(MINIMAL);
-  assert.deepEqual(config.services[0]!.balancer, { policy: 'peak-ewma', defaultRtt: 30, decay: 10_000 });
+  assert.deepEqual(config.services[0]!.balancer, { policy: 'peak-ewma', defaultRtt: 30, decay: 10_000, noiseFloor: 1, noiseFactor: 1, probeAfter: 5000 });
   assert.deepEqual(config.listeners[0]!.routes, []);
   assert.equal(config.listeners[0]!.protocol, 'auto');
   assert.equal(config.services[0]!.protocol, 'http2');

@@ -65,6 +65,11 @@ const groupSchema = z
     failLatency: duration.default(1),
     /** Topology zone of the group's endpoints (with the scenario's `zone`: zone-aware balancing). */
     zone: z.string().min(1).optional(),
+    /**
+     * The first `requests` requests each endpoint serves take `latency` instead
+     * (a cold start: connection set-up, JIT, caches).
+     */
+    warmup: z.object({ requests: z.number().int().positive().default(1), latency: distributionSchema }).strict().optional(),
     /** Start outside the balancer's set (joins with an `add` event). */
     initiallyAbsent: z.boolean().default(false),
     events: z.array(eventSchema).default([]),
@@ -77,6 +82,9 @@ const balancerOptions = z
     activeRequestBias: z.number().finite().nonnegative().optional(),
     defaultRtt: duration.optional(),
     decay: duration.refine((d) => d > 0, 'must be > 0').optional(),
+    noiseFloor: duration.optional(),
+    noiseFactor: z.number().finite().nonnegative().optional(),
+    probeAfter: duration.refine((d) => d > 0, 'must be > 0').optional(),
     ringSize: z.number().int().positive().optional(),
     tableSize: z.number().int().positive().optional(),
     fallback: policyName.optional(),
@@ -98,8 +106,14 @@ export const scenarioSchema = z
     seed: z.number().int().default(1),
     /** Total requests (open loop: arrivals do not wait for responses). */
     requests: z.number().int().positive(),
-    /** Mean arrival rate, requests per second (Poisson arrivals). */
-    rate: z.number().finite().positive(),
+    /** Open loop: mean arrival rate, requests per second (Poisson arrivals). Either this or `clients`. */
+    rate: z.number().finite().positive().optional(),
+    /**
+     * Closed loop: this many clients, each sending its next request `thinkTime`
+     * after its previous one ended (1 = sequential traffic). Either this or `rate`.
+     */
+    clients: z.number().int().positive().optional(),
+    thinkTime: duration.default(0),
     /** Requests without a response by then fail (ms). */
     requestTimeout: duration.default(10_000),
     policies: z.array(policyName).min(1).optional(),
@@ -124,6 +138,13 @@ export const scenarioSchema = z
   })
   .strict()
   .superRefine((s, ctx) => {
+    if ((s.rate === undefined) === (s.clients === undefined)) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: 'set exactly one of rate (open loop) or clients (closed loop)',
+        path: [s.rate === undefined ? 'rate' : 'clients'],
+      });
+    }
     const seen = new Set<string>();
     s.groups.forEach((g, i) => {
       if (seen.has(g.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `duplicate group name "${g.name}"`, path: ['groups', i, 'name'] });
@@ -184,6 +205,9 @@ export function scenarioSpec(s: Scenario, policy: PolicyName): BalancerSpec {
   if (b.activeRequestBias !== undefined) spec.activeRequestBias = b.activeRequestBias;
   if (b.defaultRtt !== undefined) spec.defaultRtt = b.defaultRtt;
   if (b.decay !== undefined) spec.decay = b.decay;
+  if (b.noiseFloor !== undefined) spec.noiseFloor = b.noiseFloor;
+  if (b.noiseFactor !== undefined) spec.noiseFactor = b.noiseFactor;
+  if (b.probeAfter !== undefined) spec.probeAfter = b.probeAfter;
   if (b.ringSize !== undefined) spec.ringSize = b.ringSize;
   if (b.tableSize !== undefined) spec.tableSize = b.tableSize;
   if (b.fallback !== undefined) spec.fallback = b.fallback;

@@ -18,6 +18,8 @@ class SimEndpoint implements Balanceable {
   queueHead = -1;
   queueTail = -1;
   readonly forZones: readonly string[] = [];
+  /** Requests this endpoint has started serving (for the group's `warmup`). */
+  served = 0;
   constructor(
     readonly id: string,
     readonly weight: number,
@@ -40,6 +42,8 @@ export interface GroupResult {
   /** Latency percentiles of the group's successful requests (ms). */
   p50: number;
   p99: number;
+  /** Highest and lowest per-endpoint picks relative to an even split within the group (1 = even). */
+  spread: { max: number; min: number };
 }
 
 export interface PolicyResult {
@@ -55,7 +59,7 @@ export interface PolicyResult {
   /** End-to-end latency of successful requests (ms), from arrival at the proxy. */
   latency: { mean: number; p50: number; p99: number; p999: number; max: number };
   groups: GroupResult[];
-  /** Highest and lowest per-endpoint share of dispatches relative to an even split (1 = even). */
+  /** Highest and lowest per-endpoint share of dispatches relative to an even split within its group (1 = even). */
   endpointSpread: { max: number; min: number };
   /** Simulated duration (ms) and wall-clock run time (ms). */
   simulatedMs: number;
@@ -67,7 +71,10 @@ export interface SimulationResult {
   seed: number;
   endpoints: number;
   requests: number;
-  rate: number;
+  /** Open loop: mean arrival rate (requests/s); undefined in closed loop. */
+  rate: number | undefined;
+  /** Closed loop: clients each sending one request at a time; undefined in open loop. */
+  clients: number | undefined;
   results: PolicyResult[];
 }
 
@@ -246,6 +253,7 @@ class Run {
   readonly groupStart: number[] = [];
   readonly latencyDist: Distribution[] = [];
   readonly errorDist: Distribution[] = [];
+  readonly warmupDist: (Distribution | undefined)[] = [];
   readonly balancer: LoadBalancer<SimEndpoint>;
   readonly queue: FailfastQueue<Waiter>;
   readonly workload: SeededRandom;
@@ -280,6 +288,7 @@ class Run {
       this.groupStart.push(this.endpoints.length);
       this.latencyDist.push(makeDistribution(g.latency));
       this.errorDist.push(makeDistribution(g.errorLatency));
+      this.warmupDist.push(g.warmup !== undefined ? makeDistribution(g.warmup.latency) : undefined);
       for (let i = 0; i < g.count; i++) {
         const e = new SimEndpoint(`${g.name}-${i}`, g.weight, new EndpointLoad(this.clock, loadOptions), this.endpoints.length, gi, g.zone ?? '');
         e.inSet = !g.initiallyAbsent;
@@ -310,7 +319,9 @@ class Run {
   execute(): void {
     this.refreshSet();
     this.events.forEach((ev, i) => this.heap.push(ev.at, EV_SCENARIO, i));
-    this.heap.push(this.interArrival(), EV_ARRIVAL, 0);
+    const clients = this.s.clients;
+    if (clients === undefined) this.heap.push(this.interArrival(), EV_ARRIVAL, 0);
+    else for (let c = 0; c < clients && c < this.s.requests; c++) this.heap.push(0, EV_ARRIVAL, 0);
     const heap = this.heap;
     const clock = this.clock;
     while (heap.size > 0) {
@@ -342,12 +353,12 @@ class Run {
   }
 
   private interArrival(): number {
-    return (-Math.log(1 - this.workload.next()) * 1000) / this.s.rate;
+    return (-Math.log(1 - this.workload.next()) * 1000) / this.s.rate!;
   }
 
   private arrive(t: number): void {
     this.arrivals++;
-    if (this.arrivals < this.s.requests) this.heap.push(t + this.interArrival(), EV_ARRIVAL, 0);
+    if (this.s.clients === undefined && this.arrivals < this.s.requests) this.heap.push(t + this.interArrival(), EV_ARRIVAL, 0);
     const slot = this.req.alloc();
     this.req.arrival[slot] = t;
     this.req.flags[slot] = 0;
@@ -397,7 +408,10 @@ class Run {
     const g = e.group;
     let latency: number;
     let flags = F_SERVED;
-    if (this.s.groups[g]!.errorRate > 0 && this.workload.next() < this.s.groups[g]!.errorRate) {
+    const warmup = this.warmupDist[g];
+    if (warmup !== undefined && e.served++ < this.s.groups[g]!.warmup!.requests) {
+      latency = warmup.sample(this.workload);
+    } else if (this.s.groups[g]!.errorRate > 0 && this.workload.next() < this.s.groups[g]!.errorRate) {
       flags |= F_ERROR;
       latency = this.errorDist[g]!.sample(this.workload);
     } else {
@@ -442,6 +456,13 @@ class Run {
     // Requests refused or hung never occupied a service slot.
     if (flags & F_SERVED) this.freeSlot(e);
     req.release(slot);
+    this.clientNext();
+  }
+
+  /** Closed loop: the client whose request just ended sends its next one after the think time. */
+  private clientNext(): void {
+    if (this.s.clients === undefined || this.arrivals >= this.s.requests) return;
+    this.heap.push(this.clock.now() + this.s.thinkTime, EV_ARRIVAL, 0);
   }
 
   private freeSlot(e: SimEndpoint): void {
@@ -481,12 +502,14 @@ class Run {
     this.groupErrors[e.group]!++;
     req.flags[slot] = F_DONE;
     req.release(slot);
+    this.clientNext();
   }
 
   unplaced(slot: number): void {
     this.errorCount++;
     this.unplacedCount++;
     this.req.release(slot);
+    this.clientNext();
   }
 
   private scheduleFailfastTick(): void {
@@ -534,6 +557,21 @@ class Run {
     this.balancer.update(this.endpoints.filter((e) => e.inSet));
   }
 
+  private groupSpread(g: number): { max: number; min: number } {
+    const start = this.groupStart[g]!;
+    const end = this.groupStart[g + 1]!;
+    const even = this.groupPicks[g]! / (end - start);
+    if (even === 0) return { max: 0, min: 0 };
+    let max = 0;
+    let min = Number.POSITIVE_INFINITY;
+    for (let i = start; i < end; i++) {
+      const r = this.endpointPicks[i]! / even;
+      if (r > max) max = r;
+      if (r < min) min = r;
+    }
+    return { max, min };
+  }
+
   result(wallMs: number): PolicyResult {
     const n = this.okCount;
     const lat = this.latencies.subarray(0, n).sort();
@@ -574,6 +612,7 @@ class Run {
           errors: this.groupErrors[gi]!,
           p50: quantile(gl, 0.5),
           p99: quantile(gl, 0.99),
+          spread: this.groupSpread(gi),
         };
       }),
       endpointSpread: { max, min: Number.isFinite(min) ? min : 0 },
@@ -615,6 +654,7 @@ export function simulate(s: Scenario, options: SimulateOptions = {}): Simulation
     endpoints: s.groups.reduce((a, g) => a + g.count, 0),
     requests: s.requests,
     rate: s.rate,
+    clients: s.clients,
     results,
   };
 }
