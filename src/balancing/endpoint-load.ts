@@ -1,4 +1,5 @@
 import type { Clock } from './types.js';
+import type { OrcaState } from './orca-weight.js';
 
 export interface EndpointLoadOptions {
   /** RTT assumed before the first sample (ms). Default 30. */
@@ -39,6 +40,8 @@ const PENALTY_CAP_FACTOR = 30;
 export class EndpointLoad {
   /** Requests dispatched and not yet ended. */
   pending = 0;
+  /** What the endpoint reports about its own load (ORCA), when its service asks for reports; null otherwise. */
+  orca: OrcaState | null = null;
 
   private estimate: number;
   private stamp: number;

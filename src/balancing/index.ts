@@ -29,3 +29,5 @@ export {
   type HashOn,
   type PolicyName,
 } from './registry.js';
+export { OrcaState, ORCA_DEFAULTS, applyOrcaWeights, type OrcaSettings } from './orca-weight.js';
+export { decodeOrcaReport, newOrcaReport, parseOrcaHeader, parseOrcaJson, parseOrcaText, OrcaReportError, type OrcaReport } from './orca-report.js';

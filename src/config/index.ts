@@ -47,3 +47,4 @@ export { listenerTlsSchema, serviceTlsSchema, sniCertificateSchema, authorizatio
 export { byteSizeSchema, parseByteSize, processLimitsSchema, listenerLimitsSchema, BYTE_SIZE_HINT } from './limits-schema.js';
 export { forwardedSchema } from './forwarded-schema.js';
 export { Cidr, parseCidr, parseIp } from './cidr.js';
+export { orcaSchema, orcaCrossCheck, type OrcaConfig } from './orca-schema.js';

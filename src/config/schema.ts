@@ -22,6 +22,7 @@ import { discoverySchema } from './discovery-schema.js';
 import { authorizationSchema, identitySettingsSchema, listenerTlsSchema, serviceTlsSchema } from './security-schema.js';
 import { byteSizeSchema, listenerLimitsSchema, processLimitsSchema } from './limits-schema.js';
 import { forwardedSchema } from './forwarded-schema.js';
+import { orcaCrossCheck, orcaSchema } from './orca-schema.js';
 
 // ---------------------------------------------------------------------------
 // Building blocks
@@ -251,6 +252,7 @@ export const serviceObjectSchema = z
     /** Below this share (percent) of healthy endpoints, balance over all of them rather than overload the few. */
     panicThreshold: z.number().min(0).max(100).default(50),
     circuitBreakers: circuitBreakersSchema.default({}),
+    orca: orcaSchema.optional(),
   })
   .strict();
 
@@ -314,6 +316,8 @@ function crossCheck(raw: unknown, ctx: Ctx): void {
     if (first !== undefined) issue(ctx, ['services', i, 'name'], `duplicate service name "${s.name}" (also services[${first}])`);
     else serviceNames.set(s.name, i);
 
+    const orcaIssue = orcaCrossCheck(s);
+    if (orcaIssue !== undefined) issue(ctx, ['services', i, ...orcaIssue.path], orcaIssue.message);
     if (s.endpoints !== undefined && s.discovery !== undefined) {
       issue(ctx, ['services', i, 'discovery'], 'set either endpoints or discovery, not both');
     }

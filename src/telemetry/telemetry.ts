@@ -16,6 +16,7 @@ import type { AdminServer } from './admin-server.js';
 import { dashboardHtml } from './dashboard.js';
 import { registerFlowMetrics } from './flow-metrics.js';
 import { registerUpgradeMetrics } from './upgrade-metrics.js';
+import { registerOrcaMetrics } from './orca-metrics.js';
 import { registerLimitMetrics } from './limit-metrics.js';
 import { FAILED_GRPC, failureReason, NO_REASON, REASON_NAMES } from './failure-reason.js';
 import { bucketIndex, DURATION_BUCKETS, histogramSamples, ScrapeMetric, type Sample } from './prom.js';
@@ -501,6 +502,7 @@ export class Telemetry implements ExchangeObserver {
     ).register(reg);
     registerFlowMetrics(reg, () => this.proxy);
     registerUpgradeMetrics(reg);
+    registerOrcaMetrics(reg, () => this.proxy);
     registerLimitMetrics(reg, () => this.proxy);
     // Recorded when certificates are loaded or renewed; only the subtraction happens here.
     new ScrapeMetric('switchyard_certificate_expiry_seconds', 'Seconds until each certificate in use expires (negative once expired), by kind (listener, listener-sni, client-ca, service, service-ca, identity, issuer, trust-anchor) and name.', 'gauge', () =>
@@ -588,6 +590,7 @@ export class Telemetry implements ExchangeObserver {
           zone: e.zone === '' ? null : e.zone,
           source: e.sourceName === '' ? null : e.sourceName,
           terminating: e.terminating,
+          orca: e.load.orca === null ? null : { utilization: e.load.orca.utilization, weight: e.load.orca.weightNow(e.readySince) },
         };
       });
       let noEndpoint = 0;
@@ -659,6 +662,7 @@ export class Telemetry implements ExchangeObserver {
           zone: e.zone === '' ? null : e.zone,
           source: e.sourceName === '' ? null : e.sourceName,
           terminating: e.terminating,
+          orca: e.load.orca === null ? null : { utilization: e.load.orca.utilization, weight: e.load.orca.weightNow(e.readySince), reports: e.load.orca.reports },
         })),
       })),
     };
