@@ -1,4 +1,5 @@
 import type { Clock } from './types.js';
+import type { OrcaState } from './orca-weight.js';
 
 export interface EndpointLoadOptions {
   /** RTT assumed before the first sample (ms). Default 30. */
@@ -69,6 +70,14 @@ export class EndpointLoad {
   /** Failure penalty (ms) at `penaltyStamp`; decays towards zero with `decay`. 0 = none. */
   private penalty = 0;
   private penaltyStamp = 0;
+  /** What the endpoint reports about its own load (ORCA), when its service asks for reports; null otherwise. */
+  orca: OrcaState | null = null;
+
+  /** The endpoint's own utilization report (ORCA), 0–1; undefined without one. Zone-aware spill reads it. */
+  get utilization(): number | undefined {
+    const o = this.orca;
+    return o === null || o.reports === 0 ? undefined : o.utilization;
+  }
 
   private estimate: number;
   private stamp: number;

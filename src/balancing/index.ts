@@ -40,3 +40,5 @@ export {
   type ZoneMode,
   type Zoned,
 } from './zone-aware.js';
+export { OrcaState, ORCA_DEFAULTS, applyOrcaWeights, type OrcaSettings } from './orca-weight.js';
+export { decodeOrcaReport, newOrcaReport, parseOrcaHeader, parseOrcaJson, parseOrcaText, OrcaReportError, type OrcaReport } from './orca-report.js';

@@ -1,6 +1,7 @@
 import type { Balanceable, Clock, LoadBalancer } from './types.js';
 import { SLOW_START_REWEIGHT_MS, type SlowStart } from './slow-start.js';
 import { DeadlineHeap, effectiveWeights, eligible } from './util.js';
+import { applyOrcaWeights, type OrcaSettings } from './orca-weight.js';
 
 export interface WeightedRoundRobinOptions {
   clock: Clock;
@@ -18,6 +19,12 @@ export interface WeightedRoundRobinOptions {
  * ties go to the lower index. For 5,1,1 the period is A A A B A A C (longest
  * run 3 = ⌈5 / 2⌉); in general a run exceeds ⌈w / (W − w)⌉ by at most 2.
  * O(log n) per pick, allocation-free.
+ *
+ * When the service collects ORCA load reports (its endpoints' load records
+ * carry `orca`), the weights are those of gRFC A58 — qps / utilization from
+ * the reports, recomputed every `weightUpdatePeriod`, the mean for
+ * endpoints without one — in place of the configured weights (as gRPC and
+ * Envoy's client-side weighted round robin do); slow start still scales them.
  */
 export class WeightedRoundRobinBalancer<E extends Balanceable = Balanceable> implements LoadBalancer<E> {
   readonly name = 'weighted-round-robin';
@@ -28,6 +35,10 @@ export class WeightedRoundRobinBalancer<E extends Balanceable = Balanceable> imp
   private phase = new Float64Array(0);
   private count = new Float64Array(0);
   private validUntil = Number.POSITIVE_INFINITY;
+  /** The service's ORCA settings when its endpoints report load; null otherwise. */
+  private orca: OrcaSettings | null = null;
+  private orcaWeights = new Float64Array(0);
+  private orcaScratch = new Float64Array(0);
   private readonly clock: Clock;
   private readonly slowStart: SlowStart | undefined;
 
@@ -46,6 +57,17 @@ export class WeightedRoundRobinBalancer<E extends Balanceable = Balanceable> imp
     this.phase = new Float64Array(n);
     this.count = new Float64Array(n);
     for (let i = 0; i < n; i++) this.phase[i] = (i + 0.5) / n;
+    this.orca = null;
+    for (const e of list) {
+      if (e.load.orca !== null) {
+        this.orca = e.load.orca.settings;
+        break;
+      }
+    }
+    if (this.orca !== null) {
+      this.orcaWeights = new Float64Array(n);
+      this.orcaScratch = new Float64Array(n);
+    }
     this.reschedule(0);
   }
 
@@ -67,7 +89,18 @@ export class WeightedRoundRobinBalancer<E extends Balanceable = Balanceable> imp
   /** (Re)compute weights and restart every endpoint's deadline sequence at virtual time `vnow`. */
   private reschedule(vnow: number): void {
     const n = this.endpoints.length;
-    this.validUntil = effectiveWeights(this.endpoints, this.slowStart, this.clock.now(), SLOW_START_REWEIGHT_MS, this.weights);
+    const now = this.clock.now();
+    this.validUntil = effectiveWeights(this.endpoints, this.slowStart, now, SLOW_START_REWEIGHT_MS, this.weights);
+    if (this.orca !== null) {
+      const w = this.weights;
+      const ow = this.orcaWeights;
+      if (applyOrcaWeights(this.endpoints, n, now, ow, this.orcaScratch)) {
+        // Reported weights replace configured ones; the slow-start factor (effective / configured) still applies.
+        for (let i = 0; i < n; i++) w[i] = ow[i]! * (w[i]! / this.endpoints[i]!.weight);
+      }
+      const next = now + this.orca.weightUpdatePeriod;
+      if (next < this.validUntil) this.validUntil = next;
+    }
     for (let i = 0; i < n; i++) {
       this.base[i] = vnow;
       this.count[i] = 0;

@@ -25,6 +25,8 @@ export interface EndpointRow extends StatRow {
   connections: number;
   zone?: string | null;
   terminating?: boolean;
+  /** What the endpoint reports about its load (services with `orca`). */
+  orca?: { utilization: number; weight: number } | null;
 }
 
 import type { DiscoveryView as DiscoveryRow } from '../telemetry/cluster-merge-topology.js';
@@ -106,7 +108,8 @@ export function renderStat(st: StatsResponse, kind: string, name: string | undef
       data.push(s);
       for (const e of s.endpoints) {
         const share = e.share === null ? '-' : `${(e.share * 100).toFixed(0)}%`;
-        const state = (e.cause ? `${e.state}: ${e.cause}` : e.state) + (e.terminating ? ' (terminating)' : '') + (e.zone ? ` zone=${e.zone}` : '');
+        const state = (e.cause ? `${e.state}: ${e.cause}` : e.state) + (e.terminating ? ' (terminating)' : '') + (e.zone ? ` zone=${e.zone}` : '')
+          + (e.orca ? ` util=${e.orca.utilization.toFixed(2)} orca-weight=${e.orca.weight.toPrecision(3)}` : '');
         rows.push([...statCells(`  ${e.name}`, e), `${share} ${'#'.repeat(Math.round((e.share ?? 0) * 20))}`, state]);
       }
       if (s.unavailable) notes.push(`${s.name}: ${s.unavailable}`);

@@ -48,3 +48,4 @@ export { byteSizeSchema, parseByteSize, processLimitsSchema, listenerLimitsSchem
 export { forwardedSchema } from './forwarded-schema.js';
 export { Cidr, parseCidr, parseIp } from './cidr.js';
 export { zoneAwareSchema, zoneNameSchema, ZONE_MODES, type ZoneAwareConfig } from './zone-schema.js';
+export { orcaSchema, orcaCrossCheck, type OrcaConfig } from './orca-schema.js';

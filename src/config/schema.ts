@@ -23,6 +23,7 @@ import { authorizationSchema, identitySettingsSchema, listenerTlsSchema, service
 import { byteSizeSchema, listenerLimitsSchema, processLimitsSchema } from './limits-schema.js';
 import { forwardedSchema } from './forwarded-schema.js';
 import { zoneAwareSchema, zoneNameSchema } from './zone-schema.js';
+import { orcaCrossCheck, orcaSchema } from './orca-schema.js';
 
 // ---------------------------------------------------------------------------
 // Building blocks
@@ -256,6 +257,7 @@ export const serviceObjectSchema = z
     circuitBreakers: circuitBreakersSchema.default({}),
     /** Prefer endpoints in the proxy's zone while they have room (docs/zones.md). */
     zoneAware: zoneAwareSchema.default({}),
+    orca: orcaSchema.optional(),
   })
   .strict();
 
@@ -321,6 +323,8 @@ function crossCheck(raw: unknown, ctx: Ctx): void {
     if (first !== undefined) issue(ctx, ['services', i, 'name'], `duplicate service name "${s.name}" (also services[${first}])`);
     else serviceNames.set(s.name, i);
 
+    const orcaIssue = orcaCrossCheck(s);
+    if (orcaIssue !== undefined) issue(ctx, ['services', i, ...orcaIssue.path], orcaIssue.message);
     if (s.endpoints !== undefined && s.discovery !== undefined) {
       issue(ctx, ['services', i, 'discovery'], 'set either endpoints or discovery, not both');
     }

@@ -12,6 +12,7 @@ import type { PolicyProvider, ServiceGuard } from './policy-hooks.js';
 import { sameValue } from './reconfigure-rules.js';
 import { ClientTls } from '../security/client-tls.js';
 import { serviceBalancer, updateBalancer, zoneTrafficOf, type ZoneTraffic } from './zone-picker.js';
+import { OrcaService } from './orca-service.js';
 import type { IdentitySource } from '../security/identity-source.js';
 
 /** A request waiting for an endpoint of a service (the failfast queue's waiter). */
@@ -117,6 +118,8 @@ export class ServiceRuntime implements EndpointOwner {
   zoneTraffic: ZoneTraffic | undefined;
   /** A slot for telemetry's per-service record. */
   telemetry: unknown = undefined;
+  /** Load reports from the endpoints (`orca`), or null: the data path reads it once per response. */
+  orca: OrcaService | null = null;
 
   private readonly events: EndpointEvents | undefined;
   /** TLS to the endpoints (`tls`), shared by every pool of the service. */
@@ -142,6 +145,7 @@ export class ServiceRuntime implements EndpointOwner {
     this.loadOptions = endpointLoadOptions(spec);
     [this.hashHeader, this.hashOnSource] = hashSourceOf(spec);
     this.guards = deps.policies?.serviceGuards(this) ?? [];
+    this.orca = OrcaService.of(config, this.endpoints, deps.clock, deps.random);
     // Addresses listed in the configuration are members at once (no I/O);
     // hostnames there, files, DNS and Kubernetes arrive through the source.
     const initial = staticEndpoints(config.endpoints);
@@ -191,6 +195,7 @@ export class ServiceRuntime implements EndpointOwner {
       old.close();
     }
     if (has('healthCheck') || has('outlierDetection')) this.replaceGuards(has('outlierDetection'));
+    if (has('orca')) this.orca = OrcaService.reconfigure(this.orca, next, this.endpoints, this.deps.clock, this.deps.random);
     if (this.source === undefined) {
       if (has('endpoints')) {
         const n = this.apply(staticEndpoints(next.endpoints), false);
@@ -229,6 +234,7 @@ export class ServiceRuntime implements EndpointOwner {
     this.started = true;
     for (const ep of this.endpoints) ep.pool.start();
     for (const g of this.guards) g.start();
+    this.orca?.start();
     this.startSource();
   }
 
@@ -332,6 +338,7 @@ export class ServiceRuntime implements EndpointOwner {
     this.endpoints.push(ep);
     this.byId.set(ep.id, ep);
     for (const g of this.guards) g.add(ep);
+    this.orca?.add(ep);
     for (const l of this.setListeners) l.added(ep);
     if (this.started) ep.pool.start();
   }
@@ -346,6 +353,7 @@ export class ServiceRuntime implements EndpointOwner {
     ep.state = EndpointState.REMOVED;
     ep.removedAt = this.deps.clock.now();
     for (const g of this.guards) g.remove(ep);
+    this.orca?.remove(ep);
     this.draining.add(ep);
     ep.pool.close(true);
     if (this.drainTimer === undefined) {
@@ -471,6 +479,7 @@ export class ServiceRuntime implements EndpointOwner {
     this.source?.stop();
     this.tls?.close();
     for (const g of this.guards) g.stop();
+    this.orca?.stop();
     for (const ep of this.endpoints) {
       ep.state = EndpointState.REMOVED;
       ep.pool.close(graceful);

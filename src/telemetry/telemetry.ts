@@ -16,6 +16,7 @@ import type { AdminServer } from './admin-server.js';
 import { dashboardHtml } from './dashboard.js';
 import { registerFlowMetrics } from './flow-metrics.js';
 import { registerUpgradeMetrics } from './upgrade-metrics.js';
+import { registerOrcaMetrics } from './orca-metrics.js';
 import { registerLimitMetrics } from './limit-metrics.js';
 import { registerZoneMetrics } from './zone-metrics.js';
 import { FAILED_GRPC, failureReason, NO_REASON, REASON_NAMES } from './failure-reason.js';
@@ -506,6 +507,7 @@ export class Telemetry implements ExchangeObserver {
     ).register(reg);
     registerFlowMetrics(reg, () => this.proxy);
     registerUpgradeMetrics(reg);
+    registerOrcaMetrics(reg, () => this.proxy);
     registerLimitMetrics(reg, () => this.proxy);
     registerZoneMetrics(reg, () => this.proxy);
     // Recorded when certificates are loaded or renewed; only the subtraction happens here.
@@ -594,6 +596,7 @@ export class Telemetry implements ExchangeObserver {
           zone: e.zone === '' ? null : e.zone,
           source: e.sourceName === '' ? null : e.sourceName,
           terminating: e.terminating,
+          orca: e.load.orca === null ? null : { utilization: e.load.orca.utilization, weight: e.load.orca.weightNow(e.readySince) },
         };
       });
       let noEndpoint = 0;
@@ -665,6 +668,7 @@ export class Telemetry implements ExchangeObserver {
           zone: e.zone === '' ? null : e.zone,
           source: e.sourceName === '' ? null : e.sourceName,
           terminating: e.terminating,
+          orca: e.load.orca === null ? null : { utilization: e.load.orca.utilization, weight: e.load.orca.weightNow(e.readySince), reports: e.load.orca.reports },
         })),
       })),
     };

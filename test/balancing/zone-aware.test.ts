@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import {
   DEFAULT_ZONE_AWARE, EndpointLoad, ManualClock, PeakEwmaBalancer, RoundRobinBalancer, SeededRandom,
   ZoneAwareBalancer, localEndpoints, spillFraction, zoneLoad, type Clock, type ZoneAwareOptions, type Zoned,
+  OrcaState, ORCA_DEFAULTS, newOrcaReport,
 } from '../../src/balancing/index.js';
 import { parseScenarioYaml } from '../../src/balancing/simulation/scenario.js';
 import { simulate } from '../../src/balancing/simulation/simulator.js';
@@ -187,4 +188,23 @@ test('simulator, zone a saturated: requests spill to zones b and c and latency s
   const pinned = simulate({ ...s, zoneAware: { ...s.zoneAware, endpointCapacity: 1e6 } }, { policies: ['peak-ewma'] }).results[0]!;
   assert.equal(pinned.groups.find((g) => g.name === 'zone-a')!.share, 1);
   assert.ok(pinned.latency.p99 > 10 * zoned.latency.p99, `p99 pinned ${pinned.latency.p99} vs spilling ${zoned.latency.p99}`);
+});
+
+test('an endpoint\'s ORCA report is the utilization the spill decision reads', () => {
+  const clock = new ManualClock();
+  const loads = [new EndpointLoad(clock), new EndpointLoad(clock)];
+  // Without reports: load from requests in flight only.
+  assert.equal(loads[0]!.utilization, undefined);
+  assert.equal(zoneLoad(loads, 10), 0);
+  for (const l of loads) {
+    l.orca = new OrcaState(ORCA_DEFAULTS, clock);
+    const r = newOrcaReport();
+    r.cpuUtilization = 0.9;
+    r.rpsFractional = 100;
+    l.orca.record(r);
+  }
+  assert.equal(loads[0]!.utilization, 0.9);
+  // Every local endpoint reports 0.9: the zone is at 90% though the proxy has nothing in flight.
+  assert.equal(zoneLoad(loads, 10), 0.9);
+  assert.ok(spillFraction(zoneLoad(loads, 10), DEFAULT_ZONE_AWARE.spillThreshold) > 0);
 });

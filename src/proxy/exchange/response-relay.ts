@@ -107,6 +107,7 @@ export abstract class RelayingExchange extends Exchange {
   private upstreamHeaders(h: readonly string[], endStream: boolean): void {
     if (this.idle !== null) this.idle.touch();
     attemptFirstByte(this);
+    if (this.service.orca !== null && this.service.orca.inband) this.service.orca.observe(this.endpoint, h);
     const status = h[0] === ':status' ? statusOf(h[1]!) : 0;
     if (status < 200 && status > 0) {
       this.downHeaders(h, false);
@@ -143,6 +144,7 @@ export abstract class RelayingExchange extends Exchange {
 
   private upstreamTrailers(t: readonly string[]): void {
     if (this.isGrpc) this.grpcStatus = grpcStatusOf(t);
+    if (this.service.orca !== null && this.service.orca.inband) this.service.orca.observe(this.endpoint, t);
     const held = this.held;
     if (held !== null) {
       // retryAttempt() drops the held response when it retries.
