@@ -2,8 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { parseScenarioYaml, ScenarioError, type Scenario } from '../balancing/simulation/scenario.js';
 import { simulate, type PolicyResult, type SimulationResult } from '../balancing/simulation/simulator.js';
 import { normalizePolicyName, POLICY_NAMES, type PolicyName } from '../balancing/registry.js';
+import { parseRecording, RecordingError, type Recording } from '../balancing/simulation/replay-recording.js';
+import { planReplay, ReplayError, runReplay, type ReplayPlan, type ReplayResult } from '../balancing/simulation/replay.js';
+import type { LoopMode } from '../balancing/simulation/replay-load.js';
 
 const USAGE = `Usage: switchyard simulate SCENARIO.yaml [--policies a,b,c] [--seed N] [--json]
+       switchyard simulate --replay RECORDING [--service S] [--loop open|closed] [--policies a,b,c] [--seed N] [--json]
 
 Replays a load scenario (endpoints with latency distributions, error rates,
 failures) through the balancing policies and reports, per policy, the share of
@@ -14,6 +18,12 @@ Options:
                    ${POLICY_NAMES.join(', ')})
   --seed N         override the scenario's random seed
   --json           print the results as JSON
+  --replay FILE    replay a recording of \`switchyard tap --record\` instead of a scenario:
+                   each endpoint's recorded latencies and failures, the recorded arrivals,
+                   the live shares beside the simulated ones of the policy that served it
+  --service S      with --replay: the recorded service to replay (default: the busiest)
+  --loop MODE      with --replay: open (arrivals at the recorded times) or closed (the
+                   recorded concurrency); default: what the recording shows
   -h, --help       show this help
 
 Exit codes: 0 ok, 1 scenario error, 2 usage error.
@@ -24,6 +34,9 @@ interface Args {
   policies?: PolicyName[];
   seed?: number;
   json: boolean;
+  replay?: boolean;
+  service?: string;
+  loop?: LoopMode;
 }
 
 class UsageError extends Error {}
@@ -33,6 +46,9 @@ function parseArgs(args: string[]): Args | 'help' {
   let policies: PolicyName[] | undefined;
   let seed: number | undefined;
   let json = false;
+  let replay = false;
+  let service: string | undefined;
+  let loop: LoopMode | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const eq = a.indexOf('=');
@@ -51,6 +67,20 @@ function parseArgs(args: string[]): Args | 'help' {
       case '--json':
         json = true;
         break;
+      case '--replay':
+        if (file !== undefined) throw new UsageError(`unexpected argument ${a}`);
+        file = value();
+        replay = true;
+        break;
+      case '--service':
+        service = value();
+        break;
+      case '--loop': {
+        const v = value();
+        if (v !== 'open' && v !== 'closed') throw new UsageError(`--loop must be open or closed, got "${v}"`);
+        loop = v;
+        break;
+      }
       case '--policies': {
         policies = [];
         for (const name of value().split(',')) {
@@ -76,7 +106,14 @@ function parseArgs(args: string[]): Args | 'help' {
     }
   }
   if (file === undefined) throw new UsageError('missing SCENARIO.yaml');
-  return { file, json, ...(policies ? { policies } : {}), ...(seed !== undefined ? { seed } : {}) };
+  if (!replay && (service !== undefined || loop !== undefined)) throw new UsageError('--service and --loop go with --replay');
+  return {
+    file,
+    json,
+    ...(policies ? { policies } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    ...(replay ? { replay, ...(service !== undefined ? { service } : {}), ...(loop !== undefined ? { loop } : {}) } : {}),
+  };
 }
 
 function ms(x: number): string {
@@ -143,6 +180,7 @@ export async function runSimulate(args: string[], out: NodeJS.WritableStream, er
     out.write(USAGE);
     return 0;
   }
+  if (parsed.replay === true) return await runReplayCli(parsed, out, err);
   let text: string;
   try {
     text = await readFile(parsed.file, 'utf8');
@@ -165,5 +203,92 @@ export async function runSimulate(args: string[], out: NodeJS.WritableStream, er
     ...(parsed.seed !== undefined ? { seed: parsed.seed } : {}),
   });
   out.write(parsed.json ? `${JSON.stringify(result, null, 2)}\n` : formatTable(result, scenario));
+  return 0;
+}
+
+/**
+ * Replay table: one row per policy with each endpoint's share, then p50 / p99
+ * and failures; the policy that served the recording is marked `*` and
+ * followed by a `live` row with the recorded shares.
+ */
+export function formatReplayTable(r: ReplayResult): string {
+  const { plan, simulation } = r;
+  const header = ['policy', ...plan.endpoints.map((e) => e.id), 'p50', 'p99', 'failures'];
+  const rows: string[][] = [];
+  for (const p of simulation.results) {
+    const live = p.policy === plan.livePolicy;
+    rows.push([
+      live ? `${p.policy} *` : p.policy,
+      ...p.groups.map((g) => pct(g.share)),
+      ms(p.latency.p50),
+      ms(p.latency.p99),
+      `${p.errors} (${pct(p.errorRate)})`,
+    ]);
+    if (live) {
+      rows.push([
+        '  live',
+        ...plan.endpoints.map((e) => pct(e.share)),
+        ms(plan.live.p50),
+        ms(plan.live.p99),
+        `${plan.live.failures} (${pct(plan.live.failures / plan.live.requests)})`,
+      ]);
+    }
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const l = plan.load;
+  const load = l.mode === 'closed'
+    ? `closed loop: ${l.clients} client${l.clients === 1 ? '' : 's'}, think ${ms(l.thinkMs)} (${l.reason})`
+    : `open loop at the recorded arrival times, ${l.rate.toFixed(0)}/s (${l.reason})`;
+  const endpoints = plan.endpoints.map((e) => `  ${e.id}: live ${e.requests} requests, p50 ${ms(e.p50)}, p99 ${ms(e.p99)}, ${e.failures} failed${e.pooled ? ' (no recorded request: samples the whole service)' : ''}`);
+  const lines = [
+    `replay of ${plan.service}: ${plan.endpoints.length} endpoints, ${plan.live.requests} requests, seed ${simulation.seed}`,
+    load,
+    ...endpoints,
+  ];
+  if (plan.excluded > 0) lines.push(`${plan.excluded} recorded requests left out (no endpoint picked, or an endpoint outside the recorded set)`);
+  lines.push(
+    plan.livePolicy === null
+      ? 'the recording does not say which policy served it'
+      : `* served the recording (${plan.livePolicy}); "live" shows the recorded shares, p50/p99 and failures`,
+    'endpoint columns: share of requests sent to the endpoint; p50/p99: latency of successful requests',
+    '',
+    line(header),
+    ...rows.map(line),
+    '',
+  );
+  return lines.join('\n');
+}
+
+/** `switchyard simulate --replay FILE`. */
+async function runReplayCli(a: Args, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  let rec: Recording;
+  try {
+    rec = parseRecording(await readFile(a.file, 'utf8'));
+  } catch (e) {
+    err.write(`simulate: ${a.file}: ${(e as Error).message}\n`);
+    if (e instanceof RecordingError || (e as NodeJS.ErrnoException).code !== undefined) return 1;
+    throw e;
+  }
+  if (rec.end === undefined) err.write(`simulate: ${a.file}: no end line (the recording was cut short); replaying what it has\n`);
+  else if (rec.end.dropped > 0) err.write(`simulate: ${a.file}: the tap dropped ${rec.end.dropped} events while recording: the replay under-counts the traffic\n`);
+  let plan: ReplayPlan;
+  try {
+    plan = planReplay(rec, { ...(a.service !== undefined ? { service: a.service } : {}), ...(a.loop !== undefined ? { loop: a.loop } : {}), ...(a.seed !== undefined ? { seed: a.seed } : {}) });
+  } catch (e) {
+    if (e instanceof ReplayError) {
+      err.write(`simulate: ${a.file}: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  const result = runReplay(plan, a.policies, a.seed);
+  if (a.json) {
+    const { scenario: _s, arrivals: _a, distributions: _d, ...planView } = plan;
+    out.write(`${JSON.stringify({ ...planView, results: result.simulation.results }, null, 2)}\n`);
+  } else {
+    out.write(formatReplayTable(result));
+  }
   return 0;
 }

@@ -3,12 +3,14 @@ import { parseArgs, stringFlag, UsageError, type ParsedArgs } from './args.js';
 import { adminBase } from './stat.js';
 import { SseReader } from '../telemetry/sse-reader.js';
 import type { TapEvent } from '../telemetry/tap.js';
+import { runTapRecord } from './tap-record.js';
 
 export const TAP_USAGE = `Usage:
   switchyard tap [--admin HOST:PORT] [--service S] [--route R] [--listener L] [--method M]
                  [--path PREFIX] [--status N|5xx] [--grpc-status N] [--endpoint HOST:PORT]
                  [--classification success|failure|cancelled|refused] [--reason R]
                  [--rate N] [--max N] [--json]
+  switchyard tap --record FILE [--duration 60s] [--admin HOST:PORT] [--service S]
 
 Streams a summary of every finished request matching the filters from a
 running proxy's admin server (/api/v1/tap), one line each (client=… is the
@@ -18,6 +20,8 @@ sends at most --rate events per second (default 100) and reports what it
 dropped. --reason selects failures by reason (no-endpoint, timeout,
 queue-timeout, connect-failed, upstream-5xx, …), shown as reason=… on each
 failed request. --max exits after N events; --json prints the raw events.
+--record writes every request for --duration (default 60s) with the
+service's endpoints and policy to FILE, for \`switchyard simulate --replay FILE\`.
 Exit codes: 0 done, 1 admin server unreachable, 2 usage error.`;
 
 /** What the CLI prints of a tap event (the admin server streams TapEvent). */
@@ -56,6 +60,7 @@ export async function runTap(args: string[], out: NodeJS.WritableStream, err: No
       out.write(`${TAP_USAGE}\n`);
       return 0;
     }
+    if (p.flags.has('record')) return await runTapRecord(p, out, err);
     for (const [flag, param] of FILTERS) {
       const v = stringFlag(p, flag);
       if (v !== undefined) q.set(param, v);

@@ -17,6 +17,8 @@ export interface TapEvent {
   /** -1 when unknown (not gRPC, or no status was seen). */
   grpcStatus: number;
   latencyMs: number;
+  /** Epoch ms (µs precision) when the request reached the proxy: arrival order and concurrency for `tap --record`. */
+  startMs: number;
   attempts: number;
   /** SWY_ERR_* code of the proxy's own error answer, or ''. */
   errorCode: string;

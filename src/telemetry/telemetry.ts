@@ -274,6 +274,7 @@ export class Telemetry implements ExchangeObserver {
       status: ex.status,
       grpcStatus: ex.grpcStatus,
       latencyMs: Math.round(latencyMs * 1000) / 1000,
+      startMs: Math.round((performance.timeOrigin + ex.startedAt) * 1000) / 1000,
       attempts: ex.attempts,
       errorCode: ex.errorCode,
       classification: OUTCOME_NAMES[outcome]!,

@@ -83,6 +83,10 @@ export interface SimulateOptions {
   seed?: number;
   /** Called after each policy finishes. */
   onPolicyDone?: (r: PolicyResult) => void;
+  /** Open loop at these arrival times (ms, ascending; one per request) instead of Poisson arrivals at `rate` (a replayed recording). */
+  arrivals?: ArrayLike<number>;
+  /** Per group: latency (and error latency) samplers replacing the scenario's specs (a replay's empirical distributions). */
+  distributions?: readonly ({ latency: Distribution; error?: Distribution } | undefined)[];
 }
 
 // Event kinds.
@@ -272,7 +276,13 @@ class Run {
   arrivals = 0;
   failfastTickPending = false;
 
-  constructor(readonly s: Scenario, readonly policy: PolicyName, seed: number) {
+  constructor(
+    readonly s: Scenario,
+    readonly policy: PolicyName,
+    seed: number,
+    readonly arrivalTimes?: ArrayLike<number>,
+    distributions?: SimulateOptions['distributions'],
+  ) {
     this.workload = new SeededRandom(seed);
     const spec = scenarioSpec(s, policy);
     const deps = { clock: this.clock, random: new SeededRandom((seed ^ 0x5bd1e995) >>> 0) };
@@ -286,8 +296,9 @@ class Run {
     const loadOptions = endpointLoadOptions(spec);
     s.groups.forEach((g, gi) => {
       this.groupStart.push(this.endpoints.length);
-      this.latencyDist.push(makeDistribution(g.latency));
-      this.errorDist.push(makeDistribution(g.errorLatency));
+      const d = distributions?.[gi];
+      this.latencyDist.push(d?.latency ?? makeDistribution(g.latency));
+      this.errorDist.push(d?.error ?? makeDistribution(g.errorLatency));
       this.warmupDist.push(g.warmup !== undefined ? makeDistribution(g.warmup.latency) : undefined);
       for (let i = 0; i < g.count; i++) {
         const e = new SimEndpoint(`${g.name}-${i}`, g.weight, new EndpointLoad(this.clock, loadOptions), this.endpoints.length, gi, g.zone ?? '');
@@ -320,7 +331,9 @@ class Run {
     this.refreshSet();
     this.events.forEach((ev, i) => this.heap.push(ev.at, EV_SCENARIO, i));
     const clients = this.s.clients;
-    if (clients === undefined) this.heap.push(this.interArrival(), EV_ARRIVAL, 0);
+    if (this.arrivalTimes !== undefined) {
+      if (this.arrivalTimes.length > 0) this.heap.push(this.arrivalTimes[0]!, EV_ARRIVAL, 0);
+    } else if (clients === undefined) this.heap.push(this.interArrival(), EV_ARRIVAL, 0);
     else for (let c = 0; c < clients && c < this.s.requests; c++) this.heap.push(0, EV_ARRIVAL, 0);
     const heap = this.heap;
     const clock = this.clock;
@@ -358,7 +371,9 @@ class Run {
 
   private arrive(t: number): void {
     this.arrivals++;
-    if (this.s.clients === undefined && this.arrivals < this.s.requests) this.heap.push(t + this.interArrival(), EV_ARRIVAL, 0);
+    if (this.arrivalTimes !== undefined) {
+      if (this.arrivals < this.arrivalTimes.length) this.heap.push(this.arrivalTimes[this.arrivals]!, EV_ARRIVAL, 0);
+    } else if (this.s.clients === undefined && this.arrivals < this.s.requests) this.heap.push(t + this.interArrival(), EV_ARRIVAL, 0);
     const slot = this.req.alloc();
     this.req.arrival[slot] = t;
     this.req.flags[slot] = 0;
@@ -461,7 +476,7 @@ class Run {
 
   /** Closed loop: the client whose request just ended sends its next one after the think time. */
   private clientNext(): void {
-    if (this.s.clients === undefined || this.arrivals >= this.s.requests) return;
+    if (this.s.clients === undefined || this.arrivalTimes !== undefined || this.arrivals >= this.s.requests) return;
     this.heap.push(this.clock.now() + this.s.thinkTime, EV_ARRIVAL, 0);
   }
 
@@ -641,7 +656,7 @@ export function simulate(s: Scenario, options: SimulateOptions = {}): Simulation
   const seed = options.seed ?? s.seed;
   const results: PolicyResult[] = [];
   for (const p of policies) {
-    const run = new Run(s, p, seed);
+    const run = new Run(s, p, seed, options.arrivals, options.distributions);
     const t0 = performance.now();
     run.execute();
     const r = run.result(performance.now() - t0);
