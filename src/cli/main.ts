@@ -36,11 +36,11 @@ Commands:
   run        run the proxy (--config FILE, or --listen/--to quick mode)
   check      validate a configuration file
   reload     make a running proxy read its configuration file again
-  simulate   compare balancing policies on a simulated scenario
+  simulate   compare balancing policies on a scenario, or on traffic recorded with tap --record
   demo       per-connection vs per-request balancing, with three local gRPC replicas
   stat       success rate, RPS and latency per service, endpoint, route (from the admin server)
   top        live table of the busiest gRPC methods or paths
-  tap        stream a summary of every request matching filters
+  tap        stream a summary of every request matching filters (--record FILE: for simulate --replay)
   diagnose   tell whether any HTTP/2 target balances per connection or per request
   identity   make a trust anchor and issuer (init), workload certificates (issue)
 
