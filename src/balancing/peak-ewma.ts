@@ -70,6 +70,12 @@ function orcaFactor(l: EndpointLoad, other: EndpointLoad, now: number): number {
  * endpoint's weight relative to the mean ŵ (pending / ŵ). Between weighted
  * equals the first (weight-drawn) candidate wins instead of the least
  * recently picked one, so that shares follow weights at low load.
+ *
+ * ORCA: when both candidates report a fresh utilization u, each is weighed
+ * by f = 1 + u — latency and deviation × f in steps 1 and 3, pending × f in
+ * step 2, and between equals a draw with probability ∝ 1 / f instead of the
+ * least recently picked (a strict rule would starve the busier one, and with
+ * it its in-band reports). Equal reports leave every comparison unchanged.
  */
 export class PeakEwmaBalancer<E extends Balanceable = Balanceable> implements LoadBalancer<E> {
   readonly name = 'peak-ewma';
