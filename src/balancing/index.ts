@@ -42,3 +42,4 @@ export {
 } from './zone-aware.js';
 export { OrcaState, ORCA_DEFAULTS, applyOrcaWeights, type OrcaSettings } from './orca-weight.js';
 export { decodeOrcaReport, newOrcaReport, parseOrcaHeader, parseOrcaJson, parseOrcaText, OrcaReportError, type OrcaReport } from './orca-report.js';
+export { PickDecision, DecisionCandidate, RULES, decisionJson, decisionSummary, formatDecision, type DecisionJson, type ZoneChoice } from './decision.js';

@@ -1,6 +1,7 @@
 import type { Balanceable, Clock, LoadBalancer, RandomSource } from './types.js';
 import type { EndpointLoad } from './endpoint-load.js';
 import { SLOW_START_REWEIGHT_MS, type SlowStart } from './slow-start.js';
+import { explainSingle, RULES, type PickDecision } from './decision.js';
 import { allWeightsEqual, DeadlineHeap, effectiveWeights, eligible, randInt } from './util.js';
 
 export interface LeastRequestOptions {
@@ -59,22 +60,27 @@ export class LeastRequestBalancer<E extends Balanceable = Balanceable> implement
     this.reweight(0);
   }
 
-  pick(): E | undefined {
+  pick(_hashKey?: string, explain?: PickDecision): E | undefined {
     const n = this.endpoints.length;
     if (n === 0) return undefined;
-    if (n === 1) return this.endpoints[0];
+    if (n === 1) {
+      if (explain !== undefined) explainSingle(explain, this.name, RULES.only, this.endpoints[0]!, Number.NaN);
+      return this.endpoints[0];
+    }
     if (this.validUntil !== Number.POSITIVE_INFINITY && this.clock.now() >= this.validUntil) this.reweight(this.heap.size > 0 ? this.heap.deadline[this.heap.top()]! : 0);
-    return this.weighted ? this.pickWeighted() : this.pickChoices(n);
+    return this.weighted ? this.pickWeighted(explain) : this.pickChoices(n, explain);
   }
 
-  private pickChoices(n: number): E | undefined {
+  private pickChoices(n: number, explain: PickDecision | undefined): E | undefined {
     const loads = this.loads;
     const random = this.random;
     if (this.choiceCount === 2 || n === 2) {
       const i = randInt(random, n);
       let j = randInt(random, n - 1);
       if (j >= i) j++;
-      return this.endpoints[loads[j]!.pending < loads[i]!.pending ? j : i];
+      const k = loads[j]!.pending < loads[i]!.pending ? j : i;
+      if (explain !== undefined) this.explainChoices(explain, i, j, -1, k);
+      return this.endpoints[k];
     }
     // Partial Fisher-Yates over a persistent permutation: distinct draws, no allocation.
     const perm = this.perm;
@@ -92,10 +98,25 @@ export class LeastRequestBalancer<E extends Balanceable = Balanceable> implement
         best = idx;
       }
     }
+    // The candidates drawn are perm[0..c).
+    if (explain !== undefined) this.explainChoices(explain, -1, -1, c, best);
     return this.endpoints[best];
   }
 
-  private pickWeighted(): E | undefined {
+  /** Records the candidates compared: i and j, or perm[0..c) when c >= 0. */
+  private explainChoices(d: PickDecision, i: number, j: number, c: number, chosen: number): void {
+    d.policy = this.name;
+    d.rule = RULES.fewerInFlight;
+    const m = c >= 0 ? c : 2;
+    for (let k = 0; k < m; k++) {
+      const idx = c >= 0 ? this.perm[k]! : k === 0 ? i : j;
+      const x = d.add(this.endpoints[idx]!);
+      x.cost = x.pending;
+      if (idx === chosen) d.chosen = d.count - 1;
+    }
+  }
+
+  private pickWeighted(explain?: PickDecision): E | undefined {
     const heap = this.heap;
     const i = heap.top();
     const vnow = heap.deadline[i]!;
@@ -103,6 +124,10 @@ export class LeastRequestBalancer<E extends Balanceable = Balanceable> implement
     const bias = this.bias;
     const divisor = bias === 1 ? active : bias === 0 ? 1 : Math.pow(active, bias);
     heap.replaceTopDeadline(vnow + divisor / this.weights[i]!);
+    if (explain !== undefined) {
+      explainSingle(explain, this.name, RULES.leastRequestWeighted, this.endpoints[i]!, this.weights[i]!);
+      explain.candidates[explain.chosen]!.cost = divisor / this.weights[i]!;
+    }
     return this.endpoints[i];
   }
 

@@ -1,6 +1,7 @@
 import type { Balanceable, LoadBalancer } from './types.js';
 import { hashString } from './hash.js';
 import { eligible } from './util.js';
+import { explainHash, type PickDecision } from './decision.js';
 
 export interface MaglevOptions {
   /** Lookup table size; must be prime. Default 65537. */
@@ -86,10 +87,12 @@ export class MaglevBalancer<E extends Balanceable = Balanceable> implements Load
     }
   }
 
-  pick(hashKey?: string): E | undefined {
-    if (hashKey === undefined) return this.fallback.pick();
+  pick(hashKey?: string, explain?: PickDecision): E | undefined {
+    if (hashKey === undefined) return this.fallback.pick(undefined, explain);
     if (this.endpoints.length === 0) return undefined;
-    return this.endpoints[this.table[hashString(hashKey) % this.size]!];
+    const e = this.endpoints[this.table[hashString(hashKey) % this.size]!]!;
+    if (explain !== undefined) explainHash(explain, this.name, hashKey, e);
+    return e;
   }
 
   /** Number of table slots owned by each endpoint (by position in the id-sorted list). For tests and diagnostics. */

@@ -45,6 +45,8 @@ export class OrcaState {
   eps = 0;
   /** Reports read (in-band and out-of-band; usable or not). */
   reports = 0;
+  /** Clock time of the last report. */
+  reportedAt = 0;
   /** Reports that could not be read. */
   malformed = 0;
   /** Weight from the last usable report (before blackout and expiry are applied). */
@@ -61,6 +63,7 @@ export class OrcaState {
   /** Takes a decoded report into account. */
   record(r: OrcaReport): void {
     this.reports++;
+    this.reportedAt = this.clock.now();
     let utilization = r.applicationUtilization > 0 ? r.applicationUtilization : r.cpuUtilization;
     const qps = r.rpsFractional > 0 ? r.rpsFractional : r.rps;
     this.utilization = utilization;
@@ -90,6 +93,18 @@ export class OrcaState {
     const since = readySince > this.nonEmptySince ? readySince : this.nonEmptySince;
     if (s.blackoutPeriod > 0 && now - since < s.blackoutPeriod) return 0;
     return this.weight;
+  }
+
+  /**
+   * The last reported utilization, capped at 1, while it is fresh (younger
+   * than `weightExpirationPeriod`); -1 when there is none. 0 counts as none:
+   * proto3 cannot tell "idle" from "not reported", and a backend sending only
+   * named metrics would otherwise look idle.
+   */
+  utilizationAt(now: number): number {
+    const u = this.utilization;
+    if (!(u > 0) || now - this.reportedAt >= this.settings.weightExpirationPeriod) return -1;
+    return u < 1 ? u : 1;
   }
 
   /** weightAt the clock's current time (telemetry). */

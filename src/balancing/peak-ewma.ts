@@ -1,6 +1,7 @@
 import type { Balanceable, Clock, LoadBalancer, RandomSource } from './types.js';
 import type { EndpointLoad } from './endpoint-load.js';
 import { SLOW_START_REWEIGHT_MS, type SlowStart } from './slow-start.js';
+import { explainSingle, RULES, type PickDecision } from './decision.js';
 import { allWeightsEqual, effectiveWeights, eligible, prefixSums, randInt, searchPrefix } from './util.js';
 
 export interface PeakEwmaOptions {
@@ -18,6 +19,24 @@ export interface PeakEwmaOptions {
 export const DEFAULT_NOISE_FLOOR_MS = 1;
 export const DEFAULT_NOISE_FACTOR = 1;
 export const DEFAULT_PROBE_AFTER_MS = 5_000;
+
+const WHY_FEWER = 0;
+const WHY_LEAST_RECENT = 1;
+const WHY_WEIGHTED = 2;
+const WHY_COST = 3;
+const WHY_UTILIZATION = 4;
+const WHY = [RULES.nearEqualFewer, RULES.nearEqualLeastRecent, RULES.nearEqualWeighted, RULES.latencyCost, RULES.nearEqualUtilization];
+
+/**
+ * 1 + the endpoint's reported utilization when both it and `other` have a
+ * fresh one (ORCA), else 0 (compare latencies alone: one endpoint's report
+ * says nothing about an endpoint that does not report).
+ */
+function orcaFactor(l: EndpointLoad, other: EndpointLoad, now: number): number {
+  const u = l.orca!.utilizationAt(now);
+  if (u < 0 || other.orca!.utilizationAt(now) < 0) return 0;
+  return 1 + u;
+}
 
 /**
  * Peak-EWMA with power of two choices (the default policy; after Finagle /
@@ -51,6 +70,12 @@ export const DEFAULT_PROBE_AFTER_MS = 5_000;
  * endpoint's weight relative to the mean ŵ (pending / ŵ). Between weighted
  * equals the first (weight-drawn) candidate wins instead of the least
  * recently picked one, so that shares follow weights at low load.
+ *
+ * ORCA: when both candidates report a fresh utilization u, each is weighed
+ * by f = 1 + u — latency and deviation × f in steps 1 and 3, pending × f in
+ * step 2, and between equals a draw with probability ∝ 1 / f instead of the
+ * least recently picked (a strict rule would starve the busier one, and with
+ * it its in-band reports). Equal reports leave every comparison unchanged.
  */
 export class PeakEwmaBalancer<E extends Balanceable = Balanceable> implements LoadBalancer<E> {
   readonly name = 'peak-ewma';
@@ -74,6 +99,8 @@ export class PeakEwmaBalancer<E extends Balanceable = Balanceable> implements Lo
   private readonly factor: number;
   /** 1 / probeAfter (0 when probing is off). */
   private readonly invProbe: number;
+  /** The rule behind the last comparison (an index into WHY), read only by explained picks. */
+  private why = 0;
 
   constructor(options: PeakEwmaOptions) {
     this.clock = options.clock;
@@ -114,9 +141,12 @@ export class PeakEwmaBalancer<E extends Balanceable = Balanceable> implements Lo
     this.reweight();
   }
 
-  pick(): E | undefined {
+  pick(_hashKey?: string, explain?: PickDecision): E | undefined {
     const n = this.endpoints.length;
-    if (n < 2) return n === 1 ? this.endpoints[0] : undefined;
+    if (n < 2) {
+      if (n === 1 && explain !== undefined) explainSingle(explain, this.name, RULES.only, this.endpoints[0]!, Number.NaN);
+      return n === 1 ? this.endpoints[0] : undefined;
+    }
     const random = this.random;
     const now = this.clock.now();
     if (now >= this.validUntil) this.reweight();
@@ -139,6 +169,7 @@ export class PeakEwmaBalancer<E extends Balanceable = Balanceable> implements Lo
       }
     }
     const k = this.choose(i, j, now);
+    if (explain !== undefined) this.explain(explain, i, j, k, now);
     this.pickedAt[k] = now;
     this.pickedSeq[k] = ++this.seq;
     return this.endpoints[k];
@@ -152,25 +183,80 @@ export class PeakEwmaBalancer<E extends Balanceable = Balanceable> implements Lo
     const mj = lj.rttMean;
     const pi = li.penaltyAt(now);
     const pj = lj.penaltyAt(now);
-    const ri = pi > mi ? pi : mi;
-    const rj = pj > mj ? pj : mj;
+    let ri = pi > mi ? pi : mi;
+    let rj = pj > mj ? pj : mj;
+    let di = li.rttDeviation;
+    let dj = lj.rttDeviation;
+    // Both report their utilization (ORCA): every comparison below weighs each by f = 1 + utilization.
+    let fi = 1;
+    let fj = 1;
+    if (li.orca !== null && lj.orca !== null) {
+      const f = orcaFactor(li, lj, now);
+      if (f !== 0) {
+        fi = f;
+        fj = orcaFactor(lj, li, now);
+        ri *= fi;
+        di *= fi;
+        rj *= fj;
+        dj *= fj;
+      }
+    }
     const qi = this.uniform ? li.pending : li.pending * this.invRel[i]!;
     const qj = this.uniform ? lj.pending : lj.pending * this.invRel[j]!;
     if (pi <= mi && pj <= mj) {
       const stale = (ri * (now - this.pickedAt[i]!) + rj * (now - this.pickedAt[j]!)) * this.invProbe;
-      const band = this.floor + this.factor * (li.rttDeviation + lj.rttDeviation + stale);
+      const band = this.floor + this.factor * (di + dj + stale);
       const diff = ri - rj;
       // An endpoint never measured is as good as any until its first answer (its pending count still limits it).
       if ((diff <= band && -diff <= band) || li.rttSamples === 0 || lj.rttSamples === 0) {
-        if (qi !== qj) return qj < qi ? j : i;
-        if (!this.uniform) return i;
+        const wi = qi * fi;
+        const wj = qj * fj;
+        if (wi !== wj) {
+          this.why = WHY_FEWER;
+          return wj < wi ? j : i;
+        }
+        if (!this.uniform) {
+          this.why = WHY_WEIGHTED;
+          return i;
+        }
+        if (fi !== fj) {
+          // Different utilization reports: shares in proportion to 1 / f (a strict rule would starve the busier one, and with it its reports).
+          this.why = WHY_UTILIZATION;
+          return this.random.next() * (fi + fj) < fi ? j : i;
+        }
+        this.why = WHY_LEAST_RECENT;
         return this.pickedSeq[j]! < this.pickedSeq[i]! ? j : i;
       }
     }
+    this.why = WHY_COST;
+    return this.cost(j, rj, qj) < this.cost(i, ri, qi) ? j : i;
+  }
+
+  /** Latency cost: max(r, noiseFloor) × (pending + 1) / (usual pending + 1), pending counts scaled by relative weight. */
+  private cost(i: number, r: number, q: number): number {
     const floor = this.floor;
-    const ci = ((ri > floor ? ri : floor) * (qi + 1)) / (li.pendingMean * (this.uniform ? 1 : this.invRel[i]!) + 1);
-    const cj = ((rj > floor ? rj : floor) * (qj + 1)) / (lj.pendingMean * (this.uniform ? 1 : this.invRel[j]!) + 1);
-    return cj < ci ? j : i;
+    return ((r > floor ? r : floor) * (q + 1)) / (this.loads[i]!.pendingMean * (this.uniform ? 1 : this.invRel[i]!) + 1);
+  }
+
+  /** Records candidates i and j (k picked) with their cost inputs. Off the hot path: only explained picks come here. */
+  private explain(d: PickDecision, i: number, j: number, k: number, now: number): void {
+    d.policy = this.name;
+    d.rule = WHY[this.why]!;
+    for (const x of [i, j]) {
+      const l = this.loads[x]!;
+      const c = d.add(this.endpoints[x]!);
+      const p = l.penaltyAt(now);
+      let r = p > l.rttMean ? p : l.rttMean;
+      const other = this.loads[x === i ? j : i]!;
+      if (l.orca !== null && other.orca !== null) {
+        const f = orcaFactor(l, other, now);
+        if (f !== 0) r *= f;
+      }
+      c.latencyMs = p > l.rttMean ? p : l.rttMean;
+      c.weight = this.weights[x]!;
+      c.cost = this.cost(x, r, this.uniform ? l.pending : l.pending * this.invRel[x]!);
+      if (x === k) d.chosen = d.count - 1;
+    }
   }
 
   private reweight(): void {

@@ -1,5 +1,6 @@
 import type { Balanceable, Clock, LoadBalancer, RandomSource } from './types.js';
 import { SLOW_START_REWEIGHT_MS, type SlowStart } from './slow-start.js';
+import { explainSingle, RULES, type PickDecision } from './decision.js';
 import { allWeightsEqual, effectiveWeights, eligible, prefixSums, randInt, searchPrefix } from './util.js';
 
 export interface RandomOptions {
@@ -39,12 +40,13 @@ export class RandomBalancer<E extends Balanceable = Balanceable> implements Load
     this.reweight();
   }
 
-  pick(): E | undefined {
+  pick(_hashKey?: string, explain?: PickDecision): E | undefined {
     const n = this.endpoints.length;
     if (n === 0) return undefined;
     if (this.validUntil !== Number.POSITIVE_INFINITY && this.clock.now() >= this.validUntil) this.reweight();
-    if (this.uniform) return this.endpoints[randInt(this.random, n)];
-    return this.endpoints[searchPrefix(this.prefix, n, this.random.next() * this.total)];
+    const i = this.uniform ? randInt(this.random, n) : searchPrefix(this.prefix, n, this.random.next() * this.total);
+    if (explain !== undefined) explainSingle(explain, this.name, n === 1 ? RULES.only : this.uniform ? RULES.random : RULES.randomWeighted, this.endpoints[i]!, this.weights[i]!);
+    return this.endpoints[i];
   }
 
   private reweight(): void {

@@ -1,6 +1,7 @@
 import type { Balanceable, LoadBalancer } from './types.js';
 import { hashString } from './hash.js';
 import { eligible } from './util.js';
+import { explainHash, type PickDecision } from './decision.js';
 
 export interface RingHashOptions {
   /** Minimum ring entries in total; the actual size lies between ringSize and 2 × ringSize (each endpoint gets ≥ 1). Default 4096, at most 8,388,608. */
@@ -86,8 +87,8 @@ export class RingHashBalancer<E extends Balanceable = Balanceable> implements Lo
     }
   }
 
-  pick(hashKey?: string): E | undefined {
-    if (hashKey === undefined) return this.fallback.pick();
+  pick(hashKey?: string, explain?: PickDecision): E | undefined {
+    if (hashKey === undefined) return this.fallback.pick(undefined, explain);
     const points = this.points;
     const m = points.length;
     if (m === 0) return undefined;
@@ -99,6 +100,8 @@ export class RingHashBalancer<E extends Balanceable = Balanceable> implements Lo
       if (points[mid]! < h) lo = mid + 1;
       else hi = mid;
     }
-    return this.endpoints[this.owners[lo === m ? 0 : lo]!];
+    const e = this.endpoints[this.owners[lo === m ? 0 : lo]!]!;
+    if (explain !== undefined) explainHash(explain, this.name, hashKey, e);
+    return e;
   }
 }

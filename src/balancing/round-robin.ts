@@ -1,5 +1,6 @@
 import type { Balanceable, LoadBalancer, RandomSource } from './types.js';
 import { eligible, randInt } from './util.js';
+import { explainSingle, RULES, type PickDecision } from './decision.js';
 
 export interface RoundRobinOptions {
   /** Used once per update to choose the starting position, so that many proxies do not march in lock-step. Omit to start at 0. */
@@ -28,12 +29,13 @@ export class RoundRobinBalancer<E extends Balanceable = Balanceable> implements 
     else this.next = this.next % list.length;
   }
 
-  pick(): E | undefined {
+  pick(_hashKey?: string, explain?: PickDecision): E | undefined {
     const list = this.endpoints;
     const n = list.length;
     if (n === 0) return undefined;
     const i = this.next;
     this.next = i + 1 === n ? 0 : i + 1;
+    if (explain !== undefined) explainSingle(explain, this.name, n === 1 ? RULES.only : RULES.roundRobin, list[i]!, Number.NaN);
     return list[i];
   }
 }

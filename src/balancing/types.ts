@@ -4,6 +4,7 @@
  * shared load record that the proxy updates as requests start and end.
  */
 import type { EndpointLoad } from './endpoint-load.js';
+import type { PickDecision } from './decision.js';
 
 /** Monotonic milliseconds (performance.now() in production, a virtual clock in tests and the simulator). */
 export interface Clock {
@@ -35,6 +36,11 @@ export interface Balanceable {
 export interface LoadBalancer<E extends Balanceable = Balanceable> {
   readonly name: string;
   update(endpoints: readonly E[]): void;
-  /** The chosen endpoint, or undefined when none can take the request. `hashKey` feeds hash policies. */
-  pick(hashKey?: string): E | undefined;
+  /**
+   * The chosen endpoint, or undefined when none can take the request. `hashKey` feeds hash policies.
+   * `explain`, passed only while somebody wants to see decisions: the policy
+   * records the candidates it compared, their cost inputs and the rule that
+   * won (decision.ts). Without it a pick does no extra work.
+   */
+  pick(hashKey?: string, explain?: PickDecision): E | undefined;
 }

@@ -2,6 +2,7 @@ import type { Balanceable, Clock, LoadBalancer } from './types.js';
 import { SLOW_START_REWEIGHT_MS, type SlowStart } from './slow-start.js';
 import { DeadlineHeap, effectiveWeights, eligible } from './util.js';
 import { applyOrcaWeights, type OrcaSettings } from './orca-weight.js';
+import { explainSingle, RULES, type PickDecision } from './decision.js';
 
 export interface WeightedRoundRobinOptions {
   clock: Clock;
@@ -35,6 +36,8 @@ export class WeightedRoundRobinBalancer<E extends Balanceable = Balanceable> imp
   private phase = new Float64Array(0);
   private count = new Float64Array(0);
   private validUntil = Number.POSITIVE_INFINITY;
+  /** The weights in force come from ORCA reports (for explained picks). */
+  private orcaApplied = false;
   /** The service's ORCA settings when its endpoints report load; null otherwise. */
   private orca: OrcaSettings | null = null;
   private orcaWeights = new Float64Array(0);
@@ -71,10 +74,13 @@ export class WeightedRoundRobinBalancer<E extends Balanceable = Balanceable> imp
     this.reschedule(0);
   }
 
-  pick(): E | undefined {
+  pick(_hashKey?: string, explain?: PickDecision): E | undefined {
     const n = this.endpoints.length;
     if (n === 0) return undefined;
-    if (n === 1) return this.endpoints[0];
+    if (n === 1) {
+      if (explain !== undefined) explainSingle(explain, this.name, RULES.only, this.endpoints[0]!, Number.NaN);
+      return this.endpoints[0];
+    }
     if (this.validUntil !== Number.POSITIVE_INFINITY && this.clock.now() >= this.validUntil) {
       this.reschedule(this.heap.deadline[this.heap.top()]!);
     }
@@ -83,6 +89,7 @@ export class WeightedRoundRobinBalancer<E extends Balanceable = Balanceable> imp
     const k = this.count[i]! + 1;
     this.count[i] = k;
     heap.replaceTopDeadline(this.base[i]! + (k + this.phase[i]!) / this.weights[i]!);
+    if (explain !== undefined) explainSingle(explain, this.name, this.orcaApplied ? RULES.weightedRoundRobinOrca : RULES.weightedRoundRobin, this.endpoints[i]!, this.weights[i]!);
     return this.endpoints[i];
   }
 
@@ -91,10 +98,12 @@ export class WeightedRoundRobinBalancer<E extends Balanceable = Balanceable> imp
     const n = this.endpoints.length;
     const now = this.clock.now();
     this.validUntil = effectiveWeights(this.endpoints, this.slowStart, now, SLOW_START_REWEIGHT_MS, this.weights);
+    this.orcaApplied = false;
     if (this.orca !== null) {
       const w = this.weights;
       const ow = this.orcaWeights;
       if (applyOrcaWeights(this.endpoints, n, now, ow, this.orcaScratch)) {
+        this.orcaApplied = true;
         // Reported weights replace configured ones; the slow-start factor (effective / configured) still applies.
         for (let i = 0; i < n; i++) w[i] = ow[i]! * (w[i]! / this.endpoints[i]!.weight);
       }

@@ -7,6 +7,7 @@
  * records; the proxy and the simulator wire it in the same way.
  */
 import type { Balanceable, LoadBalancer, RandomSource } from './types.js';
+import type { PickDecision } from './decision.js';
 
 /** What the zone logic reads of an endpoint, besides what every policy reads. */
 export interface Zoned extends Balanceable {
@@ -154,15 +155,29 @@ export class ZoneAwareBalancer<E extends Zoned> implements LoadBalancer<E> {
     return spillFraction(zoneLoad(this.localLoads, this.options.endpointCapacity), this.options.spillThreshold);
   }
 
-  pick(hashKey?: string): E | undefined {
-    if (!this.active || hashKey !== undefined) return this.all.pick(hashKey);
+  pick(hashKey?: string, explain?: PickDecision): E | undefined {
+    if (!this.active || hashKey !== undefined) return this.all.pick(hashKey, explain);
     const o = this.options;
-    const s = spillFraction(zoneLoad(this.localLoads, o.endpointCapacity), o.spillThreshold);
+    const load = zoneLoad(this.localLoads, o.endpointCapacity);
+    const s = spillFraction(load, o.spillThreshold);
+    if (explain !== undefined) {
+      explain.zoneLoad = load;
+      explain.zoneThreshold = o.spillThreshold;
+      explain.spill = s;
+    }
     if (s > 0 && (s >= 1 || this.random.next() < s)) {
       this.spills++;
-      return this.all.pick();
+      if (explain !== undefined) explain.zone = 'spill';
+      return this.all.pick(undefined, explain);
     }
+    if (explain !== undefined) explain.zone = 'local';
     // The local policy finds nothing (every local endpoint at weight 0 under slow start): never strand the request.
-    return this.local.pick() ?? this.all.pick();
+    const e = this.local.pick(undefined, explain);
+    if (e !== undefined) return e;
+    if (explain !== undefined) {
+      explain.zone = 'local-empty';
+      explain.clearCandidates();
+    }
+    return this.all.pick(undefined, explain);
   }
 }

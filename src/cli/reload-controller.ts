@@ -54,6 +54,7 @@ const RESTART_ONLY: readonly { key: string; get(c: Config): unknown }[] = [
   { key: 'identity', get: (c) => c.identity },
   { key: 'admin', get: (c) => c.admin },
   { key: 'log.accessLog', get: (c) => c.log.accessLog },
+  { key: 'log.accessLogDecisions', get: (c) => c.log.accessLogDecisions },
   // Process-wide admission (connection count, memory budget) is set up once with the proxy.
   { key: 'limits', get: (c) => c.limits },
 ];
@@ -141,7 +142,7 @@ export class ReloadController {
     }
     const running = proxy.config;
     const needsRestart = RESTART_ONLY.filter((r) => !sameValue(r.get(running), r.get(next))).map((r) => r.key);
-    const effective: Config = { ...next, identity: running.identity, admin: running.admin, limits: running.limits, log: { ...next.log, accessLog: running.log.accessLog } };
+    const effective: Config = { ...next, identity: running.identity, admin: running.admin, limits: running.limits, log: { ...next.log, accessLog: running.log.accessLog, accessLogDecisions: running.log.accessLogDecisions } };
     let changes: ReloadSummary;
     try {
       changes = await proxy.reconfigure(effective);

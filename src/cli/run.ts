@@ -164,7 +164,7 @@ async function runStarted(p: ReturnType<typeof parseArgs>, err: NodeJS.WritableS
   if (workers > 1 && isPrimaryProcess()) return runPrimary({ config, workers, log, err, pidFile: stringFlag(p, 'pid-file'), bindFailure: (e) => bindFailure(e, undefined, stringFlag(p, 'config')) });
   // Request telemetry feeds the admin server (metrics, stats, tap, dashboard) and the access log;
   // with neither, the proxy runs without an observer.
-  const telemetry = config.admin.enabled || config.log.accessLog ? new Telemetry({ accessLog: config.log.accessLog }) : undefined;
+  const telemetry = config.admin.enabled || config.log.accessLog ? new Telemetry({ accessLog: config.log.accessLog, accessLogDecisions: config.log.accessLogDecisions }) : undefined;
   // Health changes and ejections are rare and worth a log line each (Linkerd logs them too).
   const policies = createPolicies({
     healthChanged: (service, endpoint, healthy, detail) =>

@@ -4,12 +4,13 @@ import { adminBase } from './stat.js';
 import { SseReader } from '../telemetry/sse-reader.js';
 import type { TapEvent } from '../telemetry/tap.js';
 import { runTapRecord } from './tap-record.js';
+import { formatDecision } from '../balancing/index.js';
 
 export const TAP_USAGE = `Usage:
   switchyard tap [--admin HOST:PORT] [--service S] [--route R] [--listener L] [--method M]
                  [--path PREFIX] [--status N|5xx] [--grpc-status N] [--endpoint HOST:PORT]
                  [--classification success|failure|cancelled|refused] [--reason R]
-                 [--rate N] [--max N] [--json]
+                 [--rate N] [--max N] [--json] [--decisions]
   switchyard tap --record FILE [--duration 60s] [--admin HOST:PORT] [--service S]
 
 Streams a summary of every finished request matching the filters from a
@@ -22,6 +23,11 @@ queue-timeout, connect-failed, upstream-5xx, …), shown as reason=… on each
 failed request. --max exits after N events; --json prints the raw events.
 --record writes every request for --duration (default 60s) with the
 service's endpoints and policy to FILE, for \`switchyard simulate --replay FILE\`.
+--decisions adds why the balancer picked each endpoint, on a line of its own
+under the request: the rule that won, then each candidate compared with its
+cost inputs (lat=mean±deviation, q=in flight, w=weight, util=ORCA
+utilization, zone), the picked one marked *; with --json, a \`decision\`
+field. The proxy records decisions only while such a subscriber is connected.
 Exit codes: 0 done, 1 admin server unreachable, 2 usage error.`;
 
 /** What the CLI prints of a tap event (the admin server streams TapEvent). */
@@ -44,6 +50,12 @@ export function formatTap(e: TapLine): string {
   return parts.join(' ');
 }
 
+/** `--decisions`: the request line, then the balancing decision indented under it. */
+export function formatTapWithDecision(e: TapLine & Pick<TapEvent, 'decision'>): string {
+  const line = formatTap(e);
+  return e.decision === undefined ? `${line}\n    why: (no decision recorded)` : `${line}\n    why: ${formatDecision(e.decision)}`;
+}
+
 const FILTERS: [flag: string, param: string][] = [
   ['service', 'service'], ['route', 'route'], ['listener', 'listener'], ['method', 'method'], ['path', 'path'],
   ['status', 'status'], ['grpc-status', 'grpcStatus'], ['endpoint', 'endpoint'], ['rate', 'rate'],
@@ -55,7 +67,7 @@ export async function runTap(args: string[], out: NodeJS.WritableStream, err: No
   let max = Infinity;
   const q = new URLSearchParams();
   try {
-    p = parseArgs(args, ['help', 'json']);
+    p = parseArgs(args, ['help', 'json', 'decisions']);
     if (p.flags.has('help')) {
       out.write(`${TAP_USAGE}\n`);
       return 0;
@@ -75,6 +87,8 @@ export async function runTap(args: string[], out: NodeJS.WritableStream, err: No
     return 2;
   }
   const json = p.flags.has('json');
+  const decisions = p.flags.has('decisions');
+  if (decisions) q.set('decisions', '1');
   const url = `${adminBase(p)}/api/v1/tap?${q.toString()}`;
   return await new Promise<number>((resolve) => {
     let seen = 0;
@@ -95,7 +109,7 @@ export async function runTap(args: string[], out: NodeJS.WritableStream, err: No
             err.write(`(${d.dropped} events dropped by the rate limit)\n`);
             continue;
           }
-          out.write(`${json ? data : formatTap(JSON.parse(data) as TapLine)}\n`);
+          out.write(`${json ? data : decisions ? formatTapWithDecision(JSON.parse(data) as TapLine & Pick<TapEvent, 'decision'>) : formatTap(JSON.parse(data) as TapLine)}\n`);
           if (++seen >= max) {
             req.destroy();
             resolve(0);

@@ -65,6 +65,7 @@ export const logSchema = z
   .object({
     level: z.enum(LOG_LEVELS).default('info'),
     accessLog: z.boolean().default(false),
+    accessLogDecisions: z.boolean().default(false),
   })
   .strict();
 

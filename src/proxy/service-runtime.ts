@@ -2,6 +2,7 @@ import {
   FailfastQueue, endpointLoadOptions, type BalancerSpec, type Clock, type LoadBalancer, type RandomSource,
 } from '../balancing/index.js';
 import type { ServiceConfig } from '../config/index.js';
+import type { PickDecision } from '../balancing/decision.js';
 import { formatAddress } from '../config/index.js';
 import { createSource, staticEndpoints, type DiscoveredEndpoint, type DiscoveryOptions, type DiscoverySource, type DiscoveryStatus } from '../discovery/index.js';
 import type { Http2Options } from '../http2/index.js';
@@ -377,6 +378,9 @@ export class ServiceRuntime implements EndpointOwner {
     }
   }
 
+  /** Set by telemetry while somebody wants to see balancing decisions: then requests carry a PickDecision (decision.ts). */
+  recordDecisions = false;
+
   /** The hash key of a request for hash policies, or undefined. */
   hashKey(headers: readonly string[], clientAddress: string | undefined): string | undefined {
     if (this.hashOnSource) return clientAddress;
@@ -390,10 +394,18 @@ export class ServiceRuntime implements EndpointOwner {
    * An endpoint for a request, avoiding `avoid` (the endpoint of a failed
    * attempt) when another is pickable. Undefined when none is pickable.
    */
-  pick(hashKey: string | undefined, avoid: Endpoint | null): Endpoint | undefined {
-    let ep = this.balancer.pick(hashKey);
+  pick(hashKey: string | undefined, avoid: Endpoint | null, explain?: PickDecision): Endpoint | undefined {
+    if (explain !== undefined) {
+      explain.reset();
+      explain.panic = this.panicMode;
+    }
+    let ep = this.balancer.pick(hashKey, explain);
     if (ep !== undefined && ep === avoid && this.pickableCount > 1) {
-      for (let i = 0; i < 3 && ep === avoid; i++) ep = this.balancer.pick(undefined);
+      for (let i = 0; i < 3 && ep === avoid; i++) {
+        explain?.clearCandidates();
+        ep = this.balancer.pick(undefined, explain);
+      }
+      if (explain !== undefined && ep !== avoid) explain.avoided = avoid.id;
     }
     if (ep !== undefined) this.zoneTraffic?.record(ep.zone);
     return ep;

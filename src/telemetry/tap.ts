@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import type { DecisionJson } from '../balancing/index.js';
 
 /** The summary of one finished request, as the tap streams it. */
 export interface TapEvent {
@@ -31,6 +32,8 @@ export interface TapEvent {
   upgrade?: string;
   /** With --workers: the worker process that served it. */
   worker?: number;
+  /** Why the balancer picked the endpoint; only for subscribers that asked for decisions. */
+  decision?: DecisionJson;
 }
 
 /** What a subscriber asked for (every field optional). */
@@ -52,6 +55,8 @@ export interface TapFilter {
   reason?: string;
   /** With --workers: the worker's index. */
   worker?: number;
+  /** Also send each request's balancing decision (`decisions=1`). Not a filter: while any subscriber asks, the services record decisions. */
+  decisions?: boolean;
 }
 
 export function filterFromQuery(q: URLSearchParams): TapFilter {
@@ -73,6 +78,8 @@ export function filterFromQuery(q: URLSearchParams): TapFilter {
   if (g !== undefined) f.grpcStatus = Number(g);
   const w = s('worker');
   if (w !== undefined) f.worker = Number(w);
+  const d = s('decisions');
+  if (d === '1' || d === 'true') f.decisions = true;
   return f;
 }
 
@@ -103,6 +110,12 @@ export function matches(f: TapFilter, e: TapEvent): boolean {
   return true;
 }
 
+function withoutDecision(e: TapEvent): TapEvent {
+  const { decision, ...rest } = e;
+  void decision;
+  return rest;
+}
+
 /** One Server-Sent Events subscriber with its filter and rate limit. */
 class Subscriber {
   private windowStart = 0;
@@ -130,7 +143,7 @@ class Subscriber {
     }
     this.sentInWindow++;
     this.sent++;
-    this.res.write(`data: ${JSON.stringify(e)}\n\n`);
+    this.res.write(`data: ${JSON.stringify(e.decision !== undefined && this.filter.decisions !== true ? withoutDecision(e) : e)}\n\n`);
   }
 
   /** Reports drops since the last report (and keeps idle connections alive). */
@@ -181,6 +194,11 @@ export class TapHub {
   active = false;
   /** Called when a subscriber comes or goes (worker mode: the primary tells the workers what to send). */
   onSubscribersChanged: (() => void) | undefined;
+  /** True while a subscriber (here or, in worker mode, at the primary) asked for balancing decisions. */
+  decisions = false;
+  /** Called when `decisions` changes (telemetry switches the services' decision records on or off). */
+  onDecisionsChanged: (() => void) | undefined;
+  private relayedDecisions = false;
 
   get subscriberCount(): number {
     return this.subscribers.size;
@@ -205,6 +223,16 @@ export class TapHub {
   relay(filters: TapFilter[], maxPerSecond: number, send: (e: TapEvent) => void): void {
     this.relayed = filters.length === 0 ? undefined : new Relay(filters, maxPerSecond, send);
     this.active = this.subscribers.size > 0 || this.relayed !== undefined;
+    this.relayedDecisions = filters.some((f) => f.decisions === true);
+    this.updateDecisions();
+  }
+
+  private updateDecisions(): void {
+    let want = this.relayedDecisions;
+    for (const s of this.subscribers) if (s.filter.decisions === true) want = true;
+    if (want === this.decisions) return;
+    this.decisions = want;
+    this.onDecisionsChanged?.();
   }
 
   publish(e: TapEvent): void {
@@ -228,6 +256,7 @@ export class TapHub {
     this.subscribers.add(s);
     this.active = true;
     this.onSubscribersChanged?.();
+    this.updateDecisions();
     if (this.timer === undefined) {
       this.timer = setInterval(() => {
         for (const x of this.subscribers) x.tick();
@@ -238,6 +267,7 @@ export class TapHub {
       if (!this.subscribers.delete(s)) return;
       this.active = this.subscribers.size > 0 || this.relayed !== undefined;
       this.onSubscribersChanged?.();
+      this.updateDecisions();
       if (!this.active && this.timer !== undefined) {
         clearInterval(this.timer);
         this.timer = undefined;
@@ -252,6 +282,8 @@ export class TapHub {
     this.subscribers.clear();
     this.relayed = undefined;
     this.active = false;
+    this.relayedDecisions = false;
+    this.updateDecisions();
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
   }

@@ -22,11 +22,14 @@ import { registerZoneMetrics } from './zone-metrics.js';
 import { FAILED_GRPC, failureReason, NO_REASON, REASON_NAMES } from './failure-reason.js';
 import { bucketIndex, DURATION_BUCKETS, histogramSamples, ScrapeMetric, type Sample } from './prom.js';
 import { TapHub, type TapEvent } from './tap.js';
+import { decisionJson, type DecisionJson } from '../balancing/index.js';
 import { Outcome, OUTCOME_NAMES, reasonRecord, WindowStats, type WindowSnapshot } from './window-stats.js';
 
 export interface TelemetryOptions {
   /** One JSON line per finished request (pino, asynchronous). A logger, or true for stdout. */
   accessLog?: boolean | pino.Logger;
+  /** Add each request's balancing decision to its access log line (`log.accessLogDecisions`). */
+  accessLogDecisions?: boolean;
   /** Add x-request-id to upstream requests without one (default: on). */
   requestIds?: boolean;
   /** gRPC methods ("pkg.Svc/Method") that always get their own label. */
@@ -147,6 +150,7 @@ export class Telemetry implements ExchangeObserver {
   private readonly accessLog: pino.Logger | undefined;
   private readonly destination: pino.DestinationStream | undefined;
   private readonly requestIds: boolean;
+  private readonly logDecisions: boolean;
   private readonly idPrefix = randomBytes(6).toString('hex');
   private idCounter = 0;
   private readonly startedAt = performance.now();
@@ -165,6 +169,8 @@ export class Telemetry implements ExchangeObserver {
       this.accessLog = options.accessLog;
     }
     this.requestIds = options.requestIds ?? true;
+    this.logDecisions = options.accessLogDecisions === true && this.accessLog !== undefined;
+    this.tap.onDecisionsChanged = () => this.recordDecisions();
     this.registerMetrics(options.processMetrics ?? true, options.certificates ?? certificateRegistry);
   }
 
@@ -173,6 +179,7 @@ export class Telemetry implements ExchangeObserver {
     const first = this.proxy === undefined;
     this.proxy = proxy;
     for (const s of proxy.services.values()) this.serviceRecord(s);
+    this.recordDecisions();
     for (const l of proxy.listeners) {
       this.listener(l.name);
       for (const r of l.router.routes) this.route(l.name, r.name);
@@ -188,6 +195,20 @@ export class Telemetry implements ExchangeObserver {
     if (r === undefined || r.service !== s) return;
     const i = this.services.indexOf(r);
     if (i >= 0) this.services.splice(i, 1);
+  }
+
+  /** Services record why they picked each endpoint only while a tap subscriber or the access log wants it. */
+  private recordDecisions(): void {
+    if (this.proxy === undefined) return;
+    const on = this.logDecisions || this.tap.decisions;
+    for (const s of this.proxy.services.values()) s.recordDecisions = on;
+  }
+
+  /** The decision behind the request's last attempt, if one was recorded for it. */
+  private decisionOf(ex: ObservedExchange): DecisionJson | undefined {
+    const d = ex.decision;
+    if (d === undefined || d === null || ex.lastEndpoint === null || d.chosen < 0) return undefined;
+    return d.candidates[d.chosen]!.id === ex.lastEndpoint.id ? decisionJson(d) : undefined;
   }
 
   // ------------------------------------------------------------ data path
@@ -281,6 +302,7 @@ export class Telemetry implements ExchangeObserver {
       reason: REASON_NAMES[reason]!,
       clientIdentity: ex.clientIdentity,
       upgrade: ex.upgrade,
+      decision: this.tap.decisions ? this.decisionOf(ex) : undefined,
     };
   }
 
@@ -293,7 +315,7 @@ export class Telemetry implements ExchangeObserver {
       if (n === 'x-request-id') requestId = h[i + 1];
       else if (n === 'traceparent') traceparent = h[i + 1];
     }
-    this.accessLog!.info({
+    const line: Record<string, unknown> = {
       listener: ex.listenerName,
       route: ex.routeName,
       service: ex.service.name,
@@ -314,7 +336,9 @@ export class Telemetry implements ExchangeObserver {
       requestBytes: ex.requestBytes,
       responseBytes: ex.responseBytes,
       upgrade: ex.upgrade,
-    }, 'request');
+    };
+    if (this.logDecisions) line.decision = this.decisionOf(ex);
+    this.accessLog!.info(line, 'request');
   }
 
   // ------------------------------------------------------------ records

@@ -1,5 +1,6 @@
 import { ErrorCode, type Http2Stream, type StreamHandler } from '../../http2/index.js';
 import { GrpcStatus, ProxyErrors, type ProxyErrorKind } from '../../errors.js';
+import { PickDecision } from '../../balancing/decision.js';
 import type { Endpoint } from '../endpoint.js';
 import type { EndpointWaiter, ServiceRuntime } from '../service-runtime.js';
 import { attemptDeadline, deadlines, type Deadlined } from '../deadlines.js';
@@ -54,6 +55,8 @@ export abstract class Exchange implements StreamHandler, UpstreamHandler, Endpoi
   firstByteSeen = false;
   /** The endpoint of the last attempt (kept after release, for telemetry and for avoiding it on a retry). */
   lastEndpoint: Endpoint | null = null;
+  /** Why the last attempt's endpoint was picked; made only while the service records decisions. */
+  decision: PickDecision | null = null;
   up: UpstreamRequest | null = null;
   /**
    * The upstream request whose response octets are being relayed downstream.
@@ -199,7 +202,7 @@ export abstract class Exchange implements StreamHandler, UpstreamHandler, Endpoi
   private dispatch(): void {
     if (this.done) return;
     const service = this.service;
-    const ep = service.pick(this.hashKey, this.lastEndpoint);
+    const ep = service.pick(this.hashKey, this.lastEndpoint, service.recordDecisions ? (this.decision ??= new PickDecision()) : undefined);
     if (ep === undefined) {
       if (service.failfastMode) this.fail(ProxyErrors.NO_ENDPOINT);
       else if (!service.failfast.enqueue(this)) this.fail(ProxyErrors.QUEUE_FULL);

@@ -1,3 +1,4 @@
+import type { PickDecision } from '../../balancing/decision.js';
 import type { Endpoint } from '../endpoint.js';
 import type { AuthzDenial } from '../policy-hooks.js';
 import type { ServiceRuntime } from '../service-runtime.js';
@@ -21,6 +22,8 @@ export interface ObservedExchange {
   readonly startedAt: number;
   /** The endpoint of the last attempt, null when none was picked. */
   readonly lastEndpoint: Endpoint | null;
+  /** Why the balancer picked it, recorded only while the service records decisions; null (or absent) otherwise. */
+  readonly decision?: PickDecision | null;
   /** The status the client got (101 or 200 for a tunnel), 0 for none. */
   readonly status: number;
   readonly grpcStatus: number;
