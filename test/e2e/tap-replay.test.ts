@@ -1,35 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startCli } from '../helpers/cli-process.js';
+import { runCli, startCli } from '../helpers/cli-process.js';
 import { closeSession, connect, h2Request, startH2Backend, type H2Backend } from '../helpers/proxy-harness.js';
 import { SeededRandom } from '../../src/balancing/random-source.js';
 import { parseRecording } from '../../src/balancing/simulation/replay-recording.js';
 
-const CLI = path.resolve('dist/src/cli/main.js');
 /** Seconds of traffic recorded (the suite keeps it short; the same test measures a minute with REPLAY_RECORD_SECONDS=60). */
 const SECONDS = Number(process.env.REPLAY_RECORD_SECONDS ?? 6);
 /** Callers, each sending its next request when the previous one is answered. */
 const CLIENTS = 8;
 
-function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), (SECONDS + 60) * 1000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
-  });
-}
+const cli = (args: string[]) => runCli(args, (SECONDS + 60) * 1000);
 
 /** A backend answering after a seeded delay uniform in [0.5, 1.5] × meanMs. */
 function delayed(name: string, meanMs: number, seed: number): Promise<H2Backend> {
