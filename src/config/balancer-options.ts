@@ -1,11 +1,12 @@
 /**
  * The `balancer` setting of a service: a policy name ("round-robin") or an
- * object `{ policy: NAME, ...options }`. Names are normalized from the common
- * spellings users write (roundRobin, round_robin, rr, ...) to one canonical
+ * object `{ policy: NAME, ...options }`. Names are normalized from the
+ * spellings users bring from other proxies (vocabulary.ts) to one canonical
  * name, and each policy's options are validated strictly.
  */
 import { z } from 'zod';
 import { durationSchema, positiveDurationSchema, describe } from './duration.js';
+import { canonicalPolicy, explainUnknownPolicy, keyHint } from './vocabulary.js';
 
 export const BALANCER_POLICIES = [
   'round-robin',
@@ -24,29 +25,12 @@ export type FallbackPolicyName = (typeof FALLBACK_POLICIES)[number];
 
 export const DEFAULT_BALANCER_POLICY: BalancerPolicyName = 'peak-ewma';
 
-/** Keys are names lower-cased with "-", "_" and spaces removed. */
-const ALIASES: Readonly<Record<string, BalancerPolicyName>> = {
-  roundrobin: 'round-robin',
-  rr: 'round-robin',
-  weightedroundrobin: 'weighted-round-robin',
-  wrr: 'weighted-round-robin',
-  random: 'random',
-  leastrequest: 'least-request',
-  leastrequests: 'least-request',
-  leastloaded: 'least-request',
-  leastconn: 'least-request',
-  leastconnections: 'least-request',
-  peakewma: 'peak-ewma',
-  ewma: 'peak-ewma',
-  p2cewma: 'peak-ewma',
-  ringhash: 'ring-hash',
-  ketama: 'ring-hash',
-  maglev: 'maglev',
-};
-
-/** Canonical policy name for what a user wrote, or undefined when not recognized. */
+/**
+ * Canonical policy name for what a user wrote (roundRobin, ROUND_ROBIN, rr,
+ * least-loaded, ewma, …; the table is in vocabulary.ts), or undefined.
+ */
 export function normalizePolicyName(name: string): BalancerPolicyName | undefined {
-  return ALIASES[name.toLowerCase().replace(/[-_\s]/g, '')];
+  return canonicalPolicy(name);
 }
 
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
@@ -189,13 +173,22 @@ const policyUnion = z.discriminatedUnion(
   {
     errorMap: (issue, ctx) => {
       if (issue.code === z.ZodIssueCode.invalid_union_discriminator) {
-        const data = ctx.data as Record<string, unknown> | undefined;
-        const given = data !== null && typeof data === 'object' ? data.policy : undefined;
+        const data: Record<string, unknown> = ctx.data !== null && typeof ctx.data === 'object' ? (ctx.data as Record<string, unknown>) : {};
+        const given = data.policy;
+        if (given === undefined) {
+          // `{ kind: ewma }` (Linkerd 1) or a misspelt key: name ours rather than only "Required".
+          const foreign = Object.keys(data).find((k) => keyHint(k, ['policy'])?.ours === 'policy');
+          const value = foreign === undefined ? undefined : data[foreign];
+          return {
+            message:
+              foreign !== undefined
+                ? `balancer needs "policy" (found "${foreign}": write policy: ${typeof value === 'string' ? value : describe(value)})`
+                : `Required: balancer policy name (one of ${BALANCER_POLICIES.join(', ')})`,
+          };
+        }
+        const why = typeof given === 'string' ? explainUnknownPolicy(given) : undefined;
         return {
-          message:
-            given === undefined
-              ? `Required: balancer policy name (one of ${BALANCER_POLICIES.join(', ')})`
-              : `unknown balancer policy ${describe(given)}; expected one of ${BALANCER_POLICIES.join(', ')}`,
+          message: `unknown balancer policy ${describe(given)}${why ? ` (${why})` : ''}; expected one of ${BALANCER_POLICIES.join(', ')}`,
         };
       }
       if (issue.code === z.ZodIssueCode.invalid_type) {

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Document, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
+import { unknownKeyMessage } from './vocabulary.js';
 
 export interface ConfigIssue {
   /** Where in the configuration, e.g. "listeners[0].routes[1].service"; "" for the file as a whole. */
@@ -137,8 +138,7 @@ function validate(value: unknown, source: Source | undefined, sourceName: string
     if (zi.code === z.ZodIssueCode.unrecognized_keys) {
       const known = knownKeysAt(zi.path);
       for (const key of zi.keys) {
-        const guess = suggest(key, known.filter((k) => !zi.keys.includes(k)));
-        add([...zi.path, key], `unknown key "${key}"${guess ? ` (did you mean "${guess}"?)` : ''}`, true);
+        add([...zi.path, key], unknownKeyMessage(key, known.filter((k) => !zi.keys.includes(k))), true);
       }
     } else {
       add(zi.path, zi.message, false);
@@ -219,34 +219,4 @@ function unwrap(schema: z.ZodTypeAny): z.ZodTypeAny[] {
     return (schema.options as z.ZodTypeAny[]).flatMap(unwrap);
   }
   return [schema];
-}
-
-function suggest(word: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d <= limit && d < bestDistance) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-/** Optimal-string-alignment distance (Levenshtein plus adjacent transpositions). */
-function editDistance(a: string, b: string): number {
-  const rows = a.length + 1;
-  const cols = b.length + 1;
-  const d: number[][] = Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i < rows; i++) {
-    for (let j = 1; j < cols; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
-    }
-  }
-  return d[a.length]![b.length]!;
 }

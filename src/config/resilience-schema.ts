@@ -4,7 +4,8 @@
  * follow Envoy and Linkerd where they agree (see docs/resilience.md).
  */
 import { z } from 'zod';
-import { durationSchema, positiveDurationSchema } from './duration.js';
+import { describe, durationSchema, positiveDurationSchema } from './duration.js';
+import { explainUnknownRetryCondition, normalizeRetryOn } from './vocabulary.js';
 
 const percent = z.number().min(0).max(100);
 
@@ -74,9 +75,20 @@ export const RETRY_CONDITIONS = [
   'unknown',
 ] as const;
 
+const retryConditionSchema = z.enum(RETRY_CONDITIONS, {
+  errorMap: (issue, ctx) => {
+    if (issue.code !== z.ZodIssueCode.invalid_enum_value) return { message: ctx.defaultError };
+    const why = typeof ctx.data === 'string' ? explainUnknownRetryCondition(ctx.data) : undefined;
+    return { message: `unknown retry condition ${describe(ctx.data)}${why ? ` (${why})` : ''}; expected one of ${RETRY_CONDITIONS.join(', ')}` };
+  },
+});
+
 export const retrySchema = z
   .object({
-    on: z.array(z.enum(RETRY_CONDITIONS)).min(1).default(['connect-failure', 'refused-stream', 'unavailable', 'gateway-error']),
+    /** A list, or Envoy's / Linkerd's comma-separated string; foreign spellings are normalized (vocabulary.ts). */
+    on: z
+      .preprocess(normalizeRetryOn, z.array(retryConditionSchema).min(1))
+      .default(['connect-failure', 'refused-stream', 'unavailable', 'gateway-error']),
     /** Total attempts, the first one included. */
     attempts: z.number().int().min(1).max(10).default(2),
     /** Deadline of each attempt; 0 = only the route timeout. */
