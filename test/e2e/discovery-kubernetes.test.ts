@@ -77,9 +77,13 @@ test('kubernetes discovery: fifty slice changes a second under HTTP/2 load fail 
   let sent = 0;
   let ok = 0;
   const failures: string[] = [];
-  const worker = async (): Promise<void> => {
+  // Each worker's last finished request, by the phase it started in (phase 1: after the final set was in place).
+  let phase = 0;
+  const finishedPhase: number[] = [];
+  const worker = async (w: number): Promise<void> => {
     while ((churning || ok < 300) && sent < 40_000) {
       sent++;
+      const started = phase;
       try {
         const r = await h2Request(session, { ':method': 'POST', ':path': '/greeter.Greeter/SayHello', 'content-type': 'application/grpc' }, 'x');
         if (r.status === 200) ok++;
@@ -87,9 +91,10 @@ test('kubernetes discovery: fifty slice changes a second under HTTP/2 load fail 
       } catch (e) {
         failures.push((e as Error).message);
       }
+      finishedPhase[w] = started;
     }
   };
-  const workers = Array.from({ length: 10 }, worker);
+  const workers = Array.from({ length: 10 }, (_, w) => worker(w));
 
   // 100 changes at 50 per second, cycling through what a rollout does to slices.
   const steps: (() => void)[] = [
@@ -115,6 +120,10 @@ test('kubernetes discovery: fifty slice changes a second under HTTP/2 load fail 
   api.update(slice('greeter-1', port, [[a, 'ready']]));
   api.update(slice('greeter-2', port, [[c, 'terminating'], [d, 'ready']]));
   await waitFor(() => members().join() === [a, `${c} terminating`, d].join(), 'the final set');
+  // Requests sent to b before it left may still be on their way: count b once every worker has
+  // finished a request it started after the final set was in place (each worker sends one at a time).
+  phase = 1;
+  await waitFor(() => finishedPhase.length === 10 && finishedPhase.every((x) => x === 1), 'a request of each worker on the final set');
   const bAtEnd = pods[1]!.requests;
   const okAtEnd = ok;
   await waitFor(() => ok > okAtEnd + 200, 'traffic on the final set');
