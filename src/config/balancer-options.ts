@@ -50,10 +50,10 @@ const HASH_ON_HELP = 'exactly one of header: NAME, grpcMetadata: KEY, path: true
 export const hashOnSchema = z
   .object(
     {
-      header: headerNameSchema.optional(),
-      grpcMetadata: headerNameSchema.optional(),
-      path: z.literal(true).optional(),
-      sourceIp: z.literal(true).optional(),
+      header: headerNameSchema.optional().describe('Hash the value of this request header (name lower-cased).'),
+      grpcMetadata: headerNameSchema.optional().describe('Hash this gRPC metadata entry (sent as a header).'),
+      path: z.literal(true).optional().describe('Hash the request path.'),
+      sourceIp: z.literal(true).optional().describe('Hash the client\'s IP address.'),
     },
     {
       errorMap: (issue, ctx) =>
@@ -87,9 +87,9 @@ export const hashOnSchema = z
 /** Slow start: a newly ready endpoint's weight ramps up over `window`. */
 export const slowStartSchema = z
   .object({
-    window: positiveDurationSchema,
-    minWeightPercent: z.number().min(0).max(100).default(10),
-    aggression: z.number().positive().default(1),
+    window: positiveDurationSchema.describe('How long the ramp lasts.'),
+    minWeightPercent: z.number().min(0).max(100).default(10).describe('Weight at the start of the ramp, as a percentage of full weight.'),
+    aggression: z.number().positive().default(1).describe('Shape of the ramp: weight grows as (elapsed / window)^(1 / aggression); `1.0` is linear, larger values ramp faster early.'),
   })
   .strict();
 export type SlowStartConfig = z.output<typeof slowStartSchema>;
@@ -118,51 +118,52 @@ export function isPrime(n: number): boolean {
 
 export const MAGLEV_MAX_TABLE_SIZE = 5_000_011;
 
-const common = { slowStart: slowStartSchema.optional() };
+const common = { slowStart: slowStartSchema.optional().describe('Ramp up traffic to an endpoint that just became ready (unset: off).') };
 
-export const roundRobinSchema = z.object({ policy: z.literal('round-robin'), ...common }).strict();
+export const roundRobinSchema = z.object({ policy: z.literal('round-robin').describe('The policy, by its canonical name or an accepted spelling (table above).'), ...common }).strict();
 export const weightedRoundRobinSchema = z.object({ policy: z.literal('weighted-round-robin'), ...common }).strict();
 export const randomSchema = z.object({ policy: z.literal('random'), ...common }).strict();
 export const leastRequestSchema = z
   .object({
     policy: z.literal('least-request'),
-    choiceCount: z.number().int().min(2).max(100).default(2),
-    activeRequestBias: z.number().min(0).default(1),
+    choiceCount: z.number().int().min(2).max(100).default(2).describe('Endpoints sampled per pick.'),
+    activeRequestBias: z.number().min(0).default(1).describe('With unequal weights, effective weight = weight / (in-flight + 1)^bias; `0` ignores load.'),
     ...common,
   })
   .strict();
 export const peakEwmaSchema = z
   .object({
     policy: z.literal('peak-ewma'),
-    defaultRtt: positiveDurationSchema.default('30ms'),
-    decay: positiveDurationSchema.default('10s'),
-    noiseFloor: durationSchema.default('1ms'),
-    noiseFactor: z.number().finite().min(0).default(1),
-    probeAfter: positiveDurationSchema.default('5s'),
+    defaultRtt: positiveDurationSchema.default('30ms').describe('Latency assumed for an endpoint with no measurements yet.'),
+    decay: positiveDurationSchema.default('10s').describe('Time constant of the moving average: how quickly old latency samples are forgotten (a sample after a gap weighs at least `1 − exp(−gap / decay)`), and how fast a failure penalty fades.'),
+    noiseFloor: durationSchema.default('1ms').describe('Latency differences smaller than this never count: such endpoints are balanced by requests in flight and rotation.'),
+    noiseFactor: z.number().finite().min(0).default(1).describe('Width of the "cannot tell apart" band, in mean deviations of the latency samples. `0` (with `noiseFloor: 0`) compares latency costs only.'),
+    probeAfter: positiveDurationSchema.default('5s').describe('How quickly an endpoint that has been avoided becomes a candidate again: its uncertainty grows by its latency × (time since last picked) / `probeAfter`.'),
     ...common,
   })
   .strict();
 export const ringHashSchema = z
   .object({
     policy: z.literal('ring-hash'),
-    hashOn: hashOnSchema,
-    ringSize: z.number().int().min(1024).max(8_388_608).default(65_536),
-    fallback: fallbackSchema,
+    hashOn: hashOnSchema.describe('What to hash, below.'),
+    ringSize: z.number().int().min(1024).max(8_388_608).default(65_536).describe('Points on the ring; more points spread load more evenly.'),
+    fallback: fallbackSchema.describe('Policy for requests that carry no hash key: `round-robin`, `weighted-round-robin`, `random`, `least-request` or `peak-ewma` (any accepted spelling).'),
     ...common,
   })
   .strict();
 export const maglevSchema = z
   .object({
     policy: z.literal('maglev'),
-    hashOn: hashOnSchema,
+    hashOn: hashOnSchema.describe('What to hash, below.'),
     tableSize: z
       .number()
       .int()
       .min(2)
       .max(MAGLEV_MAX_TABLE_SIZE)
       .refine(isPrime, (n) => ({ message: `tableSize ${n} is not a prime number (e.g. 65537, 131071, 5000011)` }))
-      .default(65_537),
-    fallback: fallbackSchema,
+      .default(65_537)
+      .describe('Lookup table size; should be well above 100 × the number of endpoints. Must be prime.'),
+    fallback: fallbackSchema.describe('As for `ring-hash`.'),
     ...common,
   })
   .strict();

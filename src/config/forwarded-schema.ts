@@ -17,16 +17,22 @@ const cidrSchema = z.string().superRefine((s, ctx) => {
 
 export const forwardedSchema = z
   .object({
-    /** Append the client's address to X-Forwarded-For. */
-    xForwardedFor: z.boolean().default(true),
-    /** Set X-Forwarded-Proto to the scheme the client used (http or https). */
-    xForwardedProto: z.boolean().default(true),
-    /** Append an RFC 7239 Forwarded element (for, proto). */
-    forwarded: z.boolean().default(false),
-    /** Append this proxy to Via (RFC 9110 §7.6.3). */
-    via: z.boolean().default(false),
-    /** Peers whose X-Forwarded-* / Forwarded headers are kept and appended to; from any other peer they are replaced. */
-    trustedProxies: z.array(cidrSchema).default([]),
+    xForwardedFor: z.boolean().default(true).describe("Append the client's address to `X-Forwarded-For`."),
+    xForwardedProto: z
+      .boolean()
+      .default(true)
+      .describe('Set `X-Forwarded-Proto` to the scheme the client used (`http`, or `https` over TLS).'),
+    forwarded: z.boolean().default(false).describe('Append an RFC 7239 `Forwarded` element: `for=ADDRESS;proto=SCHEME`.'),
+    via: z
+      .boolean()
+      .default(false)
+      .describe('Append `1.1 switchyard` (`2 switchyard` for HTTP/2 clients) to `Via` (RFC 9110 §7.6.3).'),
+    trustedProxies: z
+      .array(cidrSchema)
+      .default([])
+      .describe(
+        'CIDRs or addresses of peers that are proxies themselves: their `X-Forwarded-For`, `X-Forwarded-Proto` and `Forwarded` are kept and appended to. From any other peer these headers are replaced, so a client cannot choose the address an endpoint reads.',
+      ),
   })
   .strict();
 

@@ -48,34 +48,37 @@ export const byteSizeSchema = z.union([z.number(), z.string()]).transform((v, ct
 /** `limits` at the top level: the whole process. */
 export const processLimitsSchema = z
   .object({
-    /** Open client connections over all listeners; 0 = no limit. */
-    maxConnections: z.number().int().min(0).max(10_000_000).default(20_000),
-    /**
-     * Process memory (RSS) past which new client connections are shed; "auto"
-     * = 80% of the container's memory limit (or of the machine's memory), and
-     * the V8 heap is held to 90% of its own limit; 0 = off.
-     */
-    memoryBudget: z.union([z.literal('auto'), byteSizeSchema]).default('auto'),
-    /** How often memory is compared with the budget. */
-    memoryCheckInterval: positiveDurationSchema.default('1s'),
+    maxConnections: z.number().int().min(0).max(10_000_000).default(20_000).describe(
+      'Open client connections over all listeners. A connection over it is closed on arrival, before anything is read (counted in `switchyard_listener_connections_rejected_total{reason="max-connections"}`). `0` = no limit.',
+    ),
+    memoryBudget: z.union([z.literal('auto'), byteSizeSchema]).default('auto').describe(
+      "While the process's resident memory is over this, or its V8 heap over 90% of the heap limit, new client connections are closed on arrival (`reason=\"memory-budget\"`); open ones are still served. `auto` = 80% of the container's memory limit (cgroup), or of the machine's memory without one. `0` = off. Each crossing is logged once.",
+    ),
+    memoryCheckInterval: positiveDurationSchema.default('1s').describe('How often memory is compared with the budget.'),
   })
   .strict();
 
 /** `listeners[].limits`: one listening port. */
 export const listenerLimitsSchema = z
   .object({
-    /** Open client connections of this listener; 0 = only the process-wide limit. */
-    maxConnections: z.number().int().min(0).max(10_000_000).default(0),
-    /** Header fields of a request (HTTP/2 pseudo-headers included), both protocols; more: 431. */
-    maxHeaderCount: z.number().int().min(1).max(10_000).default(100),
-    /** HTTP/1.1: bytes of the request line and header block; more: 431 (414 when the request line alone is too long). */
-    maxHeaderSize: byteSizeSchema.pipe(z.number().int().min(1024).max(16 * 1024 * 1024)).default(65_536),
-    /** HTTP/1.1: a request head (line and headers) must arrive within this, from its first byte (slowloris); 0 = off. */
-    headersTimeout: durationSchema.default('10s'),
-    /** An HTTP/1.1 keep-alive connection between requests, or an HTTP/2 connection without streams, is closed after this; 0 = never. */
-    idleTimeout: durationSchema.default('60s'),
-    /** Request body bytes (routes may set their own); more: 413. 0 = no limit. */
-    maxRequestBody: byteSizeSchema.default(0),
+    maxConnections: z.number().int().min(0).max(10_000_000).default(0).describe(
+      'Open client connections of this listener; over it a new one is closed on arrival (`reason="listener-max-connections"`). `0` = only the top-level limit.',
+    ),
+    maxHeaderCount: z.number().int().min(1).max(10_000).default(100).describe(
+      'Header fields of a request (HTTP/2 pseudo-headers included), both protocols. More: 431 `SWY_ERR_HEADERS_TOO_LARGE` (gRPC: RESOURCE_EXHAUSTED).',
+    ),
+    maxHeaderSize: byteSizeSchema.pipe(z.number().int().min(1024).max(16 * 1024 * 1024)).default(65_536).describe(
+      'HTTP/1.1: bytes of the request line and header block. More: 431, or 414 `SWY_ERR_URI_TOO_LONG` when the request line alone is over it; the connection is closed. HTTP/2 uses `http2.maxHeaderListSize`.',
+    ),
+    headersTimeout: durationSchema.default('10s').describe(
+      'HTTP/1.1: a request head must arrive within this from its first byte, else 408 `SWY_ERR_REQUEST_TIMEOUT` and the connection is closed (slowloris). `0` = off.',
+    ),
+    idleTimeout: durationSchema.default('60s').describe(
+      'An HTTP/1.1 keep-alive connection waiting for its next request, or an HTTP/2 connection with no stream open and none opened, is closed after this (HTTP/2: graceful GOAWAY). `0` = never.',
+    ),
+    maxRequestBody: byteSizeSchema.default(0).describe(
+      'Request body bytes, for routes that set no `maxRequestBody` of their own; `0` = no limit. More: 413 `SWY_ERR_BODY_TOO_LARGE` (gRPC: RESOURCE_EXHAUSTED), at once when `content-length` says so, else as soon as the streamed body passes it (nothing is buffered for this).',
+    ),
   })
   .strict();
 

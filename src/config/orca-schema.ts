@@ -10,20 +10,27 @@ import { duration, durationSchema, positiveDurationSchema } from './duration.js'
 
 export const orcaSchema = z
   .object({
-    /** Read `endpoint-load-metrics(-bin)` from response headers and trailers. */
-    inband: z.boolean().default(true),
-    /** Open OpenRcaService/StreamCoreMetrics to every endpoint (A58's enableOobLoadReport). */
-    outOfBand: z.boolean().default(false),
-    /** The report interval asked of endpoints out-of-band (A58's oobReportingPeriod). */
-    reportingPeriod: positiveDurationSchema.default('10s'),
-    /** A weight counts only this long after an endpoint's first usable report. */
-    blackoutPeriod: durationSchema.default('10s'),
-    /** A weight without a new report for this long stops counting. */
-    weightExpirationPeriod: positiveDurationSchema.default('3m'),
-    /** How often weighted round robin recomputes weights from the reports (at least 100ms, as in gRPC). */
-    weightUpdatePeriod: duration({ min: 100 }).default('1s'),
-    /** Errors per second count as this much utilization per query per second. */
-    errorUtilizationPenalty: z.number().min(0).finite().default(1),
+    inband: z.boolean().default(true).describe(
+      'Read `endpoint-load-metrics-bin` (base64 protobuf, what gRPC servers send in trailers) and `endpoint-load-metrics` (`TEXT k=v, …`, `JSON {…}`, `BIN <base64>`) from response headers and trailers.',
+    ),
+    outOfBand: z.boolean().default(false).describe(
+      "Open `xds.service.orca.v3.OpenRcaService/StreamCoreMetrics` to every endpoint (A58's enableOobLoadReport), over its pooled HTTP/2 connection; reopened with `reconnectBackoff` when it ends; cancelled when the endpoint leaves. Needs `protocol: http2`.",
+    ),
+    reportingPeriod: positiveDurationSchema.default('10s').describe(
+      "The report interval asked of endpoints out-of-band (gRPC's `oobReportingPeriod`).",
+    ),
+    blackoutPeriod: durationSchema.default('10s').describe(
+      "A weight counts only this long after the endpoint's first usable report (and again after it reconnects or its weight expired). `0` = at once.",
+    ),
+    weightExpirationPeriod: positiveDurationSchema.default('3m').describe(
+      'A weight with no new report for this long stops counting; the endpoint gets the mean weight.',
+    ),
+    weightUpdatePeriod: duration({ min: 100 }).default('1s').describe(
+      'How often `weighted-round-robin` recomputes the weights from the latest reports (at least 100ms, as in gRPC).',
+    ),
+    errorUtilizationPenalty: z.number().min(0).finite().default(1).describe(
+      'weight = qps / (utilization + eps / qps × this): errors make an endpoint look busier.',
+    ),
   })
   .strict();
 

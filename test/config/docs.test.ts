@@ -3,107 +3,89 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { durationSchema, duration, parseConfigText, policySchemas } from '../../src/config/index.js';
 import {
-  configObjectSchema,
-  listenerObjectSchema,
-  serviceObjectSchema,
-  routeObjectSchema,
-  routeMatchSchema,
-  backendRefSchema,
-  http2SettingsSchema,
-  adminSchema,
-  logSchema,
-  shutdownSchema,
-  endpointObjectSchema,
-  reconnectBackoffSchema,
-  serviceHttp1Schema,
-  policySchemas,
-  slowStartSchema,
-  hashOnSchema,
-  parseConfigText,
-  discoverySchema,
-  dnsDiscoverySchema,
-  kubernetesDiscoverySchema,
-  listenerTlsSchema,
-  serviceTlsSchema,
-  sniCertificateSchema,
-  authorizationRuleSchema,
-  identitySettingsSchema,
-  processLimitsSchema,
-  listenerLimitsSchema,
-  forwardedSchema,
-  zoneAwareSchema,
-} from '../../src/config/index.js';
+  generatedRegions,
+  referenceTables,
+  renderTable,
+  undescribedKeys,
+} from '../../src/config/schema-reference.js';
+import { missingRegions, regenerateConfigurationDoc, unknownRegions } from '../../src/cli/config-reference-doc.js';
 
-const DOCS = readFileSync(join(process.cwd(), 'docs', 'configuration.md'), 'utf8');
+const DOC_PATH = join(process.cwd(), 'docs', 'configuration.md');
+const DOCS = readFileSync(DOC_PATH, 'utf8');
 
-/** The object schema behind optional/default/effects wrappers. */
-function objectOf(schema: z.ZodTypeAny): z.AnyZodObject {
-  let s: z.ZodTypeAny = schema;
-  for (;;) {
-    if (s instanceof z.ZodObject) return s;
-    if (s instanceof z.ZodEffects) s = s.innerType();
-    else if (s instanceof z.ZodDefault) s = s.removeDefault();
-    else if (s instanceof z.ZodOptional) s = s.unwrap();
-    else throw new Error(`not an object schema: ${s.constructor.name}`);
-  }
-}
-
-function keysOf(schema: z.ZodTypeAny): string[] {
-  return Object.keys(objectOf(schema).shape);
-}
-
-function assertDocumented(section: string, schema: z.ZodTypeAny): void {
-  const missing = keysOf(schema).filter((k) => !DOCS.includes(`\`${k}\``));
-  assert.deepEqual(missing, [], `${section}: keys not documented in docs/configuration.md`);
-}
-
-test('every top-level, listener and service key is documented', () => {
-  const top = keysOf(configObjectSchema);
-  assert.deepEqual(top.sort(), ['admin', 'identity', 'limits', 'listeners', 'log', 'services', 'shutdown', 'watch', 'zone']);
-  assertDocumented('top level', configObjectSchema);
-  assertDocumented('listeners[]', listenerObjectSchema);
-  assertDocumented('services[]', serviceObjectSchema);
-  // The nested listener/service key lists are reachable through .shape as well.
-  assert.deepEqual(keysOf(objectOf(configObjectSchema.shape.listeners.element)), keysOf(listenerObjectSchema));
-  assert.deepEqual(keysOf(objectOf(configObjectSchema.shape.services.element)), keysOf(serviceObjectSchema));
+test('every key of the schema has a .describe() text', () => {
+  assert.deepEqual(undescribedKeys(), [], 'add .describe("…") to these fields in src/config/*schema*.ts');
 });
 
-test('every nested key is documented', () => {
-  const nested: Record<string, z.ZodTypeAny> = {
-    admin: adminSchema,
-    log: logSchema,
-    shutdown: shutdownSchema,
-    'listeners[].http2': http2SettingsSchema,
-    limits: processLimitsSchema,
-    'listeners[].limits': listenerLimitsSchema,
-    'listeners[].forwarded': forwardedSchema,
-    'listeners[].routes[]': routeObjectSchema,
-    'routes[].match': routeMatchSchema,
-    'routes[].backends[]': backendRefSchema,
-    'services[].endpoints[]': endpointObjectSchema,
-    'services[].reconnectBackoff': reconnectBackoffSchema,
-    'services[].http1': serviceHttp1Schema,
-    'services[].zoneAware': zoneAwareSchema,
-    'services[].discovery': discoverySchema,
-    'services[].discovery.dns': dnsDiscoverySchema,
-    'services[].discovery.kubernetes': kubernetesDiscoverySchema,
-    'listeners[].tls': listenerTlsSchema,
-    'listeners[].tls.sni[]': sniCertificateSchema,
-    'services[].tls': serviceTlsSchema,
-    'authorization[]': authorizationRuleSchema,
-    identity: identitySettingsSchema,
-    slowStart: slowStartSchema,
-    hashOn: hashOnSchema,
-    ...Object.fromEntries(Object.entries(policySchemas).map(([name, s]) => [`balancer ${name}`, s])),
-  };
-  for (const [section, schema] of Object.entries(nested)) assertDocumented(section, schema);
+test('every mapping of the schema has a generated table in docs/configuration.md, and every marker names one', () => {
+  assert.deepEqual(missingRegions(DOCS), [], 'add <!-- generated:begin PATH --><!-- generated:end --> for these, then npm run docs:config');
+  assert.deepEqual(unknownRegions(DOCS), []);
+  const paths = referenceTables().map((t) => t.path);
+  // Keys added lately are reached through the walk like the others.
+  for (const p of ['limits', 'listeners[].limits', 'listeners[].forwarded', 'services[].zoneAware', 'services[].orca', 'services[].discovery.kubernetes']) {
+    assert.ok(paths.includes(p), `${p} has no table`);
+  }
   for (const name of Object.keys(policySchemas)) assert.ok(DOCS.includes(`\`${name}\``), `policy ${name} not documented`);
 });
 
+test('the generated tables and check transcripts in docs/configuration.md are up to date', async () => {
+  const fresh = await regenerateConfigurationDoc(DOCS);
+  if (fresh === DOCS) return;
+  const now = new Map(generatedRegions(DOCS).map((r) => [r.name, DOCS.slice(r.start, r.end)]));
+  const stale = generatedRegions(fresh)
+    .filter((r) => now.get(r.name) !== fresh.slice(r.start, r.end))
+    .map((r) => r.name);
+  assert.fail(`docs/configuration.md is stale (${stale.join(', ') || 'outside the regions'}): run npm run docs:config`);
+});
+
+test('a stale table or a field without a description is caught', async () => {
+  const region = generatedRegions(DOCS).find((r) => r.name === 'services[]')!;
+  const edited = DOCS.slice(0, region.start) + DOCS.slice(region.start, region.end).replace('`8`', '`9`') + DOCS.slice(region.end);
+  assert.notEqual(edited, DOCS);
+  assert.equal(await regenerateConfigurationDoc(edited), DOCS);
+
+  const schema = z.object({ described: durationSchema.default('1s').describe('Has a text.'), bare: z.number().int().min(1).optional() }).strict();
+  const tables = referenceTables(schema);
+  assert.deepEqual(undescribedKeys(tables), ['top-level.bare']);
+  assert.equal(
+    renderTable(tables[0]!),
+    ['| Key | Type | Default | Meaning |', '| --- | --- | --- | --- |', '| `described` | duration | `1s` | Has a text. |', '| `bare` | integer ≥ 1 | unset |  |'].join('\n'),
+  );
+});
+
+test('types and defaults are read off the zod definitions', () => {
+  const schema = z
+    .object({
+      a: duration({ positive: true }).describe('a'),
+      b: duration({ min: 100 }).default('1s').describe('b'),
+      c: z.enum(['x', 'y']).default('y').describe('c'),
+      d: z.array(z.string()).default([]).describe('d'),
+      e: z.object({ f: z.number().gt(0).max(1).default(0.5).describe('f') }).default({}).describe('e'),
+      g: z.union([z.literal('auto'), z.number()]).default('auto').describe('g'),
+    })
+    .strict();
+  const [top, nested] = referenceTables(schema);
+  assert.deepEqual(
+    top!.rows.map((r) => [r.key, r.type, r.default]),
+    [
+      ['a', 'duration > 0', 'required'],
+      ['b', 'duration ≥ 100ms', '`1s`'],
+      ['c', '`x` \\| `y`', '`y`'],
+      ['d', 'list of strings', '`[]`'],
+      ['e', 'mapping', '`{ f: 0.5 }`'],
+      ['g', '`auto` \\| number', '`auto`'],
+    ],
+  );
+  assert.equal(nested!.path, 'e');
+  assert.deepEqual(nested!.rows.map((r) => r.type), ['number in (0, 1]']);
+});
+
 test('the complete example in the docs is valid', () => {
-  const block = /```yaml\n([\s\S]*?)```/.exec(DOCS);
-  assert.ok(block, 'docs/configuration.md has no yaml example');
+  const at = DOCS.indexOf('## Complete example');
+  const block = /```yaml\n([\s\S]*?)```/.exec(DOCS.slice(at));
+  assert.ok(at >= 0 && block, 'docs/configuration.md has no complete yaml example');
   const config = parseConfigText(block[1]!, 'docs/configuration.md');
   assert.equal(config.listeners.length, 1);
   assert.equal(config.listeners[0]!.routes.length, 3);
