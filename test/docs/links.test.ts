@@ -17,11 +17,13 @@ interface Link {
   target: string;
 }
 
-/** The lines outside fenced code blocks, with inline code spans blanked unless `keepCode` (links inside code are not links). */
+/** The lines outside fenced code blocks and HTML comments, with inline code spans blanked unless `keepCode` (links inside code are not links). */
 function proseLines(text: string, keepCode = false): Array<{ line: number; text: string }> {
   const out: Array<{ line: number; text: string }> = [];
   let fence: string | undefined;
-  text.split('\n').forEach((raw, i) => {
+  // HTML comments are not rendered: blanked, keeping line numbers.
+  const uncommented = text.replace(/<!--[\s\S]*?-->/g, (c) => c.replace(/[^\n]/g, ' '));
+  uncommented.split('\n').forEach((raw, i) => {
     const m = /^ {0,3}(`{3,}|~{3,})/.exec(raw);
     if (m !== null) {
       if (fence === undefined) fence = m[1]!;
@@ -43,11 +45,14 @@ export function linksOf(text: string): Link[] {
   const prose: string[] = text.split('\n').map(() => '');
   for (const l of lines) prose[l.line - 1] = l.text;
   const joined = prose.join('\n');
+  // The same text with code spans as written (blanking keeps offsets), for the message.
+  for (const l of proseLines(text, true)) prose[l.line - 1] = l.text;
+  const written = prose.join('\n');
   const lineAt = (index: number): number => joined.slice(0, index).split('\n').length;
   // The link text may hold one level of brackets (`[see [x]](y)`); the target may hold balanced parentheses.
   for (const m of joined.matchAll(/!?\[((?:[^[\]]|\[[^[\]]*\])*)\]\(\s*(<[^>\n]*>|(?:[^()\s]|\([^()\s]*\))*)(?:\s+(?:"[^"]*"|'[^']*'|\([^)]*\)))?\s*\)/g)) {
     if (/\n[ \t]*\n/.test(m[1]!)) continue;
-    links.push({ line: lineAt(m.index), source: m[0].replace(/\s*\n\s*/g, ' '), target: m[2]!.replace(/^<(.*)>$/, '$1') });
+    links.push({ line: lineAt(m.index), source: written.slice(m.index, m.index + m[0].length).replace(/\s*\n\s*/g, ' '), target: m[2]!.replace(/^<(.*)>$/, '$1') });
   }
   for (const { line, text: l } of lines) {
     for (const m of l.matchAll(/<((?:https?|mailto):[^>\s]+)>/g)) links.push({ line, source: m[0], target: m[1]! });
@@ -225,7 +230,7 @@ test('the checker reports each kind of broken link with file, line and reason, a
     '[missing](docs/none.md)',
     '[bad anchor](docs/a.md#kept)',
     '[bad local](#nowhere) ![img](img/none.png)',
-    '`[in code](docs/none.md)`',
+    '`[in code](docs/none.md)` <!-- [in a comment](docs/none.md) -->',
     '```', '[in fence](docs/none.md)', '```',
     '[outside](../x.md) [built](dist/src/index.js) [scheme](ftp://example.org/) [url](https://) [anchor in code](src.ts#top) [caps](docs/a.md#Kept-Section)',
     '[ref]: docs/gone.md',
