@@ -59,6 +59,16 @@ const RESTART_ONLY: readonly { key: string; get(c: Config): unknown }[] = [
   { key: 'limits', get: (c) => c.limits },
 ];
 
+/**
+ * What a reload from `running` to `next` applies: `next` with the restart-only
+ * settings kept at their running values, and the keys of those that differ.
+ */
+export function applicableChange(running: Config, next: Config): { effective: Config; needsRestart: string[] } {
+  const needsRestart = RESTART_ONLY.filter((r) => !sameValue(r.get(running), r.get(next))).map((r) => r.key);
+  const effective: Config = { ...next, identity: running.identity, admin: running.admin, limits: running.limits, log: { ...next.log, accessLog: running.log.accessLog, accessLogDecisions: running.log.accessLogDecisions } };
+  return { effective, needsRestart };
+}
+
 /** Editors and `mv` replace a file by rename; a burst of events is one change. */
 const SETTLE_MS = 200;
 
@@ -140,9 +150,7 @@ export class ReloadController {
       if (e instanceof ConfigError) return this.failed(trigger, e.issues.map((i) => formatIssue(i, e.sourceName)));
       return this.failed(trigger, [(e as Error).message]);
     }
-    const running = proxy.config;
-    const needsRestart = RESTART_ONLY.filter((r) => !sameValue(r.get(running), r.get(next))).map((r) => r.key);
-    const effective: Config = { ...next, identity: running.identity, admin: running.admin, limits: running.limits, log: { ...next.log, accessLog: running.log.accessLog, accessLogDecisions: running.log.accessLogDecisions } };
+    const { effective, needsRestart } = applicableChange(proxy.config, next);
     let changes: ReloadSummary;
     try {
       changes = await proxy.reconfigure(effective);

@@ -1,17 +1,8 @@
 import pino from 'pino';
 import { ConfigError, formatAddress, formatIssues, loadConfigFileText, LOG_LEVELS, parseAddress, parseConfig, type Config, type HostPort } from '../config/index.js';
 import { portOwner } from './port-owner.js';
-import { createPolicies } from '../policy/index.js';
-import { Proxy } from '../proxy/proxy.js';
-import type { MemoryEvents } from '../proxy/memory-budget.js';
-import { PemError } from '../security/pem-files.js';
-import type { TlsEvents } from '../security/server-tls.js';
-import { certificateRegistry, recordConfiguredCertificates } from '../security/certificate-expiry.js';
-import type { IdentitySource } from '../security/identity-source.js';
-import { AdminServer, servicesReadiness, servicesWarnings } from '../telemetry/admin-server.js';
-import { endpointLogEvents } from '../telemetry/endpoint-log.js';
-import { Telemetry } from '../telemetry/telemetry.js';
 import { parseArgs, stringFlag, UsageError } from './args.js';
+import { logListening, startProxyRuntime, StartError, type ProxyRuntime } from './proxy-runtime.js';
 import { ReloadController } from './reload-controller.js';
 import { runPrimary, serveAsWorker } from './worker-admin.js';
 import { isPrimaryProcess, resolveWorkerCount } from './workers.js';
@@ -162,80 +153,33 @@ async function runStarted(p: ReturnType<typeof parseArgs>, err: NodeJS.WritableS
   const log = pino({ level: config.log.level, base: { name: 'switchyard' } });
   // With several workers, the primary supervises them and serves the admin port for all of them.
   if (workers > 1 && isPrimaryProcess()) return runPrimary({ config, workers, log, err, pidFile: stringFlag(p, 'pid-file'), bindFailure: (e) => bindFailure(e, undefined, stringFlag(p, 'config')) });
-  // Request telemetry feeds the admin server (metrics, stats, tap, dashboard) and the access log;
-  // with neither, the proxy runs without an observer.
-  const telemetry = config.admin.enabled || config.log.accessLog ? new Telemetry({ accessLog: config.log.accessLog, accessLogDecisions: config.log.accessLogDecisions }) : undefined;
-  // Health changes and ejections are rare and worth a log line each (Linkerd logs them too).
-  const policies = createPolicies({
-    healthChanged: (service, endpoint, healthy, detail) =>
-      log[healthy ? 'info' : 'warn']({ service, endpoint, detail }, healthy ? 'endpoint healthy' : 'endpoint unhealthy'),
-    ejected: (service, endpoint, reason, durationMs) => log.warn({ service, endpoint, reason, durationMs }, 'endpoint ejected'),
-    returned: (service, endpoint, phase) => log.info({ service, endpoint, phase }, phase === 'returned' ? 'endpoint returned' : 'endpoint on probation'),
-  });
-  // The proxy's own certificate is issued before anything listens or connects with it.
-  let identity: (IdentitySource & { close(): void }) | undefined;
-  if (config.identity !== undefined) {
+  let runtime: ProxyRuntime;
+  try {
+    runtime = await startProxyRuntime(config, { log, bindAdmin: workers === 1 });
+  } catch (e) {
+    if (!(e instanceof StartError)) throw e;
+    if (e.stage === 'identity') log.error({ err: e.message }, 'identity: cannot issue the proxy certificate');
+    else if (e.stage === 'certificate-files') err.write(`${e.message}\n`);
+    else {
+      const line = bindFailure(e.cause, e.stage === 'admin' ? undefined : config, stringFlag(p, 'config'));
+      if (line !== undefined) {
+        // One line a person can act on: the address, who holds it, and what to change.
+        err.write(`${line}\n`);
+        log.error(line);
+      } else log.error({ err: e.cause }, 'start failed');
+    }
+    return 1;
+  }
+  const { proxy, telemetry, admin } = runtime;
+  // A worker answers the primary's admin server instead of binding the admin port.
+  if (workers > 1) {
     try {
-      // Loaded only when configured: the certificate library costs resident memory.
-      const { SelfIdentity } = await import('../security/self-identity.js');
-      identity = await SelfIdentity.create(config.identity, { log: log.child({ component: 'identity' }) });
+      await serveAsWorker(admin, telemetry, log);
     } catch (e) {
-      log.error({ err: (e as Error).message }, 'identity: cannot issue the proxy certificate');
-      telemetry?.close();
+      log.error({ err: e }, 'start failed');
+      await runtime.stop(0);
       return 1;
     }
-    log.info({ identity: config.identity.name, notAfter: new Date(identity.current.notAfter!).toISOString() }, 'identity certificate issued');
-  }
-  // Expiry of every certificate file the configuration names (metric and log); loaders record replacements.
-  recordConfiguredCertificates(config);
-  certificateRegistry.watch({ log: log.child({ component: 'certificates' }), warningMs: config.identity?.expiryWarning ?? 6 * 3_600_000 });
-  // Replaced certificate files: a line when new handshakes use them, an error when they cannot be used.
-  const tlsEvents: TlsEvents = {
-    reloaded: (listener, setting, m, certificate) => {
-      log.info({ listener, setting, identity: m.identity, notAfter: m.notAfter === undefined ? undefined : new Date(m.notAfter).toISOString() }, 'certificate reloaded');
-      if (certificate !== undefined) certificateRegistry.set(certificate.kind, certificate.name, certificate.notAfter);
-    },
-    reloadFailed: (listener, setting, message) => log.error({ listener, setting, error: message }, 'certificate not reloaded; the previous one stays in use'),
-  };
-  // So are endpoints that cannot be connected or resolved: a warning per outage, an info line on recovery.
-  let proxy: Proxy;
-  try {
-    proxy = new Proxy(config, { observer: telemetry, policies, endpointEvents: endpointLogEvents(log), identity, tlsEvents, memoryEvents: memoryLogEvents(log) });
-  } catch (e) {
-    // A certificate, key or CA file that cannot be used: the message names the setting and the file.
-    if (!(e instanceof PemError)) throw e;
-    err.write(`${e.message}\n`);
-    identity?.close();
-    telemetry?.close();
-    return 1;
-  }
-  telemetry?.attach(proxy);
-  let admin: AdminServer | undefined;
-  let binding = 'listeners';
-  try {
-    await proxy.start();
-    if (config.admin.enabled) {
-      binding = 'admin';
-      admin = new AdminServer(servicesReadiness(proxy), servicesWarnings(proxy));
-      telemetry?.routes(admin);
-      if (workers === 1) {
-        const a = await admin.listen(config.admin.listen.host, config.admin.listen.port);
-        log.info({ address: `${a.address}:${a.port}` }, 'admin listening');
-      }
-    }
-    // A worker answers the primary's admin server instead of binding the admin port.
-    if (workers > 1) await serveAsWorker(admin, telemetry, log);
-  } catch (e) {
-    const line = bindFailure(e, binding === 'admin' ? undefined : config, stringFlag(p, 'config'));
-    if (line !== undefined) {
-      // One line a person can act on: the address, who holds it, and what to change.
-      err.write(`${line}\n`);
-      log.error(line);
-    } else log.error({ err: e }, 'start failed');
-    identity?.close();
-    telemetry?.close();
-    await proxy.stop(0);
-    return 1;
   }
   // The signal handlers go in before "listening" is logged: a supervisor that
   // reads readiness from the log may send SIGTERM the moment it sees the line.
@@ -253,12 +197,8 @@ async function runStarted(p: ReturnType<typeof parseArgs>, err: NodeJS.WritableS
       stopping = true;
       log.info({ signal, drainTimeoutMs: proxy.config.shutdown.drainTimeout }, 'draining');
       void reloads.close()
-        .then(() => proxy.stop(proxy.config.shutdown.drainTimeout))
-        .then(() => telemetry?.close())
-        .then(() => admin?.close())
+        .then(() => runtime.stop(proxy.config.shutdown.drainTimeout))
         .then(() => {
-          identity?.close();
-          certificateRegistry.reset();
           log.info('stopped');
           resolve(0);
         });
@@ -266,10 +206,7 @@ async function runStarted(p: ReturnType<typeof parseArgs>, err: NodeJS.WritableS
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
-  for (const l of proxy.listeners) {
-    const a = l.address;
-    log.info({ listener: l.name, protocol: l.config.protocol, address: `${a.address}:${a.port}` }, 'listening');
-  }
+  logListening(proxy, log);
   await reloads.writePidFile();
   if (sighupHeld()) void reloads.reload('SIGHUP');
   return await stopped;
@@ -305,15 +242,4 @@ export function bindFailure(e: unknown, config: Config | undefined, file: string
   const name = i >= 0 ? ` for listener "${config.listeners[i]!.name}"` : '';
   const fix = file === undefined ? '--listen HOST:PORT' : i >= 0 ? `listeners[${i}].listen in ${file}` : `the listeners' listen in ${file}`;
   return `cannot listen on ${where}${name}: ${why}${held}; choose another with ${fix}`;
-}
-
-/** One line each time process memory crosses `limits.memoryBudget`, either way. */
-function memoryLogEvents(log: pino.Logger): MemoryEvents {
-  return {
-    onMemoryPressure(over, m, rssBudget, heapBudget) {
-      const fields = { rss: m.rss, rssBudget, heapUsed: m.heapUsed, heapBudget };
-      if (over) log.warn(fields, 'memory over limits.memoryBudget: new client connections are refused');
-      else log.info(fields, 'memory back under limits.memoryBudget: accepting client connections again');
-    },
-  };
 }
