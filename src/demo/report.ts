@@ -32,10 +32,10 @@ function sentence(p: PhaseResult): string {
       return `Switchyard balances every call: the same kind of single connection is spread evenly (${Object.values(c).map((n) => pct(n, p.calls)).join(' / ')}).`;
     case 'slow': {
       const n = c[p.slowReplica!] ?? 0;
-      return `${p.slowReplica} took ${p.slowReplicaP50Ms} ms a call instead of ~${SERVICE_TIME_MS} and got ${n} of ${p.calls} calls (${((100 * n) / p.calls).toFixed(1)}%) where an L4 or round-robin balancer keeps giving it a third; p99 ${p.p99BeforeMs} ms before, ${p.p99AfterMs} ms once traffic had moved (second half), where a third of the calls at ${p.slowReplicaP50Ms} ms would make it at least that. ${p.slowReplica} is back to normal speed now.`;
+      return `${p.slowReplica} took ${p.slowReplicaP50Ms} ms a call instead of ~${SERVICE_TIME_MS} and got ${n} of ${p.calls} calls (${((100 * n) / p.calls).toFixed(1)}%), where an L4 or round-robin balancer keeps giving it a third and every caller's p99 ≥ ${p.slowReplicaP50Ms} ms; p99 ${p.p99BeforeMs} ms before, ${p.p99AfterMs} ms once traffic had moved. ${p.slowReplica} is back to normal speed now.`;
     }
     case 'kill':
-      return `${p.killed} died with ${p.inFlightAtKill} calls in flight; ${p.failed} of ${p.calls} calls failed: Switchyard sent again what ${p.killed} never answered (the route retries unavailable and reset).`;
+      return `${p.killed} died with ${p.inFlightAtKill} call${p.inFlightAtKill === 1 ? '' : 's'} in flight; ${p.failed} of ${p.calls} calls failed: Switchyard sent again what ${p.killed} never answered (the route retries unavailable and reset).`;
     case 'scale-out':
       return `The endpoints file now lists ${ADDED_REPLICAS.join(' and ')} (and no longer ${KILLED_REPLICA}); Switchyard followed it in ${p.discoveredAfterMs} ms and the new replicas took ${ADDED_REPLICAS.map((r) => pct(c[r] ?? 0, p.calls)).join(' and ')} of the next ${p.calls} calls at once.`;
   }
