@@ -1,95 +1,80 @@
-import type * as grpc from '@grpc/grpc-js';
-import { parseConfig } from '../config/index.js';
-import { compute, squareClient, startSquareReplica, type SquareClient } from '../demo/square-app.js';
-import { Proxy } from '../proxy/proxy.js';
-import { defaultPolicies } from '../policy/index.js';
-import { parseArgs } from './args.js';
+import { claimsText, phaseText } from '../demo/report.js';
+import { CONCURRENCY } from '../demo/phases.js';
+import { Stage } from '../demo/stage.js';
+import { runStory } from '../demo/story.js';
+import { parseArgs, stringFlag } from './args.js';
 
-export const DEMO_USAGE = `Usage: switchyard demo [--calls N] [--keep]
+export const DEMO_USAGE = `Usage: switchyard demo [--json] [--keep] [--seed N] [--admin HOST:PORT]
 
-Starts three local gRPC replicas of a Square service and one Switchyard with
-two listeners in front of them: a tcp listener (per-connection balancing, as
-kube-proxy and L4 balancers do) and an http2 listener (per-request balancing).
-One gRPC client connection sends N calls (default 300) through each and the
-demo prints which replica answered them.
-  --keep   stay up afterwards (Ctrl-C to stop) so you can try the listeners yourself`;
-
-async function send(client: SquareClient, calls: number): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  const batch = 20;
-  for (let i = 0; i < calls; i += batch) {
-    const replies = await Promise.all(
-      Array.from({ length: Math.min(batch, calls - i) }, (_, k) => compute(client, i + k)),
-    );
-    for (const r of replies) counts.set(r.replica, (counts.get(r.replica) ?? 0) + 1);
-  }
-  return counts;
-}
-
-function table(replicas: string[], rows: [string, Map<string, number>][], calls: number): string {
-  const w = 34;
-  let s = `${'path'.padEnd(w)}${replicas.map((r) => r.padStart(10)).join('')}\n`;
-  for (const [label, counts] of rows) {
-    s += `${label.padEnd(w)}${replicas.map((r) => String(counts.get(r) ?? 0).padStart(10)).join('')}\n`;
-  }
-  s += `(${calls} calls over one client connection each)\n`;
-  return s;
-}
+Starts three local gRPC replicas of a Square service (each answers with its
+name) and one Switchyard with the default balancer in front of them, then
+tells the story over one client connection, in five phases:
+  l4           through a tcp listener (per connection, like kube-proxy): one replica gets it all
+  per-request  through Switchyard: spread evenly
+  slow         square-b becomes 20x slower: traffic moves away from it
+  kill         square-c is killed while calls flow: no call fails
+  scale-out    square-d and square-e join through the endpoints file: they take their share at once
+Each phase checks its claim; the exit code is 1 when one does not hold (named on stderr).
+  --json          print one JSON line with every phase and claim instead of the tables
+  --keep          stay up afterwards (Ctrl-C to stop): dashboard, listeners and endpoints file to try
+  --seed N        the balancer's random seed (default 1)
+  --admin H:P     admin server (dashboard) address (default 127.0.0.1:0, any free port)`;
 
 export async function runDemo(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const p = parseArgs(args, ['keep', 'help']);
-  if (p.flags.has('help')) {
-    out.write(`${DEMO_USAGE}\n`);
-    return 0;
-  }
-  const calls = Number(p.flags.get('calls') ?? 300);
-  if (!Number.isInteger(calls) || calls < 1) {
-    err.write(`--calls must be a positive integer\n`);
+  let seed: number;
+  let json: boolean;
+  let keep: boolean;
+  let adminListen: string;
+  try {
+    const p = parseArgs(args, ['keep', 'help', 'json']);
+    if (p.flags.has('help')) {
+      out.write(`${DEMO_USAGE}\n`);
+      return 0;
+    }
+    seed = Number(stringFlag(p, 'seed') ?? 1);
+    if (!Number.isInteger(seed) || seed < 0) throw new Error('--seed must be a non-negative integer');
+    json = p.flags.has('json');
+    keep = p.flags.has('keep');
+    adminListen = stringFlag(p, 'admin') ?? '127.0.0.1:0';
+  } catch (e) {
+    err.write(`${(e as Error).message}\n\n${DEMO_USAGE}\n`);
     return 2;
   }
-  const names = ['square-a', 'square-b', 'square-c'];
-  const replicas: { server: grpc.Server; port: number }[] = [];
-  for (const n of names) replicas.push(await startSquareReplica(n));
-  const endpoints = replicas.map((r) => `127.0.0.1:${r.port}`);
-  const config = parseConfig({
-    admin: { enabled: false },
-    listeners: [
-      { name: 'l4', listen: '127.0.0.1:0', protocol: 'tcp', service: 'square' },
-      { name: 'l7', listen: '127.0.0.1:0', protocol: 'http2', service: 'square' },
-    ],
-    services: [{ name: 'square', balancer: 'round-robin', endpoints }],
-  });
-  const proxy = new Proxy(config, { policies: defaultPolicies });
-  await proxy.start();
-  const [l4, l7] = proxy.listeners as [typeof proxy.listeners[0], typeof proxy.listeners[0]];
-  out.write(`Three replicas on ${endpoints.join(', ')}\n`);
-  out.write(`tcp listener (per connection) on 127.0.0.1:${l4.address.port}, http2 listener (per request) on 127.0.0.1:${l7.address.port}\n\n`);
 
-  const c4 = squareClient(`127.0.0.1:${l4.address.port}`);
-  const c7 = squareClient(`127.0.0.1:${l7.address.port}`);
-  let code = 0;
-  try {
-    const viaL4 = await send(c4, calls);
-    const viaL7 = await send(c7, calls);
-    out.write(table(names, [['L4 (tcp listener, like kube-proxy)', viaL4], ['Switchyard (per request)', viaL7]], calls));
+  const stage = new Stage(seed);
+  const result = await runStory(stage, {
+    seed,
+    adminListen,
+    started: (s) => {
+      if (json) return;
+      out.write(`Three square replicas (${[...s.replicas.values()].map((r) => `${r.name} 127.0.0.1:${r.port}`).join(', ')}),\n`);
+      out.write(`listed in ${s.endpointsFile}, behind one Switchyard (default balancer).\n`);
+      out.write(`Each path below is one client connection with ${CONCURRENCY} calls in flight.\n\n`);
+    },
+    phaseDone: (p) => {
+      if (!json) out.write(phaseText(p));
+    },
+  });
+  if (json) out.write(`${JSON.stringify(result)}\n`);
+  else out.write(result.ok ? claimsText(result.claims) : '');
+  if (!result.ok) err.write(claimsText(result.claims));
+
+  if (keep && result.ok) {
+    const l7 = stage.listenerAddress('grpc');
     out.write(
-      `\nL4: every call of the connection went to ${[...viaL4.keys()].join(', ')}.\n` +
-        `Switchyard: calls spread over ${viaL7.size} replicas on the same single connection.\n`,
+      `\nStaying up (Ctrl-C to stop).\n` +
+        `  dashboard       http://${stage.adminAddress}/dashboard   (switchyard stat --admin ${stage.adminAddress})\n` +
+        `  per request     ${l7} (gRPC square.Square/Compute)\n` +
+        `  per connection  ${stage.listenerAddress('l4')}\n` +
+        `  endpoints file  ${stage.endpointsFile} (edit it: Switchyard follows)\n` +
+        `Try a few calls (each curl is a new connection; the reply names its replica):\n` +
+        `  for i in $(seq 20); do printf '\\0\\0\\0\\0\\2\\10\\7' | curl -s --http2-prior-knowledge -H 'content-type: application/grpc' -H 'te: trailers' --data-binary @- http://${l7}/square.Square/Compute | grep -ao 'square-.'; done | sort | uniq -c\n`,
     );
-  } catch (e) {
-    err.write(`demo failed: ${(e as Error).message}\n`);
-    code = 1;
-  }
-  c4.close();
-  c7.close();
-  if (p.flags.has('keep') && code === 0) {
-    out.write(`\nStaying up. Try: switchyard diagnose or grpcurl against 127.0.0.1:${l7.address.port}. Ctrl-C to stop.\n`);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
   }
-  await proxy.stop(1000);
-  for (const r of replicas) r.server.forceShutdown();
-  return code;
+  await stage.stop();
+  return result.ok ? 0 : 1;
 }

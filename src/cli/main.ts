@@ -37,7 +37,7 @@ Commands:
   check      validate a configuration file
   reload     make a running proxy read its configuration file again
   simulate   compare balancing policies on a scenario, or on traffic recorded with tap --record
-  demo       per-connection vs per-request balancing, with three local gRPC replicas
+  demo       the story with local gRPC replicas: per connection vs per request, a slow replica, a killed one, scale-out
   stat       success rate, RPS and latency per service, endpoint, route (from the admin server)
   top        live table of the busiest gRPC methods or paths
   tap        stream a summary of every request matching filters (--record FILE: for simulate --replay)

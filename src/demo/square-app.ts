@@ -19,21 +19,71 @@ function loadSquare(): grpc.GrpcObject {
   return grpc.loadPackageDefinition(def).square as grpc.GrpcObject;
 }
 
+export interface SquareReplicaOptions {
+  /** Time each call takes before it is answered (ms; 0 = at once), as real work would. */
+  serviceTimeMs?: number;
+}
+
+/**
+ * One running replica, with the controls the demo acts on: make it slower
+ * (a noisy neighbour, a GC-bound pod) and kill it (a crashed or evicted pod).
+ */
+export interface SquareReplica {
+  readonly name: string;
+  readonly server: grpc.Server;
+  readonly port: number;
+  /** Calls received and not answered yet. */
+  readonly inFlight: number;
+  /** Calls answered so far. */
+  readonly answered: number;
+  /** Every call takes `factor` times the service time from now on (1 = back to normal). */
+  slowDown(factor: number): void;
+  /** Closes every connection at once, calls in flight included, as a crashed process would. */
+  kill(): void;
+}
+
+class Replica implements SquareReplica {
+  inFlight = 0;
+  answered = 0;
+  delayMs: number;
+  port = 0;
+  readonly server = new grpc.Server();
+
+  constructor(readonly name: string, private readonly serviceTimeMs: number) {
+    this.delayMs = serviceTimeMs;
+  }
+
+  slowDown(factor: number): void {
+    this.delayMs = this.serviceTimeMs * factor;
+  }
+
+  kill(): void {
+    this.server.forceShutdown();
+  }
+}
+
+function answer(replica: Replica, value: string, cb: grpc.sendUnaryData<SquareReply>): void {
+  replica.inFlight--;
+  replica.answered++;
+  const v = BigInt(value);
+  cb(null, { result: String(v * v), replica: replica.name });
+}
+
 /** Starts one replica on 127.0.0.1 (port 0 = any). */
-export async function startSquareReplica(name: string, port = 0): Promise<{ server: grpc.Server; port: number }> {
-  const pkg = loadSquare();
-  const server = new grpc.Server();
-  const service = (pkg.Square as grpc.ServiceClientConstructor).service;
-  server.addService(service, {
+export async function startSquareReplica(name: string, port = 0, options: SquareReplicaOptions = {}): Promise<SquareReplica> {
+  const replica = new Replica(name, options.serviceTimeMs ?? 0);
+  const service = (loadSquare().Square as grpc.ServiceClientConstructor).service;
+  replica.server.addService(service, {
     Compute(call: grpc.ServerUnaryCall<{ value: string }, SquareReply>, cb: grpc.sendUnaryData<SquareReply>) {
-      const v = BigInt(call.request.value);
-      cb(null, { result: String(v * v), replica: name });
+      replica.inFlight++;
+      if (replica.delayMs <= 0) answer(replica, call.request.value, cb);
+      else setTimeout(answer, replica.delayMs, replica, call.request.value, cb);
     },
   });
-  const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  replica.port = await new Promise<number>((resolve, reject) =>
+    replica.server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );
-  return { server, port: bound };
+  return replica;
 }
 
 /** A client with exactly one HTTP/2 connection to `target` (as most gRPC clients use). */

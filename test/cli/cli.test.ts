@@ -98,16 +98,6 @@ test('run (quick mode) forwards per request, then drains and exits 0 on SIGTERM'
   assert.equal(await exited, 0);
 });
 
-test('demo: L4 pins one connection to one replica, Switchyard spreads it', () => {
-  const r = run(['demo', '--calls', '30']);
-  assert.equal(r.code, 0, r.err);
-  const l4 = /L4 \(tcp listener[^\n]*?\s+(\d+)\s+(\d+)\s+(\d+)/.exec(r.out);
-  const l7 = /Switchyard \(per request\)\s+(\d+)\s+(\d+)\s+(\d+)/.exec(r.out);
-  assert.ok(l4 && l7, r.out);
-  assert.deepEqual(l4!.slice(1).map(Number).sort((x, y) => y - x), [30, 0, 0]);
-  assert.deepEqual(l7!.slice(1).map(Number), [10, 10, 10]);
-});
-
 test('run --workers 2: two processes share the port; SIGTERM stops both and exits 0', async (t) => {
   const a = await startH2Backend('a');
   t.after(() => a.close());
