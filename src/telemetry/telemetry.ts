@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { engineCounters } from '../http2/options.js';
-import { ENDPOINT_STATE_NAMES, EndpointState, type Endpoint } from '../proxy/endpoint.js';
+import { ENDPOINT_STATE_NAMES, type Endpoint } from '../proxy/endpoint.js';
 import type { ExchangeObserver, ObservedExchange } from '../proxy/exchange/observed-exchange.js';
-import type { AuthzDenial } from '../proxy/policy-hooks.js';
 import type { Listener } from '../proxy/listener.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { ServiceRuntime } from '../proxy/service-runtime.js';
@@ -19,11 +18,18 @@ import { registerUpgradeMetrics } from './upgrade-metrics.js';
 import { registerOrcaMetrics } from './orca-metrics.js';
 import { registerLimitMetrics } from './limit-metrics.js';
 import { registerZoneMetrics } from './zone-metrics.js';
-import { FAILED_GRPC, failureReason, NO_REASON, REASON_NAMES } from './failure-reason.js';
-import { bucketIndex, DURATION_BUCKETS, histogramSamples, ScrapeMetric, type Sample } from './prom.js';
+import { failureReason, NO_REASON, REASON_NAMES } from './failure-reason.js';
+import { bucketIndex, histogramSamples, ScrapeMetric, type Sample } from './prom.js';
 import { TapHub, type TapEvent } from './tap.js';
 import { decisionJson, type DecisionJson } from '../balancing/index.js';
-import { Outcome, OUTCOME_NAMES, reasonRecord, WindowStats, type WindowSnapshot } from './window-stats.js';
+import { Outcome, OUTCOME_NAMES } from './window-stats.js';
+import { classify, countOutcome, EndpointRecord, PathRecord, Series, ServiceRecord } from './telemetry-records.js';
+import { statsView } from './stats-view.js';
+import { endpointStateName, topologyView } from './topology-view.js';
+
+export { classify } from './telemetry-records.js';
+export { endpointStateName } from './topology-view.js';
+export type { StatsEntry } from './stats-view.js';
 
 export interface TelemetryOptions {
   /** One JSON line per finished request (pino, asynchronous). A logger, or true for stdout. */
@@ -40,96 +46,6 @@ export interface TelemetryOptions {
   processMetrics?: boolean;
   /** Expiries of the certificates in use (default: the process's registry). */
   certificates?: CertificateRegistry;
-}
-
-/**
- * success, failure, cancelled or refused. A refusal by authorization is
- * `refused`: the client's doing, not the service's, so it must not lower the
- * success rate (an unauthorized caller could otherwise page the service's
- * owners); a 403 or PERMISSION_DENIED from the endpoint itself is a success,
- * as before. Any other proxy error code makes it a failure first of all: a
- * client that gave up while the proxy could not serve it (waiting for an
- * endpoint during an outage) lost the call, and counting that as a neutral
- * cancel hid outages (the success rate stayed high while most calls failed).
- * Only a cancel with no proxy error is `cancelled`.
- */
-export function classify(ex: ObservedExchange): number {
-  if (ex.refusal) return Outcome.REFUSED;
-  if (ex.errorCode !== '') return Outcome.FAILURE;
-  if (ex.status === 0 && ex.grpcStatus === 1) return Outcome.CANCELLED;
-  if (ex.status >= 500) return Outcome.FAILURE;
-  if (ex.grpcStatus > 0 && FAILED_GRPC.has(ex.grpcStatus)) return Outcome.FAILURE;
-  if (ex.status === 0) return Outcome.FAILURE;
-  return Outcome.SUCCESS;
-}
-
-/** Requests of one (status, grpc-status, classification, failure reason) of a series. */
-interface OutcomeCount {
-  status: number;
-  grpcStatus: number;
-  outcome: number;
-  reason: number;
-  n: number;
-}
-
-/** The key of an OutcomeCount: status < 1000, (grpcStatus + 1) * 4 + outcome < 1000. */
-function outcomeKey(status: number, grpcStatus: number, outcome: number, reason: number): number {
-  return reason * 1_000_000 + status * 1000 + (grpcStatus + 1) * 4 + outcome;
-}
-
-function countOutcome(outcomes: Map<number, OutcomeCount>, status: number, grpcStatus: number, outcome: number, reason: number): void {
-  const key = outcomeKey(status, grpcStatus, outcome, reason);
-  const o = outcomes.get(key);
-  if (o !== undefined) o.n++;
-  else outcomes.set(key, { status, grpcStatus, outcome, reason, n: 1 });
-}
-
-/** Per listener × route × service × endpoint: counters and the duration histogram. */
-class Series {
-  readonly buckets = new Float64Array(DURATION_BUCKETS.length + 1);
-  sum = 0;
-  count = 0;
-  retries = 0;
-  hedges = 0;
-  /** Refused requests by the refusal (rule and code), made at the first one. */
-  denials: Map<AuthzDenial, number> | undefined = undefined;
-  readonly outcomes = new Map<number, OutcomeCount>();
-  readonly labels: Record<string, string>;
-  /** Windowed stats of this series; listener, route, service and endpoint views merge them when read. */
-  readonly stats = new WindowStats();
-
-  constructor(listener: string, route: string, service: string, endpoint: string) {
-    this.labels = { listener, route, service, endpoint };
-  }
-}
-
-/** The record reached through Endpoint.telemetry: no lookup by label per request. */
-class EndpointRecord {
-  /** listener name → route name → series. */
-  readonly series = new Map<string, Map<string, Series>>();
-  /** The endpoint it counts for; an endpoint re-added while its predecessor drains takes the record over. */
-  constructor(readonly id: string, public endpoint: Endpoint | undefined) {}
-}
-
-/** The record reached through ServiceRuntime.telemetry. */
-class ServiceRecord {
-  inFlight = 0;
-  readonly endpoints: EndpointRecord[] = [];
-  /** Requests that never got an endpoint. */
-  readonly none = new EndpointRecord('none', undefined);
-  constructor(readonly name: string, public service: ServiceRuntime) {}
-}
-
-/** Per path (gRPC method for gRPC requests), bounded. */
-class PathRecord {
-  readonly stats = new WindowStats();
-  readonly outcomes = new Map<number, OutcomeCount>();
-  constructor(readonly name: string, readonly grpc: boolean) {}
-}
-
-export interface StatsEntry extends WindowSnapshot {
-  name: string;
-  total: { requests: number; failures: number; cancelled: number; refused: number; failureReasons: Record<string, number> };
 }
 
 /**
@@ -555,148 +471,20 @@ export class Telemetry implements ExchangeObserver {
    * latency histogram, for merging with other processes' (cluster-merge-stats.ts).
    */
   stats(windowSec: number, exported = false): Record<string, unknown> {
-    const now = performance.now();
-    const elapsed = (now - this.startedAt) / 1000;
-    const all = [...this.allSeries()];
-    const entryOf = (name: string, list: readonly WindowStats[]): StatsEntry => {
-      let requests = 0;
-      let failures = 0;
-      let cancelled = 0;
-      let refused = 0;
-      let reasons: Uint32Array | undefined;
-      for (const w of list) {
-        requests += w.total;
-        failures += w.totalFailures;
-        cancelled += w.totalCancelled;
-        refused += w.totalRefused;
-        const tr = w.totalReasons;
-        if (tr !== undefined) {
-          reasons ??= new Uint32Array(tr.length);
-          for (let r = 0; r < tr.length; r++) reasons[r]! += tr[r]!;
-        }
-      }
-      const total = { requests, failures, cancelled, refused, failureReasons: reasonRecord(reasons) };
-      const window = exported ? WindowStats.exported(list, now, windowSec, elapsed) : WindowStats.combined(list, now, windowSec, elapsed);
-      return { name, ...window, total };
-    };
-    /** Stats and status counts of the series `pred` selects. */
-    const view = (name: string, pred: (s: Series) => boolean) => {
-      const list = all.filter(pred);
-      const statusCodes: Record<string, number> = {};
-      const grpcStatuses: Record<string, number> = {};
-      for (const s of list) {
-        for (const o of s.outcomes.values()) {
-          statusCodes[o.status] = (statusCodes[o.status] ?? 0) + o.n;
-          if (o.grpcStatus >= 0) grpcStatuses[o.grpcStatus] = (grpcStatuses[o.grpcStatus] ?? 0) + o.n;
-        }
-      }
-      return { ...entryOf(name, list.map((s) => s.stats)), statusCodes, grpcStatuses };
-    };
-    const listeners = [...this.listenerRoutes.keys()].map((name) => {
-      const l = this.proxy?.listeners.find((x) => x.name === name);
-      return {
-        ...view(name, (s) => s.labels.listener === name),
-        protocol: l?.config.protocol,
-        connections: l === undefined ? undefined : { open: l.counters.connectionsOpen, total: l.counters.connectionsTotal },
-      };
-    });
-    const routes = [...this.listenerRoutes].flatMap(([listener, names]) =>
-      [...names].map((name) => ({ listener, ...view(name, (s) => s.labels.listener === listener && s.labels.route === name) })),
-    );
-    const services = this.services.map((sr) => {
-      const svc = view(sr.name, (s) => s.labels.service === sr.name);
-      const endpoints = sr.endpoints.map((er) => {
-        const e = er.endpoint!;
-        const st = view(er.id, (s) => s.labels.service === sr.name && s.labels.endpoint === er.id);
-        return {
-          ...st,
-          state: endpointStateName(e),
-          cause: e.cause === '' ? null : e.cause,
-          connectFailures: e.connectFailuresTotal,
-          latencyEstimateMs: round3(e.load.rttEstimate()),
-          pending: e.load.pending,
-          connections: e.pool.connectionCount,
-          share: svc.requests > 0 ? st.requests / svc.requests : null,
-          weight: e.weight,
-          zone: e.zone === '' ? null : e.zone,
-          source: e.sourceName === '' ? null : e.sourceName,
-          terminating: e.terminating,
-          orca: e.load.orca === null ? null : { utilization: e.load.orca.utilization, weight: e.load.orca.weightNow(e.readySince) },
-        };
-      });
-      let noEndpoint = 0;
-      // Refused requests never wanted an endpoint.
-      for (const byRoute of sr.none.series.values()) for (const s of byRoute.values()) noEndpoint += s.count - s.stats.totalRefused;
-      const unavailable = sr.service.unavailableReason();
-      return {
-        ...svc,
-        available: unavailable === '',
-        unavailable: unavailable === '' ? null : unavailable,
-        inFlight: sr.inFlight,
-        panicMode: sr.service.panicMode,
-        noEndpoint,
-        discovery: discoveryView(sr.service),
-        endpoints,
-      };
-    });
-    const paths = [...this.paths.values(), this.other]
-      .filter((p) => p.stats.total > 0)
-      .map((p) => {
-        const statusCodes: Record<string, number> = {};
-        const grpcStatuses: Record<string, number> = {};
-        for (const o of p.outcomes.values()) {
-          statusCodes[o.status] = (statusCodes[o.status] ?? 0) + o.n;
-          if (o.grpcStatus >= 0) grpcStatuses[o.grpcStatus] = (grpcStatuses[o.grpcStatus] ?? 0) + o.n;
-        }
-        return { ...entryOf(p.name, [p.stats]), grpc: p.grpc, statusCodes, grpcStatuses };
-      });
-    return {
-      window: windowSec === 60 ? '1m' : `${windowSec}s`,
-      windowSeconds: windowSec,
-      uptimeSeconds: Math.round(elapsed * 1000) / 1000,
+    return statsView({
+      series: [...this.allSeries()],
+      listenerRoutes: this.listenerRoutes,
+      services: this.services,
+      paths: [...this.paths.values(), this.other],
+      proxy: this.proxy,
+      startedAt: this.startedAt,
       tapSubscribers: this.tap.subscriberCount,
-      listeners,
-      routes,
-      services,
-      methods: paths.filter((p) => p.grpc),
-      paths,
-    };
+    }, windowSec, exported);
   }
 
   /** Listeners → routes → services → endpoints, with states. */
   topology(): Record<string, unknown> {
-    const proxy = this.proxy;
-    if (proxy === undefined) return { listeners: [], services: [] };
-    return {
-      listeners: proxy.listeners.map((l) => ({
-        name: l.name,
-        protocol: l.config.protocol,
-        address: addressOf(l),
-        routes: [...l.router.routes, ...(l.router.fallback ? [l.router.fallback] : [])].map((r) => ({
-          name: r.name,
-          services: [...new Set(r.targets.map((t) => t.name))],
-        })),
-        // A tcp listener relays whole connections to its service.
-        service: l.config.service,
-      })),
-      services: [...proxy.services.values()].map((s) => ({
-        name: s.name,
-        protocol: s.config.protocol,
-        panicMode: s.panicMode,
-        available: s.hasPickable,
-        discovery: discoveryView(s),
-        endpoints: [...s.endpoints, ...s.draining].map((e) => ({
-          id: e.id,
-          state: endpointStateName(e),
-          cause: e.cause === '' ? null : e.cause,
-          weight: e.weight,
-          zone: e.zone === '' ? null : e.zone,
-          source: e.sourceName === '' ? null : e.sourceName,
-          terminating: e.terminating,
-          orca: e.load.orca === null ? null : { utilization: e.load.orca.utilization, weight: e.load.orca.weightNow(e.readySince), reports: e.load.orca.reports },
-        })),
-      })),
-    };
+    return this.proxy === undefined ? { listeners: [], services: [] } : topologyView(this.proxy);
   }
 
   // ------------------------------------------------------------ admin routes
@@ -748,14 +536,6 @@ export class Telemetry implements ExchangeObserver {
   }
 }
 
-export function endpointStateName(e: Endpoint): string {
-  if (e.state !== EndpointState.REMOVED) {
-    if (e.ejected) return 'ejected';
-    if (!e.healthy) return 'unhealthy';
-  }
-  return ENDPOINT_STATE_NAMES[e.state] ?? 'unknown';
-}
-
 export function parseWindow(v: string | null): number | undefined {
   if (v === null || v === '' || v === '10s') return 10;
   if (v === '1m' || v === '60s') return 60;
@@ -767,34 +547,7 @@ function json(res: import('node:http').ServerResponse, status: number, body: unk
   res.end(JSON.stringify(body));
 }
 
-function addressOf(l: Listener): string | undefined {
-  try {
-    const a = l.address;
-    return a === null ? undefined : `${a.address}:${a.port}`;
-  } catch {
-    return undefined;
-  }
-}
-
 function snake(s: string): string {
   return s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
-function round3(v: number): number {
-  return Math.round(v * 1000) / 1000;
-}
-
-/** A service's endpoint source for stats and topology: 'static' when its endpoints are listed addresses. */
-function discoveryView(s: ServiceRuntime): { kind: string; description: string; healthy: boolean; lastError: string | null; lastUpdate: string | null; updates: number; errors: number } {
-  const d = s.discovery;
-  if (d === undefined) return { kind: 'static', description: 'endpoints in the configuration', healthy: true, lastError: null, lastUpdate: null, updates: 0, errors: 0 };
-  return {
-    kind: d.kind,
-    description: d.description,
-    healthy: d.healthy,
-    lastError: d.lastError === '' ? null : d.lastError,
-    lastUpdate: d.lastUpdate === 0 ? null : new Date(d.lastUpdate).toISOString(),
-    updates: d.updates,
-    errors: d.errors,
-  };
-}
