@@ -27,7 +27,7 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { KubeApiStandIn } from "../test/helpers/kube-api-stand-in.js";
-import { parseBenchArgs } from "./lib/args.js";
+import { measureFlag, parseBenchArgs } from "./lib/args.js";
 import { runBenchMain } from "./lib/entry.js";
 import { runH2load, type H2loadResult } from "./lib/h2load.js";
 import { startNginxBackend } from "./lib/nginx.js";
@@ -160,29 +160,11 @@ function parseArgs(argv: readonly string[]): Options {
       case "--streams":
         o.streams = positive(value(), 1);
         return true;
-      case "--no-pin":
-        o.pin = false;
-        return true;
       case "--no-load":
         o.load = false;
         return true;
-      case "--max-foreign":
-        o.maxForeign = Math.max(0, Number(value()) || 0) / 100;
-        return true;
-      case "--retries":
-        o.retries = Math.max(0, Math.floor(Number(value())) || 0);
-        return true;
-      case "--quiet-wait":
-        o.quietWaitSec = Math.max(0, Number(value()) || 0);
-        return true;
-      case "--cpu-prof":
-        o.cpuProfDir = path.resolve(value());
-        return true;
-      case "--no-write":
-        o.write = false;
-        return true;
       default:
-        return false;
+        return measureFlag(o, flag, value, (d) => path.resolve(d));
     }
   });
   if (!o.rounds) o.rounds = quick ? 3 : 5;

@@ -24,7 +24,7 @@
  *   other processes on the machine is measured again (bounded).
  */
 import path from "node:path";
-import { parseBenchArgs } from "./lib/args.js";
+import { measureFlag, parseBenchArgs } from "./lib/args.js";
 import { ForeignMeter, pinProcess, processCpuPreciseMs } from "./lib/cores.js";
 import { runBenchMain } from "./lib/entry.js";
 import { h2loadBinary, runH2load, type H2loadOptions, type H2loadResult } from "./lib/h2load.js";
@@ -175,26 +175,8 @@ function parseArgs(argv: readonly string[]): Options {
       case "--no-mtls":
         o.mtls = false;
         return true;
-      case "--no-pin":
-        o.pin = false;
-        return true;
-      case "--max-foreign":
-        o.maxForeign = Math.max(0, Number(value()) || 0) / 100;
-        return true;
-      case "--retries":
-        o.retries = Math.max(0, Math.floor(Number(value())) || 0);
-        return true;
-      case "--quiet-wait":
-        o.quietWaitSec = Math.max(0, Number(value()) || 0);
-        return true;
-      case "--cpu-prof":
-        o.cpuProfDir = path.resolve(value());
-        return true;
-      case "--no-write":
-        o.write = false;
-        return true;
       default:
-        return false;
+        return measureFlag(o, flag, value, (d) => path.resolve(d));
     }
   });
   if (!o.rounds) o.rounds = quick ? 2 : 4;

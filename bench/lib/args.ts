@@ -24,3 +24,43 @@ export function parseBenchArgs(
     }
   }
 }
+
+/** The measurement-discipline options the pinned benchmarks share (cores, foreign load, retries, profiles, output). */
+export interface MeasureOptions {
+  pin: boolean;
+  maxForeign: number;
+  retries: number;
+  quietWaitSec: number;
+  cpuProfDir: string | undefined;
+  write: boolean;
+}
+
+/**
+ * Handles the flags of MeasureOptions (`--no-pin`, `--max-foreign PCT`,
+ * `--retries N`, `--quiet-wait S`, `--cpu-prof DIR`, `--no-write`) for a
+ * parseBenchArgs handler; false for any other flag.
+ */
+export function measureFlag(o: MeasureOptions, flag: string, value: () => string, resolveDir: (p: string) => string): boolean {
+  switch (flag) {
+    case "--no-pin":
+      o.pin = false;
+      return true;
+    case "--max-foreign":
+      o.maxForeign = Math.max(0, Number(value()) || 0) / 100;
+      return true;
+    case "--retries":
+      o.retries = Math.max(0, Math.floor(Number(value())) || 0);
+      return true;
+    case "--quiet-wait":
+      o.quietWaitSec = Math.max(0, Number(value()) || 0);
+      return true;
+    case "--cpu-prof":
+      o.cpuProfDir = resolveDir(value());
+      return true;
+    case "--no-write":
+      o.write = false;
+      return true;
+    default:
+      return false;
+  }
+}

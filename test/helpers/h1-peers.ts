@@ -146,8 +146,18 @@ export interface Nginx {
  * nginx as an HTTP/1.1 backend in a private prefix (one process, foreground).
  * `serverBlock` is the body of the `server {}` block, without `listen`.
  */
-export async function startNginx(bin: string, serverBlock: string): Promise<Nginx> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'swy-nginx-'));
+export function startNginx(bin: string, serverBlock: string): Promise<Nginx> {
+  return startNginxServer(bin, 'swy-nginx-', '', serverBlock);
+}
+
+/**
+ * nginx in a private prefix (one process, foreground) with one server on a
+ * free loopback port: `listenParams` follow the address on its `listen` line
+ * (e.g. "ssl http2"), `serverBody` is the rest of the `server {}` block.
+ * Resolves once the port accepts connections.
+ */
+export async function startNginxServer(bin: string, prefix: string, listenParams: string, serverBody: string): Promise<Nginx> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   const port = await freePort();
   const conf = `daemon off;
 master_process off;
@@ -163,8 +173,8 @@ http {
     uwsgi_temp_path ${path.join(dir, 'uwsgi')};
     scgi_temp_path ${path.join(dir, 'scgi')};
     server {
-        listen 127.0.0.1:${port};
-${serverBlock}
+        listen 127.0.0.1:${port}${listenParams === '' ? '' : ` ${listenParams}`};
+${serverBody}
     }
 }
 `;

@@ -5,17 +5,14 @@
  * the client certificate's serial and identity, and whether the TLS
  * session was resumed.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import http2 from 'node:http2';
 import https from 'node:https';
-import net, { type AddressInfo, type Socket } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
+import type { AddressInfo, Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import { peerIdentity } from '../../src/security/identity.js';
-import { freePort } from '../../bench/lib/processes.js';
 import type { PemPair } from './test-pki.js';
+import { startNginxServer } from './h1-peers.js';
 
 export interface TlsConnectionRecord {
   /** Serial of the client certificate ('' without one). */
@@ -209,60 +206,12 @@ function nginxHttp2Directives(version: string): { listen: string; server: string
  * foreground). `serverBlock` is the body of `server {}` after its listen
  * and certificate lines.
  */
-export async function startNginxTls(bin: string, pair: PemPair, serverBlock: string): Promise<NginxTls> {
+export function startNginxTls(bin: string, pair: PemPair, serverBlock: string): Promise<NginxTls> {
   // `nginx -v` prints on stderr.
   const versionText = spawnSync(bin, ['-v'], { encoding: 'utf8' }).stderr ?? '';
   const d = nginxHttp2Directives(versionText);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'swy-nginx-tls-'));
-  const port = await freePort();
-  const conf = `daemon off;
-master_process off;
-worker_processes 1;
-error_log stderr error;
-pid ${path.join(dir, 'nginx.pid')};
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path ${path.join(dir, 'body')};
-    proxy_temp_path ${path.join(dir, 'proxy')};
-    fastcgi_temp_path ${path.join(dir, 'fastcgi')};
-    uwsgi_temp_path ${path.join(dir, 'uwsgi')};
-    scgi_temp_path ${path.join(dir, 'scgi')};
-    server {
-        listen 127.0.0.1:${port} ${d.listen};
-        ${d.server}
+  return startNginxServer(bin, 'swy-nginx-tls-', d.listen, `        ${d.server}
         ssl_certificate ${pair.cert};
         ssl_certificate_key ${pair.key};
-${serverBlock}
-    }
-}
-`;
-  const confPath = path.join(dir, 'nginx.conf');
-  writeFileSync(confPath, conf);
-  const child = spawn(bin, ['-e', 'stderr', '-p', dir + '/', '-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
-  };
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null || i >= 200) {
-      await stop();
-      throw new Error(`nginx did not start: ${stderr}`);
-    }
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { port, stop };
+${serverBlock}`);
 }
