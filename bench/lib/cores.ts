@@ -132,3 +132,19 @@ export class ForeignMeter {
     return Date.now() - t0;
   }
 }
+
+/** Where a spawned process is to run: `taskset -c CPUS` before its command. */
+export interface CpuPin {
+  taskset: string;
+  /** taskset list syntax, e.g. "1". */
+  cpus: string;
+}
+
+/**
+ * The command and arguments that start `cmd args` on `pin`'s cores (taskset
+ * execs the command, so the pid stays the process's own and every thread it
+ * makes inherits the mask); unchanged without a pin.
+ */
+export function pinnedCommand(pin: CpuPin | undefined, cmd: string, args: readonly string[]): [string, string[]] {
+  return pin ? [pin.taskset, ["-c", pin.cpus, cmd, ...args]] : [cmd, [...args]];
+}

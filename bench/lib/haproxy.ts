@@ -1,11 +1,15 @@
 /**
  * Starts HAProxy in the foreground (-db) with a generated configuration:
- * one thread, HTTP mode, an h2c frontend and h2c servers; optionally more
- * frontends (TLS) on the same backend and a runtime API socket.
+ * one thread, HTTP mode, an h2c (or HTTP/1.1) frontend and h2c (or
+ * HTTP/1.1) servers; optionally more frontends (TLS) on the same backend and
+ * a runtime API socket. "Tuned" adds the settings a benchmark tunes (larger
+ * HTTP/2 windows and stream limit, bigger buffers, `http-reuse always`);
+ * without it the configuration is the plain one the documentation leads to.
  */
 import { writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { pinnedCommand, type CpuPin } from "./cores.js";
 import {
   findExecutable,
   makeTempDir,
@@ -32,6 +36,14 @@ export interface HaproxyOptions {
   frontends?: readonly HaproxyFrontend[];
   /** Unix socket of the runtime API (`show stat`, `show info`). */
   statsSocket?: string;
+  /** The benchmark's tuning (default) or HAProxy's defaults (false). */
+  tuned?: boolean;
+  /** What the main frontend speaks: h2c (default) or HTTP/1.1. */
+  frontend?: "h2" | "http1";
+  /** What the servers speak: h2c (default) or HTTP/1.1. */
+  servers?: "h2" | "http1";
+  /** Run on these cores. */
+  pin?: CpuPin;
 }
 
 export interface HaproxyFrontend {
@@ -79,22 +91,24 @@ export function haproxyConfig(opts: HaproxyOptions): string {
   // when maxconn does not fit in the file limit.
   const fit = Math.floor((openFileLimit() - 256) / 2);
   const maxconn = Math.max(256, Math.min(opts.maxConnections ?? 20_000, fit));
-  const servers = opts.backends
-    .map((b, i) => `    server s${i + 1} ${b.host}:${b.port} proto h2`)
-    .join("\n");
-  const stats = opts.statsSocket ? `\n    stats socket ${opts.statsSocket} mode 600 level admin` : "";
-  return `global
-    nbthread 1${stats}
-    maxconn ${maxconn}
+  const proto = opts.servers === "http1" ? "" : " proto h2";
+  const servers = opts.backends.map((b, i) => `    server s${i + 1} ${b.host}:${b.port}${proto}`).join("\n");
+  const tuned = opts.tuned !== false;
+  const tune = tuned
+    ? `
     tune.h2.max-concurrent-streams 1000
     # Larger HTTP/2 stream window (the default 65535 throttles large bodies).
     tune.h2.initial-window-size 1048576
-    tune.bufsize 65536
+    tune.bufsize 65536`
+    : "";
+  const stats = opts.statsSocket ? `\n    stats socket ${opts.statsSocket} mode 600 level admin` : "";
+  return `global
+    nbthread 1${stats}
+    maxconn ${maxconn}${tune}
 
 defaults
     mode http
-    option http-keep-alive
-    http-reuse always
+    option http-keep-alive${tuned ? "\n    http-reuse always" : ""}
     timeout connect 5s
     timeout client 3600s
     timeout server 60s
@@ -102,7 +116,7 @@ defaults
     timeout client-fin 5s
 
 frontend fe
-    bind ${host}:${opts.port} proto h2
+    bind ${host}:${opts.port}${opts.frontend === "http1" ? "" : " proto h2"}
     maxconn ${maxconn}
     default_backend be
 ${(opts.frontends ?? []).map((f) => frontendSection(f, host, maxconn)).join("")}
@@ -121,7 +135,8 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<RunningServer>
   const cfg = path.join(dir, "haproxy.cfg");
   writeFileSync(cfg, haproxyConfig(opts));
   const name = `haproxy(${opts.balance})`;
-  const proc = startProcess(name, bin, ["-db", "-f", cfg], { cwd: dir });
+  const [cmd, args] = pinnedCommand(opts.pin, bin, ["-db", "-f", cfg]);
+  const proc = startProcess(name, cmd, args, { cwd: dir });
   const ports = [opts.port, ...(opts.frontends ?? []).map((f) => f.port)];
   return readyServer(proc, { host, ports, timeoutMs: 15_000, dir });
 }

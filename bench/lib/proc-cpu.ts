@@ -143,6 +143,18 @@ export function processRssKb(pid: number): number {
   return m ? Number(m[1]) : 0;
 }
 
+/** Resident memory of one process in KiB: VmRSS and its anonymous and file-backed parts (0 when gone). */
+export function processMemoryKb(pid: number): { rss: number; anon: number; file: number } {
+  let text = "";
+  try {
+    text = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    // gone: zeros
+  }
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)\\s+kB`, "m").exec(text)?.[1] ?? 0);
+  return { rss: field("VmRSS"), anon: field("RssAnon"), file: field("RssFile") };
+}
+
 /** VmRSS in KiB summed over `pid` and its live descendants. */
 export function treeRssKb(pid: number): number {
   let total = 0;

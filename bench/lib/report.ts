@@ -11,13 +11,7 @@ import { haproxyVersion } from "./haproxy.js";
 import { nginxVersion } from "./nginx.js";
 import { repoRoot } from "./switchyard.js";
 
-/** Median of the finite values (NaN if none). */
-export function median(values: readonly number[]): number {
-  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return NaN;
-  const mid = v.length >> 1;
-  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
-}
+export { median } from "./stats.js";
 
 /** a / b, NaN when either is missing or b is 0. */
 export function ratio(a: number | undefined, b: number | undefined): number {

@@ -9,6 +9,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { pinnedCommand, type CpuPin } from "./cores.js";
 import { processEnvVar, processTree } from "./proc-cpu.js";
 import { makeTempDir, readyServer, sleep, startProcess, type RunningServer, type Tracked } from "./processes.js";
 
@@ -37,6 +38,12 @@ export interface SwitchyardOptions {
   backends?: ReadonlyArray<{ host: string; port: number }>;
   balancer?: SwitchyardBalancer;
   protocol?: "http2" | "http1" | "grpc" | (string & {});
+  /** `--upstream-protocol` (omitted: the CLI's default, http2). */
+  upstreamProtocol?: "http2" | "http1";
+  /** Only `--listen`, `--to` and `--admin 127.0.0.1:0`: the proxy as users start it, every other flag at its default. */
+  userDefaults?: boolean;
+  /** Run on these cores. */
+  pin?: CpuPin;
   /** Run with `run --config FILE` using this YAML text instead of flags. */
   configYaml?: string;
   /** Extra environment (e.g. NODE_OPTIONS). */
@@ -55,6 +62,9 @@ export function switchyardArgs(opts: SwitchyardOptions, configFile?: string): st
   const host = opts.host ?? "127.0.0.1";
   if (configFile) return [switchyardCli, "run", "--config", configFile, ...(opts.extraArgs ?? [])];
   const to = (opts.backends ?? []).map((b) => `${b.host}:${b.port}`).join(",");
+  // The admin port is the one flag changed from its default (127.0.0.1:9990), which may be taken.
+  if (opts.userDefaults) return [switchyardCli, "run", "--listen", `${host}:${opts.port}`, "--to", to, "--admin", "127.0.0.1:0", ...(opts.extraArgs ?? [])];
+  const upstream = opts.upstreamProtocol ? ["--upstream-protocol", opts.upstreamProtocol] : [];
   return [
     switchyardCli,
     "run",
@@ -66,6 +76,7 @@ export function switchyardArgs(opts: SwitchyardOptions, configFile?: string): st
     opts.balancer ?? "round-robin",
     "--protocol",
     opts.protocol ?? "http2",
+    ...upstream,
     "--admin",
     "127.0.0.1:0",
     ...(opts.extraArgs ?? []),
@@ -115,7 +126,12 @@ export async function startSwitchyard(opts: SwitchyardOptions): Promise<RunningS
     writeFileSync(configFile, opts.configYaml);
   }
   const name = `switchyard(${opts.balancer ?? (configFile ? "config" : "round-robin")})`;
-  const proc = startProcess(name, opts.nodeBinary ?? process.execPath, [...switchyardNodeFlags(), ...(opts.nodeArgs ?? []), ...switchyardArgs(opts, configFile)], {
+  const [cmd, args] = pinnedCommand(opts.pin, opts.nodeBinary ?? process.execPath, [
+    ...switchyardNodeFlags(),
+    ...(opts.nodeArgs ?? []),
+    ...switchyardArgs(opts, configFile),
+  ]);
+  const proc = startProcess(name, cmd, args, {
     cwd: repoRoot,
     env: { ...process.env, ...(opts.env ?? {}) },
   });
