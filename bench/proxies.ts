@@ -63,8 +63,9 @@ async function main(): Promise<void> {
     { name: "haproxy", pkg: "haproxy" },
     { name: "nginx", pkg: "nginx-light" },
   ]);
-  applyPinning(opts);
+  // Before pinning, which leaves this process (and what it reads as the core count) one core.
   const machine = await machineInfo();
+  applyPinning(opts);
   log(`machine: ${machine.cpuModel}, ${machine.cores} cores; node ${machine.node}; ${machine.haproxy}; ${machine.nginx}; ${machine.h2load}`);
   log(opts.pinning);
   log(

@@ -156,6 +156,12 @@ function proxyLocation(upstream: "h2" | "http1", tuned: boolean): string {
 export async function startNginxProxy(opts: NginxProxyOptions): Promise<RunningServer> {
   const host = opts.host ?? "127.0.0.1";
   const dir = makeTempDir("nginx-proxy");
+  return launch(`nginx-proxy(${opts.balance})`, dir, nginxProxyConfig(opts, dir), host, [opts.port], opts.pin);
+}
+
+/** The configuration of `startNginxProxy`, its temp files under `dir`. */
+export function nginxProxyConfig(opts: NginxProxyOptions, dir: string): string {
+  const host = opts.host ?? "127.0.0.1";
   const tuned = opts.tuned !== false;
   const servers = opts.backends.map((b) => `        server ${b.host}:${b.port}${tuned ? " max_fails=0" : ""};`).join("\n");
   const pool = tuned
@@ -163,7 +169,7 @@ export async function startNginxProxy(opts: NginxProxyOptions): Promise<RunningS
         keepalive_requests 100000000;
         keepalive_timeout 3600s;`
     : `        keepalive ${DEFAULT_KEEPALIVE};`;
-  const conf = `${commonMain(dir, opts.maxConnections ?? 8192, tuned)}
+  return `${commonMain(dir, opts.maxConnections ?? 8192, tuned)}
 http {
 ${commonHttp(dir, tuned)}
     upstream backends {
@@ -178,7 +184,6 @@ ${proxyLocation(opts.upstream ?? "h2", tuned)}
     }
 }
 `;
-  return launch(`nginx-proxy(${opts.balance})`, dir, conf, host, [opts.port], opts.pin);
 }
 
 /** `nginx -v` (printed on stderr). */

@@ -55,6 +55,6 @@ export function spreadFootnote(anyFlagged: boolean, limit = SPREAD_LIMIT): strin
   if (!anyFlagged) return "";
   return (
     `${SPREAD_MARK}: spread over the runs, (max - min) / median, above ${Math.round(limit * 100)}%: ` +
-    `the machine was disturbed during some runs; do not read a difference smaller than the spread from this figure.`
+    `the runs disagree (a busy machine, or a system that is not steady); do not read a difference smaller than the spread from such a figure.`
   );
 }

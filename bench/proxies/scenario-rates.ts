@@ -19,7 +19,7 @@ import { runSystems } from "./run-systems.js";
 export async function scenarioRates(opts: Options): Promise<ScenarioResult> {
   const rates = [1000, 2000, 5000];
   const clients = 10;
-  const duration = opts.quick ? 1 : 3;
+  const duration = Math.min(opts.durationSec, 3);
   if (!(await h2loadSupportsRps())) {
     throw new Error("this h2load has no --rps option (request rate per client); scenario 3 skipped - use nghttp2 >= 1.52");
   }

@@ -16,7 +16,8 @@ export async function scenarioWorkers(opts: Options): Promise<ScenarioResult> {
   if (!opts.systems.includes("switchyard")) throw new Error("scenario 9 measures switchyard, which is not in --systems");
   const clients = 8;
   const streams = 100;
-  const cores = os.availableParallelism();
+  // All of the machine's cores: the bench's own affinity is one core once pinned.
+  const cores = os.cpus().length;
   const setup = await nginxBackends(2);
   try {
     // The admin server (and with it request telemetry) runs in the first worker only, so it is off
@@ -55,6 +56,9 @@ export async function scenarioWorkers(opts: Options): Promise<ScenarioResult> {
         `This machine has ${cores} core${cores === 1 ? "" : "s"}, shared by h2load, nginx and Switchyard: the req/s ratio is capped by them ` +
           `(a scaling of 1.7x or more cannot show here). What the scenario can show: whether CPU per request rises with 2 workers ` +
           `(cross-worker overhead) and whether the load spreads over both workers.`,
+        ...(opts.proxyPin
+          ? [`Pinned: the whole tree runs on core ${opts.proxyPin.cpus}, so both workers share one core (--no-pin lets them spread).`]
+          : []),
       ],
     };
   } finally {
