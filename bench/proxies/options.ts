@@ -36,7 +36,7 @@ export interface Options {
 }
 
 export const DEFAULT_RUNS = 5;
-export const DEFAULT_DURATION_SEC = 3;
+export const DEFAULT_DURATION_SEC = 2;
 
 const USAGE =
   "usage: node dist/bench/proxies.js [--quick] [--scenario N[,N]] [--runs N] [--duration S]\n" +

@@ -14,7 +14,8 @@ const CONNECTIONS = [10, 100];
 
 export async function scenarioH1Clients(opts: Options, id: number, upstream: Wire["upstream"]): Promise<ScenarioResult> {
   const setup = await nginxBackends(2, undefined, upstream === "http1");
-  const duration = opts.durationSec;
+  // At most 2 s: the two loads double the runs of this scenario.
+  const duration = Math.min(opts.durationSec, 2);
   const loadFor = (clients: number) => (t: Endpoint) => ({
     url: h2(t),
     clients,
