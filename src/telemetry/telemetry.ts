@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import pino from 'pino';
+import { createRequire } from 'node:module';
+import type pino from 'pino';
 import { engineCounters } from '../http2/options.js';
 import { ENDPOINT_STATE_NAMES, type Endpoint } from '../proxy/endpoint.js';
 import type { ExchangeObserver, ObservedExchange } from '../proxy/exchange/observed-exchange.js';
@@ -78,6 +79,8 @@ export class Telemetry implements ExchangeObserver {
       this.paths.set(`/${name}`, new PathRecord(name, true));
     }
     if (options.accessLog === true) {
+      // pino only with the access log: one line per request wants its buffered asynchronous writer.
+      const pino = createRequire(import.meta.url)('pino') as typeof import('pino').default;
       const dest = pino.destination({ dest: 1, sync: false });
       this.destination = dest;
       this.accessLog = pino({ base: { name: 'switchyard', log: 'access' } }, dest);
