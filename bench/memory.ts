@@ -26,6 +26,8 @@ const USAGE = `Usage: npm run bench:memory -- [options]
   --churn-minutes N   connection churn time (default 10; 0 skips it; fractions allowed)
   --churn-clients N   new h2 connections per round (default 20)
   --churn-requests N  requests per connection in a round (default 250)
+  --settle S          seconds of quiet before the second reading of each state (default 30):
+                      V8's memory reducer shrinks the heap after ~10-30 s without load
   --modules           also measure each dependency imported alone into a bare node
   --node BIN          start the proxy with this node binary and the program's flags
                       (default: run the program itself, whose prologue finds node on PATH)
@@ -93,6 +95,7 @@ async function main(): Promise<void> {
   let churnMinutes = 10;
   let churnClients = 20;
   let churnRequests = 250;
+  let settle = 30;
   let modules = false;
   let node: string | undefined;
   let pin = true;
@@ -101,6 +104,7 @@ async function main(): Promise<void> {
     if (flag === "--churn-minutes") churnMinutes = Math.max(0, Number(value()) || 0);
     else if (flag === "--churn-clients") churnClients = Math.max(1, Number(value()) || 20);
     else if (flag === "--churn-requests") churnRequests = Math.max(1, Number(value()) || 250);
+    else if (flag === "--settle") settle = Math.max(0, Number(value()) || 0);
     else if (flag === "--modules") modules = true;
     else if (flag === "--node") node = value();
     else if (flag === "--no-pin") pin = false;
@@ -133,20 +137,22 @@ async function main(): Promise<void> {
   await readyServer(proxy, { host: "127.0.0.1", ports: [port], timeoutMs: 15_000 });
   const url = `http://127.0.0.1:${port}/`;
   const rows: string[][] = [];
-  const record = (name: string, m: Memory): void => {
-    rows.push([name, mib(m.rssKb), mib(m.anonKb), mib(m.fileKb)]);
-    results[name] = m;
+  /** Two readings of a state: 2 s after it began, and after `settle` s more of quiet. */
+  const record = async (name: string): Promise<void> => {
+    await sleep(2000);
+    const m = memoryOf(proxy.pid);
+    await sleep(settle * 1000);
+    const s = memoryOf(proxy.pid);
+    rows.push([name, mib(m.rssKb), mib(m.anonKb), mib(s.rssKb), mib(s.anonKb), mib(s.fileKb)]);
+    results[name] = { at2s: m, settled: s };
   };
   try {
-    await sleep(2000);
-    record("idle", memoryOf(proxy.pid));
+    await record("idle");
     await load({ url, clients: 1, streams: 100, durationSec: 4 }, "scenario 1");
-    await sleep(2000);
-    record("after h2load -c 1 -m 100 -D 4", memoryOf(proxy.pid));
+    await record("after h2load -c 1 -m 100 -D 4");
     await load({ url: `${url}big`, clients: 1, streams: 10, requests: 300 }, "1 MiB responses");
-    await sleep(2000);
-    record("after 300 × 1 MiB (-c 1 -m 10)", memoryOf(proxy.pid));
-    log(`\nswitchyard run (pid ${proxy.pid}, ${node === undefined ? "as installed" : node}), MiB:\n${table(["when", "VmRSS", "RssAnon", "RssFile"], rows)}`);
+    await record("after 300 × 1 MiB (-c 1 -m 10)");
+    log(`\nswitchyard run (pid ${proxy.pid}, ${node === undefined ? "as installed" : node}), MiB:\n${table(["when", "VmRSS at 2 s", "RssAnon at 2 s", `VmRSS at ${settle + 2} s`, `RssAnon at ${settle + 2} s`, "RssFile"], rows)}`);
 
     if (churnMinutes > 0) {
       const perMinute: Memory[] = [];
