@@ -6,7 +6,7 @@
  * here, so an embedded proxy behaves as the command does.
  */
 import type { AddressInfo } from 'node:net';
-import type { Logger } from 'pino';
+import type { Logger } from '../telemetry/json-log.js';
 import type { Config } from '../config/index.js';
 import { createPolicies } from '../policy/index.js';
 import type { MemoryEvents } from '../proxy/memory-budget.js';

@@ -12,7 +12,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type http from 'node:http';
-import type { Logger } from 'pino';
+import type { Logger } from '../telemetry/json-log.js';
 import { ConfigError, formatIssue, parseConfigText, type Config } from '../config/index.js';
 import type { Proxy, ReloadSummary } from '../proxy/proxy.js';
 import { unchanged } from '../proxy/reconfigure.js';

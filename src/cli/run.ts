@@ -1,10 +1,9 @@
-import pino from 'pino';
 import { ConfigError, formatAddress, formatIssues, loadConfigFileText, LOG_LEVELS, parseAddress, parseConfig, type Config, type HostPort } from '../config/index.js';
+import { jsonLogger } from '../telemetry/json-log.js';
 import { portOwner } from './port-owner.js';
 import { parseArgs, stringFlag, UsageError } from './args.js';
 import { logListening, startProxyRuntime, StartError, type ProxyRuntime } from './proxy-runtime.js';
 import { ReloadController } from './reload-controller.js';
-import { runPrimary, serveAsWorker } from './worker-admin.js';
 import { isPrimaryProcess, resolveWorkerCount } from './workers.js';
 
 export const RUN_USAGE = `Usage:
@@ -150,9 +149,10 @@ async function runStarted(p: ReturnType<typeof parseArgs>, err: NodeJS.WritableS
     err.write(`${(e as Error).message}\n`);
     return 2;
   }
-  const log = pino({ level: config.log.level, base: { name: 'switchyard' } });
+  const log = jsonLogger({ level: config.log.level, base: { name: 'switchyard' } });
   // With several workers, the primary supervises them and serves the admin port for all of them.
-  if (workers > 1 && isPrimaryProcess()) return runPrimary({ config, workers, log, err, pidFile: stringFlag(p, 'pid-file'), bindFailure: (e) => bindFailure(e, undefined, stringFlag(p, 'config')) });
+  // Worker mode's admin (and the prom-client it merges metrics with) is loaded only with workers.
+  if (workers > 1 && isPrimaryProcess()) return (await import('./worker-admin.js')).runPrimary({ config, workers, log, err, pidFile: stringFlag(p, 'pid-file'), bindFailure: (e) => bindFailure(e, undefined, stringFlag(p, 'config')) });
   let runtime: ProxyRuntime;
   try {
     runtime = await startProxyRuntime(config, { log, bindAdmin: workers === 1 });
@@ -174,7 +174,7 @@ async function runStarted(p: ReturnType<typeof parseArgs>, err: NodeJS.WritableS
   // A worker answers the primary's admin server instead of binding the admin port.
   if (workers > 1) {
     try {
-      await serveAsWorker(admin, telemetry, log);
+      await (await import('./worker-admin.js')).serveAsWorker(admin, telemetry, log);
     } catch (e) {
       log.error({ err: e }, 'start failed');
       await runtime.stop(0);

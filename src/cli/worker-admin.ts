@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Logger } from 'pino';
+import type { Logger } from '../telemetry/json-log.js';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/index.js';
 import { AdminServer } from '../telemetry/admin-server.js';

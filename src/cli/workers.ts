@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
-import type { Logger } from 'pino';
+import type { Logger } from '../telemetry/json-log.js';
 import type { WorkerMessage } from '../telemetry/cluster-export.js';
 
 /** `--workers N|auto`: the number of proxy processes (auto = one per core). */

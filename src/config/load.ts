@@ -4,7 +4,8 @@
  * document allows, pointed at by line and column.
  */
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Document, type Node as YamlNode } from 'yaml';
+import type { Document, LineCounter, Node as YamlNode } from 'yaml';
+import { yaml } from './yaml.js';
 import { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { unknownKeyMessage } from './vocabulary.js';
@@ -68,6 +69,7 @@ export function parseConfig(value: unknown, sourceName?: string): Config {
 
 /** Parses and validates YAML (or JSON) text. Throws ConfigError listing every problem. */
 export function parseConfigText(text: string, sourceName?: string): Config {
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true, merge: true });
   if (doc.errors.length > 0) {
@@ -154,6 +156,7 @@ function validate(value: unknown, source: Source | undefined, sourceName: string
 
 /** Line and column of the node at `path`, or of its nearest existing ancestor. */
 function locate(source: Source, path: readonly (string | number)[], keyPosition: boolean): { line: number; col: number } | undefined {
+  const { isMap, isSeq, isScalar } = yaml();
   let node: unknown = source.doc.contents;
   let best: YamlNode | undefined = node as YamlNode | undefined;
   for (let i = 0; i < path.length; i++) {

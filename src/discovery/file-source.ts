@@ -10,7 +10,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { yaml } from '../config/yaml.js';
 import { z } from 'zod';
 import { endpointSchema } from '../config/index.js';
 import { fromConfig } from './static-source.js';
@@ -125,6 +125,7 @@ export class FileSource implements DiscoverySource {
  */
 export function parseEndpointFile(text: string, path: string): z.output<typeof fileSchema> | string {
   if (text.trim() === '') return `file ${path}: the file is empty (write [] for no endpoints)`;
+  const { LineCounter, parseDocument } = yaml();
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length > 0) {

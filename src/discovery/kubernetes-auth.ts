@@ -18,7 +18,7 @@
 import { accessSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parse } from 'yaml';
+import { yaml } from '../config/yaml.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 /** Where the pod's service account is mounted (prefixed by `inClusterPrefix` in tests). */
@@ -57,7 +57,7 @@ function kubeconfigNamespace(files: readonly string[]): string | undefined {
   for (const file of files) {
     let doc: unknown;
     try {
-      doc = parse(readFileSync(file, 'utf8'));
+      doc = yaml().parse(readFileSync(file, 'utf8'));
     } catch (err) {
       throw new KubeAccessError(`kubeconfig ${file}: ${(err as Error).message}`);
     }

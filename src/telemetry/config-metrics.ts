@@ -1,5 +1,4 @@
-import type { Registry } from 'prom-client';
-import { ScrapeMetric } from './prom.js';
+import { ScrapeMetric, type MetricSink } from './prom.js';
 
 /** Reload outcomes of the running process (kept by the reload controller, read at scrape). */
 export interface ConfigReloadCounters {
@@ -16,7 +15,7 @@ export interface ConfigReloadCounters {
  * (`prometheus_config_last_reload_successful`, `…_success_timestamp_seconds`)
  * so the usual "config reload failed" alerts carry over.
  */
-export function registerConfigMetrics(registry: Registry, c: ConfigReloadCounters): void {
+export function registerConfigMetrics(registry: MetricSink, c: ConfigReloadCounters): void {
   new ScrapeMetric('switchyard_config_reload_total', 'Configuration reloads (SIGHUP, file change, admin) by result: success, failure.', 'counter', () => [
     { labels: { result: 'success' }, value: c.success },
     { labels: { result: 'failure' }, value: c.failure },

@@ -1,4 +1,4 @@
-import type pino from 'pino';
+import type { Logger } from './json-log.js';
 import type { EndpointEvents } from '../proxy/service-runtime.js';
 
 /**
@@ -9,7 +9,7 @@ import type { EndpointEvents } from '../proxy/service-runtime.js';
  * sources likewise: a warning when one fails (or fails differently), an info
  * line when it answers again.
  */
-export function endpointLogEvents(log: pino.Logger): EndpointEvents {
+export function endpointLogEvents(log: Logger): EndpointEvents {
   return {
     unreachable: (service, endpoint, cause) => log.warn({ service, endpoint, cause }, 'endpoint unreachable'),
     reachable: (service, endpoint, downForMs) =>

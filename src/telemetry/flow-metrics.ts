@@ -1,7 +1,6 @@
-import type { Registry } from 'prom-client';
 import type { Http2Connection } from '../http2/index.js';
 import type { Proxy } from '../proxy/proxy.js';
-import { ScrapeMetric, type Sample } from './prom.js';
+import { ScrapeMetric, type Sample, type MetricSink } from './prom.js';
 
 /**
  * HTTP/2 flow-control gauges, summed per side over the open connections
@@ -10,7 +9,7 @@ import { ScrapeMetric, type Sample } from './prom.js';
  * kind="leaked" is 0 unless receive credit was lost; at rest "outstanding" is
  * 0 and "window" + "unacked" equals "configured". Computed at scrape time only.
  */
-export function registerFlowMetrics(reg: Registry, proxy: () => Proxy | undefined): void {
+export function registerFlowMetrics(reg: MetricSink, proxy: () => Proxy | undefined): void {
   new ScrapeMetric(
     'switchyard_http2_flow_credit_bytes',
     'HTTP/2 connection receive credit by side and kind (configured = window + unacked + outstanding; leaked is 0 unless credit was lost).',

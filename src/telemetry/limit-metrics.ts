@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
-import type { Registry } from 'prom-client';
 import type { Listener } from '../proxy/listener.js';
 import type { Proxy } from '../proxy/proxy.js';
 import { REJECT_REASONS } from '../proxy/connection-limits.js';
 import { HEAD_REJECT_REASONS } from '../proxy/head-limits.js';
-import { ScrapeMetric, type Sample } from './prom.js';
+import { ScrapeMetric, type Sample, type MetricSink } from './prom.js';
 
 const SERVED_PROTOCOLS = ['http1', 'http2', 'tcp'] as const;
 
@@ -23,7 +22,7 @@ function packageVersion(): string {
  * (connections, request heads), bytes on client connections, the memory
  * budget, and the build. All computed at scrape time from plain counters.
  */
-export function registerLimitMetrics(reg: Registry, proxy: () => Proxy | undefined): void {
+export function registerLimitMetrics(reg: MetricSink, proxy: () => Proxy | undefined): void {
   const listeners = (): Listener[] => proxy()?.listeners ?? [];
   new ScrapeMetric('switchyard_build_info', 'Always 1; the labels say which Switchyard and Node.js run.', 'gauge', () => [
     { labels: { version: VERSION, node: process.version }, value: 1 },

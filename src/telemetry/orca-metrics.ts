@@ -1,7 +1,6 @@
-import type { Registry } from 'prom-client';
 import type { Endpoint } from '../proxy/endpoint.js';
 import type { Proxy } from '../proxy/proxy.js';
-import { ScrapeMetric, type Sample } from './prom.js';
+import { ScrapeMetric, type Sample, type MetricSink } from './prom.js';
 
 /**
  * What endpoints report about their own load (ORCA), for services with
@@ -10,7 +9,7 @@ import { ScrapeMetric, type Sample } from './prom.js';
  * reports received. Read at scrape time only. In worker mode each worker
  * has its own reports: the gauges are averaged, the counters summed.
  */
-export function registerOrcaMetrics(reg: Registry, proxy: () => Proxy | undefined): void {
+export function registerOrcaMetrics(reg: MetricSink, proxy: () => Proxy | undefined): void {
   const each = (f: (e: Endpoint) => number) => (): Sample[] => {
     const out: Sample[] = [];
     const p = proxy();

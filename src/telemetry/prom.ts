@@ -1,4 +1,9 @@
-import type { Aggregator, Registry } from 'prom-client';
+import type { Aggregator } from 'prom-client';
+
+/** Where a metric registers: a MetricRegistry, or a prom-client Registry (worker mode's own). */
+export interface MetricSink {
+  registerMetric(metric: never): void;
+}
 
 /** One sample of a metric as prom-client's registry prints it. */
 export interface Sample {
@@ -27,7 +32,7 @@ export class ScrapeMetric {
     return { name: this.name, help: this.help, type: this.type, values: this.produce(), aggregator: this.aggregator };
   }
 
-  register(registry: Registry): this {
+  register(registry: MetricSink): this {
     registry.registerMetric(this as never);
     return this;
   }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import pino from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type pino from 'pino';
 import { engineCounters } from '../http2/options.js';
 import { ENDPOINT_STATE_NAMES, type Endpoint } from '../proxy/endpoint.js';
 import type { ExchangeObserver, ObservedExchange } from '../proxy/exchange/observed-exchange.js';
@@ -20,6 +20,7 @@ import { registerLimitMetrics } from './limit-metrics.js';
 import { registerZoneMetrics } from './zone-metrics.js';
 import { failureReason, NO_REASON, REASON_NAMES } from './failure-reason.js';
 import { bucketIndex, histogramSamples, ScrapeMetric, type Sample } from './prom.js';
+import { MetricRegistry } from './metric-registry.js';
 import { TapHub, type TapEvent } from './tap.js';
 import { decisionJson, type DecisionJson } from '../balancing/index.js';
 import { Outcome, OUTCOME_NAMES } from './window-stats.js';
@@ -54,7 +55,7 @@ export interface TelemetryOptions {
  * the admin routes that expose them.
  */
 export class Telemetry implements ExchangeObserver {
-  readonly registry = new Registry();
+  readonly registry: MetricRegistry;
   readonly tap = new TapHub();
   private proxy: Proxy | undefined;
   private readonly services: ServiceRecord[] = [];
@@ -78,6 +79,8 @@ export class Telemetry implements ExchangeObserver {
       this.paths.set(`/${name}`, new PathRecord(name, true));
     }
     if (options.accessLog === true) {
+      // pino only with the access log: one line per request wants its buffered asynchronous writer.
+      const pino = createRequire(import.meta.url)('pino') as typeof import('pino').default;
       const dest = pino.destination({ dest: 1, sync: false });
       this.destination = dest;
       this.accessLog = pino({ base: { name: 'switchyard', log: 'access' } }, dest);
@@ -87,7 +90,8 @@ export class Telemetry implements ExchangeObserver {
     this.requestIds = options.requestIds ?? true;
     this.logDecisions = options.accessLogDecisions === true && this.accessLog !== undefined;
     this.tap.onDecisionsChanged = () => this.recordDecisions();
-    this.registerMetrics(options.processMetrics ?? true, options.certificates ?? certificateRegistry);
+    this.registry = new MetricRegistry(options.processMetrics ?? true);
+    this.registerMetrics(options.certificates ?? certificateRegistry);
   }
 
   /** Attaches to the proxy built with this observer (topology, gauges, per-object records). */
@@ -321,9 +325,8 @@ export class Telemetry implements ExchangeObserver {
 
   // ------------------------------------------------------------ metrics
 
-  private registerMetrics(processMetrics: boolean, certificates: CertificateRegistry): void {
+  private registerMetrics(certificates: CertificateRegistry): void {
     const reg = this.registry;
-    if (processMetrics) collectDefaultMetrics({ register: reg });
     const grpcLabel = (g: number): string => (g < 0 ? '' : String(g));
     new ScrapeMetric('switchyard_requests_total', 'Finished requests by listener, route, service, endpoint, status, classification and failure reason.', 'counter', () => {
       const out: Sample[] = [];
@@ -492,9 +495,9 @@ export class Telemetry implements ExchangeObserver {
   /** /metrics, /api/v1/stats, /api/v1/topology, /api/v1/tap, /dashboard (and / redirecting to it). */
   routes(admin: AdminServer): void {
     admin.route('/metrics', (_req, res) => {
-      this.metrics().then(
-        (text) => {
-          res.writeHead(200, { 'content-type': this.registry.contentType });
+      Promise.all([this.metrics(), this.registry.contentType()]).then(
+        ([text, type]) => {
+          res.writeHead(200, { 'content-type': type });
           res.end(text);
         },
         (err: Error) => {

@@ -1,6 +1,5 @@
-import type { Registry } from 'prom-client';
 import type { Proxy } from '../proxy/proxy.js';
-import { ScrapeMetric, type Sample } from './prom.js';
+import { ScrapeMetric, type Sample, type MetricSink } from './prom.js';
 
 /**
  * Attempts sent in the proxy's zone and to other zones, per service (the
@@ -8,7 +7,7 @@ import { ScrapeMetric, type Sample } from './prom.js';
  * once the proxy knows its zone; an endpoint of unknown zone counts as
  * cross-zone to "unknown".
  */
-export function registerZoneMetrics(reg: Registry, proxy: () => Proxy | undefined): void {
+export function registerZoneMetrics(reg: MetricSink, proxy: () => Proxy | undefined): void {
   new ScrapeMetric('switchyard_requests_in_zone_total', "Attempts sent to endpoints in the proxy's own zone.", 'counter', () => {
     const out: Sample[] = [];
     for (const s of proxy()?.services.values() ?? []) {
