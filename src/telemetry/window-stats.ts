@@ -29,10 +29,10 @@ type Histogram = InstanceType<Int32HistogramCtor>;
 
 function newHistogram(): Histogram {
   // Pure JavaScript build (no WebAssembly), 2 significant digits: values are
-  // exact to 1 %. The counters cover what was recorded (it grows up to 60 s
-  // when needed): ~1,150 of them (4.5 KiB) up to 16 ms instead of ~2,600 for
-  // the whole range, which counts with a histogram per second per endpoint.
-  const h = new Int32Histogram(1, 2, 2);
+  // exact to 1 %. The counters cover 16 ms and grow with what is recorded
+  // (up to 60 s): ~1,150 of them (4.5 KiB) instead of ~2,600 for the whole
+  // range, which counts with a histogram per second per endpoint.
+  const h = new Int32Histogram(1, 16_384, 2);
   h.autoResize = true;
   return h;
 }
