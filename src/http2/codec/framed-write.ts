@@ -17,6 +17,8 @@ import { FRAME_HEADER_LENGTH } from '../constants.js';
 import { HpackEncoder } from '../hpack/index.js';
 
 const SLAB_SIZE = 64 * 1024;
+/** The slab of a connection that has none: the first `begin` replaces it. */
+const NO_SLAB = Buffer.alloc(0);
 
 /**
  * One per connection. A `frame/` encoder calls `begin` (room, frame header),
@@ -25,8 +27,11 @@ const SLAB_SIZE = 64 * 1024;
  * `begin` is small enough to be inlined into each of them.
  */
 export class FramedWrite {
-  slab: Buffer = Buffer.allocUnsafe(SLAB_SIZE);
+  slab: Buffer = NO_SLAB;
   private slabStart = 0;
+  /** The slab and position seen by the last `releaseIfIdle`. */
+  private slabAtTick: Buffer = NO_SLAB;
+  private posAtTick = 0;
   /** Where the next octet goes in `slab`. */
   pos = 0;
   private chunks: Buffer[] = [];
@@ -75,6 +80,23 @@ export class FramedWrite {
       this.chunks.push(this.slab.subarray(this.slabStart, this.pos));
       this.slabStart = this.pos;
     }
+  }
+
+  /**
+   * Called on the coarse tick: a connection that wrote nothing since the last
+   * tick gives its slab back, so that a thousand idle upstream connections do
+   * not hold 64 KiB each; the next frame takes a new one. The regions already
+   * handed to the socket stay valid: they keep the old slab alive until written.
+   */
+  releaseIfIdle(): void {
+    const slab = this.slab;
+    if (slab !== NO_SLAB && slab === this.slabAtTick && this.pos === this.posAtTick && this.pendingBytes === 0) {
+      this.slab = NO_SLAB;
+      this.slabStart = 0;
+      this.pos = 0;
+    }
+    this.slabAtTick = this.slab;
+    this.posAtTick = this.pos;
   }
 
   /** Appends `payload` to the batch by reference, after what the slab holds so far. */

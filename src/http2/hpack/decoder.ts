@@ -3,6 +3,7 @@
  */
 import { DynamicTable } from './dynamic-table.js';
 import { HpackError } from './errors.js';
+import { LiteralMemo, MEMO_SLOT_BYTES, MEMO_SLOTS } from './field-memo.js';
 import { huffmanDecode } from './huffman.js';
 import { STATIC_NAMES, STATIC_TABLE_LENGTH, STATIC_VALUES } from './static-table.js';
 
@@ -25,6 +26,10 @@ export class HpackDecoder {
   private updateRequired = false;
   /** Read cursor for the block being decoded. */
   private pos = 0;
+  /** Position of the next Huffman literal in the block being decoded (field-memo.ts). */
+  private literalSlot = 0;
+  /** Created on the first Huffman literal, so that idle connections do not hold it. */
+  private memo: LiteralMemo | null = null;
 
   /**
    * @param maxTableSize our SETTINGS_HEADER_TABLE_SIZE: the largest size the
@@ -98,6 +103,7 @@ export class HpackDecoder {
     let listSize = 0;
     let fieldsSeen = false;
     this.pos = start;
+    this.literalSlot = 0;
 
     if (this.updateRequired && start < end && (src[start]! & 0xe0) !== 0x20) {
       throw new HpackError('hpack: expected dynamic table size update at start of block');
@@ -184,7 +190,7 @@ export class HpackDecoder {
     const s = this.pos;
     if (len > end - s) throw new HpackError('hpack: string literal past end of block');
     this.pos = s + len;
-    if (huffman !== 0) return huffmanDecode(src, s, s + len);
+    if (huffman !== 0) return len <= MEMO_SLOT_BYTES ? this.huffmanMemo(src, s, len) : huffmanDecode(src, s, s + len);
     if (len < SHORT_STRING) {
       // Building short strings in JS beats the native slice call.
       let str = '';
@@ -192,6 +198,27 @@ export class HpackDecoder {
       return str;
     }
     return src.latin1Slice(s, s + len);
+  }
+
+  /** A short Huffman literal: the string of the same octets at this position last time, or a fresh decode. */
+  private huffmanMemo(src: Latin1Buffer, s: number, len: number): string {
+    const slot = this.literalSlot;
+    if (slot === MEMO_SLOTS) return huffmanDecode(src, s, s + len);
+    this.literalSlot = slot + 1;
+    const memo = this.memo ?? (this.memo = new LiteralMemo());
+    const bytes = memo.bytes;
+    const at = slot * MEMO_SLOT_BYTES;
+    if (memo.lengths[slot] === len) {
+      let i = 0;
+      while (i < len && bytes[at + i] === src[s + i]) i++;
+      if (i === len) return memo.strings[slot]!;
+    }
+    // Decode first: invalid input throws before the memo is touched.
+    const str = huffmanDecode(src, s, s + len);
+    for (let i = 0; i < len; i++) bytes[at + i] = src[s + i]!;
+    memo.lengths[slot] = len;
+    memo.strings[slot] = str;
+    return str;
   }
 }
 

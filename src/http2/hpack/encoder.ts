@@ -14,6 +14,7 @@
  *  - string literals are Huffman-coded only when that is strictly shorter.
  */
 import { DynamicTable, ENTRY_OVERHEAD } from './dynamic-table.js';
+import { FieldMemo, MEMO_SLOT_BYTES, MEMO_SLOTS } from './field-memo.js';
 import { huffmanEncode, huffmanEncodedLength } from './huffman.js';
 import { STATIC_NAME_INDEX, STATIC_TABLE_LENGTH, STATIC_VALUE_INDEX } from './static-table.js';
 
@@ -114,6 +115,10 @@ export class HpackEncoder {
   private pendingMin = 0;
   private buf: Latin1Buffer;
   private pos = 0;
+  /** Bumped on every change of the dynamic table (see field-memo.ts). */
+  private epoch = 0;
+  /** Created on the first block, so that idle connections do not hold it. */
+  private memo: FieldMemo | null = null;
 
   constructor(maxTableSize = PROTOCOL_DEFAULT_TABLE_SIZE) {
     if (!Number.isInteger(maxTableSize) || maxTableSize < 0 || maxTableSize > MAX_INT) {
@@ -145,6 +150,7 @@ export class HpackEncoder {
     this.effective = eff;
     this.maxEntry = Math.floor(eff * 0.75);
     this.table.setMaxSize(eff);
+    this.epoch++;
   }
 
   /** Current dynamic table maximum size. */
@@ -177,7 +183,45 @@ export class HpackEncoder {
       this.writeInt(this.effective, 0x1f, 0x20);
       this.pendingUpdate = false;
     }
-    for (let i = from; i < to; i += 2) this.encodeField(headers[i]!, headers[i + 1]!);
+    const memo = this.memo ?? (this.memo = new FieldMemo());
+    let slot = 0;
+    for (let i = from; i < to; i += 2) {
+      const name = headers[i]!;
+      const value = headers[i + 1]!;
+      if (slot === MEMO_SLOTS) {
+        this.encodeField(name, value);
+        continue;
+      }
+      if (memo.epochs[slot] === this.epoch && memo.names[slot] === name && memo.values[slot] === value) {
+        // Byte loops, not Buffer#copy: for a few octets the native call costs more than the copy.
+        const n = memo.lengths[slot]!;
+        this.ensure(n);
+        const from = memo.bytes;
+        const to = this.buf;
+        const at = slot * MEMO_SLOT_BYTES;
+        let p = this.pos;
+        for (let k = 0; k < n; k++) to[p++] = from[at + k]!;
+        this.pos = p;
+      } else {
+        const start = this.pos;
+        const epoch = this.epoch;
+        this.encodeField(name, value);
+        const n = this.pos - start;
+        if (this.epoch === epoch && n <= MEMO_SLOT_BYTES) {
+          const from = this.buf;
+          const to = memo.bytes;
+          const at = slot * MEMO_SLOT_BYTES;
+          for (let k = 0; k < n; k++) to[at + k] = from[start + k]!;
+          memo.lengths[slot] = n;
+          memo.names[slot] = name;
+          memo.values[slot] = value;
+          memo.epochs[slot] = epoch;
+        } else {
+          memo.epochs[slot] = -1;
+        }
+      }
+      slot++;
+    }
     return this.buf.subarray(0, this.pos);
   }
 
@@ -234,6 +278,7 @@ export class HpackEncoder {
       if (nameIdx === 0) this.writeString(name);
       this.writeString(value);
       table.add(name, value);
+      this.epoch++;
     } else {
       // Literal without indexing (§6.2.2): 0000xxxx.
       this.writeInt(nameIdx, 0x0f, 0x00);

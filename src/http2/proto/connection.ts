@@ -408,6 +408,7 @@ export class Http2Connection implements Flushable, Tickable, FrameSink {
 
   onTick(now: number): void {
     if (this.closed || this.failed) return;
+    this.writer.releaseIfIdle();
     if (settingsAckOverdue(this.settings, now)) {
       this.fail(ErrorCode.SETTINGS_TIMEOUT, 'SETTINGS not acknowledged in time');
       return;
