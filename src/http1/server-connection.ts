@@ -56,6 +56,8 @@ export class H1ServerConnection implements Flushable, BodySink {
   /** Close once what is queued has been written. */
   private closing = false;
   private readPaused = false;
+  /** The request whose write() last returned false: told when the socket drains, even once its response is over. */
+  private drainWaiter: H1ServerRequest | null = null;
   /** Sweep tick of the last state change, for the head and idle deadlines. */
   sinceTick: number;
   /** Between requests on a kept-alive connection (idleTimeout applies, not headersTimeout). */
@@ -291,7 +293,9 @@ export class H1ServerConnection implements Flushable, BodySink {
     } else {
       this.queue(data, data.length);
     }
-    return this.outBytes + this.socket.writableLength < HIGH_WATER;
+    if (this.outBytes + this.socket.writableLength < HIGH_WATER) return true;
+    this.drainWaiter = req;
+    return false;
   }
 
   endResponse(req: H1ServerRequest, trailers: readonly string[] | undefined): void {
@@ -309,7 +313,8 @@ export class H1ServerConnection implements Flushable, BodySink {
       }
     }
     if (this.current !== req) return;
-    if (req.closeAfter) {
+    // A response whose head went out before the owner began draining could not say `Connection: close`: close after it.
+    if (req.closeAfter || this.server.draining) {
       this.closeAfterFlush();
       return;
     }
@@ -383,8 +388,10 @@ export class H1ServerConnection implements Flushable, BodySink {
   }
 
   private onSocketDrain(): void {
-    const req = this.current;
-    if (req !== null && req.headersSent) req.handler?.onDrain(req);
+    const req = this.drainWaiter;
+    if (req === null) return;
+    this.drainWaiter = null;
+    req.handler?.onDrain(req);
   }
 
   /** What is queued goes out, then our side closes; the client's bytes are read and dropped until it closes or LINGER_MS. */
@@ -423,7 +430,12 @@ export class H1ServerConnection implements Flushable, BodySink {
     this.server.forget(this);
     const req = this.current;
     this.current = null;
-    if (req !== null && !req.finished) req.handler?.onAborted(req);
+    const aborted = req !== null && !req.finished ? req : null;
+    if (aborted !== null) aborted.handler?.onAborted(aborted);
+    // Bytes of a finished response that left, or never will (no 'drain' comes after end()): its writer is told as if they had.
+    const w = this.drainWaiter;
+    this.drainWaiter = null;
+    if (w !== null && w !== aborted) w.handler?.onDrain(w);
   }
 
   /** The connection is between requests: closing it loses nothing. */

@@ -42,8 +42,10 @@ export class H1Server {
 
   constructor(readonly handler: H1ServerHandler, public limits: H1Limits) {}
 
-  serve(socket: net.Socket, head?: Buffer): H1ServerConnection {
+  /** Serves `socket`; `head`: bytes already read from it; `user`: the owner's label for the connection. */
+  serve(socket: net.Socket, head?: Buffer, user?: unknown): H1ServerConnection {
     const c = new H1ServerConnection(socket, this);
+    c.user = user;
     this.connections.add(c);
     this.startSweep();
     if (head !== undefined && head.length > 0) c.onData(head);
@@ -61,6 +63,10 @@ export class H1Server {
 
   forget(c: H1ServerConnection): void {
     this.connections.delete(c);
+    if (this.connections.size === 0 && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
   }
 
   private startSweep(): void {
