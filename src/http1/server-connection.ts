@@ -240,10 +240,17 @@ export class H1ServerConnection implements Flushable, BodySink {
     const answer = this.server.handler.refused(this, err);
     this.state = ReadState.Discard;
     this.pending = null;
-    if (this.current !== null && this.current.headersSent) {
-      // A response is under way: another cannot follow it.
-      this.socket.destroy();
-      return;
+    const cur = this.current;
+    if (cur !== null && !cur.finished) {
+      if (cur.headersSent) {
+        // A response is under way: another cannot follow it.
+        this.socket.destroy();
+        return;
+      }
+      // A bad chunk in a body being relayed: the answer is ours, the request's own response will not come.
+      cur.headersSent = true;
+      cur.finished = true;
+      cur.handler?.onAborted(cur);
     }
     if (answer !== null) this.queue(answer, answer.length);
     this.closeAfterFlush();

@@ -213,6 +213,8 @@ for (const [name, bytes] of refusals) {
     assert.match(r.data, /^HTTP\/1\.1 400 /);
     assert.deepEqual(st.refused, [HeadError.BadRequest]);
     if (!name.includes('chunk size')) assert.deepEqual(st.bodies, []);
+    // A request refused in the middle of its body is over for its handler too.
+    else assert.equal(st.aborted, 1);
   });
 }
 
