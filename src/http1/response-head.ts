@@ -19,3 +19,17 @@ export function statusLine(status: number): string {
 export function hasNoContent(status: number, head: boolean): boolean {
   return head || status === 204 || status === 304 || status < 200;
 }
+
+/** A 1xx response head (RFC 9110 §15.2), with its fields (103 Early Hints). */
+export function informationalHead(status: number, fields: readonly string[] | undefined): string {
+  let head = statusLine(status);
+  if (fields !== undefined) for (let i = 0; i < fields.length; i += 2) head += fields[i]! + ': ' + fields[i + 1]! + '\r\n';
+  return head + '\r\n';
+}
+
+/** The last chunk and the trailer section (RFC 9112 §7.1.2). */
+export function lastChunkWithTrailers(trailers: readonly string[]): string {
+  let t = '0\r\n';
+  for (let i = 0; i < trailers.length; i += 2) t += trailers[i]! + ': ' + trailers[i + 1]! + '\r\n';
+  return t + '\r\n';
+}

@@ -2,7 +2,8 @@ import type net from 'node:net';
 import { scheduleFlush, type Flushable } from '../http2/codec/flush-scheduler.js';
 import { ChunkedDecoder, CRLF, LAST_CHUNK, type BodySink } from './chunked.js';
 import { BodyKind, findHeadEnd, HeadError, lastLineStart, parseHead } from './request-head.js';
-import { hasNoContent, statusLine } from './response-head.js';
+import { hasNoContent, informationalHead, lastChunkWithTrailers, statusLine } from './response-head.js';
+import { writeParts } from './write-parts.js';
 import { H1ServerRequest } from './server-request.js';
 import type { H1Server } from './server.js';
 
@@ -22,12 +23,8 @@ export const enum ReadState {
 
 /** Response bytes buffered (ours and the socket's) before write() asks the writer to wait. */
 const HIGH_WATER = 64 * 1024;
-/** Parts up to this total are copied into one buffer for the write; larger ones go as a writev. */
-const COALESCE = 16 * 1024;
 /** How long a closing connection is still read before it is destroyed (RFC 9112 §9.6: a close with unread bytes may reset the answer away). */
 const LINGER_MS = 5000;
-
-type Latin1Buffer = Buffer & { latin1Write(s: string, offset: number, length: number): number };
 
 /**
  * One HTTP/1.1 server connection over a TCP or TLS socket. Reads request
@@ -311,9 +308,7 @@ export class H1ServerConnection implements Flushable, BodySink {
     req.finished = true;
     if (req.chunkedOut) {
       if (trailers !== undefined && trailers.length > 0) {
-        let t = '0\r\n';
-        for (let i = 0; i < trailers.length; i += 2) t += trailers[i]! + ': ' + trailers[i + 1]! + '\r\n';
-        t += '\r\n';
+        const t = lastChunkWithTrailers(trailers);
         this.queue(t, t.length);
       } else {
         this.queue(LAST_CHUNK, LAST_CHUNK.length);
@@ -338,9 +333,7 @@ export class H1ServerConnection implements Flushable, BodySink {
 
   informational(req: H1ServerRequest, status: number, fields: readonly string[] | undefined): void {
     if (req.headersSent || req.minor === 0 || this.state === ReadState.Gone) return;
-    let head = statusLine(status);
-    if (fields !== undefined) for (let i = 0; i < fields.length; i += 2) head += fields[i]! + ': ' + fields[i + 1]! + '\r\n';
-    head += '\r\n';
+    const head = informationalHead(status, fields);
     this.queue(head, head.length);
   }
 
@@ -359,36 +352,7 @@ export class H1ServerConnection implements Flushable, BodySink {
       this.outBytes = 0;
       return;
     }
-    const socket = this.socket;
-    if (n === 1) {
-      const p = out[0]!;
-      if (typeof p === 'string') socket.write(p, 'latin1');
-      else socket.write(p);
-    } else {
-      let total = 0;
-      for (let i = 0; i < n; i++) {
-        const p = out[i]!;
-        total += typeof p === 'string' ? p.length : p.length;
-      }
-      if (total <= COALESCE) {
-        const b = Buffer.allocUnsafe(total) as Latin1Buffer;
-        let off = 0;
-        for (let i = 0; i < n; i++) {
-          const p = out[i]!;
-          if (typeof p === 'string') off += b.latin1Write(p, off, p.length);
-          else off += p.copy(b, off);
-        }
-        socket.write(b);
-      } else {
-        socket.cork();
-        for (let i = 0; i < n; i++) {
-          const p = out[i]!;
-          if (typeof p === 'string') socket.write(p, 'latin1');
-          else socket.write(p);
-        }
-        socket.uncork();
-      }
-    }
+    writeParts(this.socket, out);
     this.out = [];
     this.outBytes = 0;
     if (this.closing) this.lingeringClose();
