@@ -53,8 +53,8 @@ export class H1ServerConnection implements Flushable, BodySink {
   /** Close once what is queued has been written. */
   private closing = false;
   private readPaused = false;
-  /** The request whose write() last returned false: told when the socket drains, even once its response is over. */
-  private drainWaiter: H1ServerRequest | null = null;
+  /** Requests whose write() returned false: told when the socket drains, even once their responses are over (pipelining can make two). */
+  private drainWaiters: H1ServerRequest[] = [];
   /** Sweep tick of the last state change, for the head and idle deadlines. */
   sinceTick: number;
   /** Between requests on a kept-alive connection (idleTimeout applies, not headersTimeout). */
@@ -298,7 +298,8 @@ export class H1ServerConnection implements Flushable, BodySink {
       this.queue(data, data.length);
     }
     if (this.outBytes + this.socket.writableLength < HIGH_WATER) return true;
-    this.drainWaiter = req;
+    const w = this.drainWaiters;
+    if (w.length === 0 || w[w.length - 1] !== req) w.push(req);
     return false;
   }
 
@@ -359,10 +360,10 @@ export class H1ServerConnection implements Flushable, BodySink {
   }
 
   private onSocketDrain(): void {
-    const req = this.drainWaiter;
-    if (req === null) return;
-    this.drainWaiter = null;
-    req.handler?.onDrain(req);
+    const w = this.drainWaiters;
+    if (w.length === 0) return;
+    this.drainWaiters = [];
+    for (const req of w) req.handler?.onDrain(req);
   }
 
   /** What is queued goes out, then our side closes; the client's bytes are read and dropped until it closes or LINGER_MS. */
@@ -404,9 +405,9 @@ export class H1ServerConnection implements Flushable, BodySink {
     const aborted = req !== null && !req.finished ? req : null;
     if (aborted !== null) aborted.handler?.onAborted(aborted);
     // Bytes of a finished response that left, or never will (no 'drain' comes after end()): its writer is told as if they had.
-    const w = this.drainWaiter;
-    this.drainWaiter = null;
-    if (w !== null && w !== aborted) w.handler?.onDrain(w);
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const r of w) if (r !== aborted) r.handler?.onDrain(r);
   }
 
   /** The connection is between requests: closing it loses nothing. */

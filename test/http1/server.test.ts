@@ -261,3 +261,42 @@ test('a client closing before its response is reported as aborted', async (t) =>
   await waitFor(() => st.aborted === 1, 'the abort');
   assert.equal(st.server.connections.size, 0);
 });
+
+test('a response larger than the high-water mark asks its writer to wait, and the wait ends once, after the response is over', async (t) => {
+  let drains = 0;
+  let accepted: boolean | undefined;
+  const big = Buffer.alloc(1 << 20, 0x61);
+  const server = new H1Server({
+    onRequest(_c, req) {
+      req.handler = {
+        onBodyData() {},
+        onBodyEnd(r) {
+          r.respond(200, ['content-length', String(big.length)], false);
+          accepted = r.write(big);
+          r.end();
+        },
+        onAborted() {},
+        onDrain() {
+          drains++;
+        },
+      };
+    },
+    onUpgrade(_c, _r, s) {
+      s.destroy();
+    },
+    refused: () => null,
+  }, { maxHeaderSize: 4096, maxHeaderFields: 40, headersTimeout: 2000, idleTimeout: 2000 });
+  const listener = net.createServer((s) => server.serve(s));
+  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()));
+  t.after(() => {
+    server.close();
+    listener.close();
+  });
+  const port = (listener.address() as net.AddressInfo).port;
+  const r = await raw(port, 'GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.equal(accepted, false);
+  assert.equal(r.data.length, 2 * (big.length + 'HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n'.length) + 'connection: close\r\n'.length);
+  await waitFor(() => drains === 2, 'a drain per response');
+  await new Promise((res) => setTimeout(res, 20));
+  assert.equal(drains, 2);
+});
