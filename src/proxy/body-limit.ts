@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import type { Http2Stream, StreamHandler } from '../http2/index.js';
 import { ProxyErrors } from '../errors.js';
 import { errorResponse } from './error-responses.js';
@@ -64,7 +63,7 @@ export class H2BodyLimit implements StreamHandler {
   }
 }
 
-/** The same for an HTTP/1.1 request: a 'data' listener that runs before the exchange's. */
+/** The same for an HTTP/1.1 request: H1Exchange counts each body chunk here before relaying it. */
 export class H1BodyLimit {
   private received = 0;
 
@@ -74,15 +73,11 @@ export class H1BodyLimit {
     this.received += d.length;
     if (this.received > this.limit) overLimit(this.ex);
   };
-
-  attach(req: IncomingMessage): void {
-    req.prependListener('data', this.onData);
-  }
 }
 
 /**
  * The announced length of a request body (content-length), or -1. The engine
- * has checked an HTTP/2 value (Http2Stream.expectedLength); node has checked an HTTP/1.1 one.
+ * has checked an HTTP/2 value (Http2Stream.expectedLength); the HTTP/1.1 codec an HTTP/1.1 one.
  */
 export function announcedLength(value: string | undefined): number {
   if (value === undefined) return -1;

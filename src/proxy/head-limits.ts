@@ -1,7 +1,6 @@
-import type http from 'node:http';
-import type net from 'node:net';
 import type { ListenerLimitsConfig } from '../config/index.js';
 import { ErrorCode, type Http2Stream } from '../http2/index.js';
+import { HeadError, type H1Limits } from '../http1/index.js';
 import { ProxyErrors, type ProxyErrorKind } from '../errors.js';
 import { errorResponse } from './error-responses.js';
 import { isGrpcContentType } from './headers.js';
@@ -13,38 +12,19 @@ import { isGrpcContentType } from './headers.js';
 export const HEAD_REJECT_REASONS = ['header-count', 'header-size', 'uri-too-long', 'header-timeout', 'bad-request'] as const;
 export const HeadReject = { HEADER_COUNT: 0, HEADER_SIZE: 1, URI_TOO_LONG: 2, HEADER_TIMEOUT: 3, BAD_REQUEST: 4 } as const;
 
-/** How long a connection answered with an error is still read before it is closed (see lingerThenClose). */
-const LINGER_MS = 2000;
-
 /**
- * node:http server options from a listener's limits. The request timeout
- * stays off: a request body may stream for as long as the route allows
- * (route `timeout`, `idleTimeout`), which node cannot tell apart.
+ * The HTTP/1.1 codec's limits from a listener's: the head's size and field
+ * count (Envoy's max_request_headers_kb and max_headers_count), the time to
+ * send it (slowloris) and the keep-alive idle time. A request body may
+ * stream for as long as the route allows (route `timeout`, `idleTimeout`).
  */
-export function h1ServerOptions(limits: ListenerLimitsConfig): http.ServerOptions {
+export function h1Limits(limits: ListenerLimitsConfig): H1Limits {
   return {
-    keepAliveTimeout: limits.idleTimeout,
-    headersTimeout: limits.headersTimeout,
-    requestTimeout: 0,
     maxHeaderSize: limits.maxHeaderSize,
-    // node checks the head and keep-alive deadlines of all its connections on this period (default 30 s).
-    connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.headersTimeout / 4 || 1000)),
+    maxHeaderFields: 2 * limits.maxHeaderCount,
+    headersTimeout: limits.headersTimeout,
+    idleTimeout: limits.idleTimeout,
   };
-}
-
-/**
- * Makes node enforce headersTimeout on connections handed to the server with
- * `emit('connection')`: node tracks connections and starts its deadline
- * checks only when the server itself listens (Node 20–24); the listener's
- * server never does. Without this a client sending its head byte by byte
- * holds the connection for ever (slowloris).
- */
-export function trackH1Connections(server: http.Server): void {
-  // node keeps at most maxHeadersCount fields and drops the rest silently, Host
-  // among them (then answering 400 itself): the listener counts them instead,
-  // and maxHeaderSize bounds what node holds.
-  server.maxHeadersCount = 0;
-  server.emit('listening');
 }
 
 function h1Answer(kind: ProxyErrorKind): Buffer {
@@ -63,82 +43,27 @@ ANSWERS[HeadReject.URI_TOO_LONG] = h1Answer(ProxyErrors.URI_TOO_LONG);
 ANSWERS[HeadReject.HEADER_TIMEOUT] = h1Answer(ProxyErrors.REQUEST_TIMEOUT);
 ANSWERS[HeadReject.BAD_REQUEST] = h1Answer(ProxyErrors.BAD_REQUEST);
 
-/** A request method, then a space: the start of a request line. */
-const REQUEST_LINE_START = /^[A-Z]{3,10} /;
-
 /**
- * What node's parser refused, as a HeadReject, or -1 when there is nothing
- * to answer (the client went away). HPE_HEADER_OVERFLOW covers the request
- * line and the header block together; it is a 414 when the chunk being
- * parsed starts a request whose line alone is over the limit (RFC 9112
- * §3), else 431 (RFC 6585 §5), as Envoy answers and
- * not the 400 of node's own handler. A target longer than one read cannot be
- * told from a long header: that one is a 431.
+ * What the codec refused, as a HeadReject: 431 for a head over
+ * maxHeaderSize or with too many fields (RFC 6585 §5, as Envoy answers),
+ * 414 for a request line alone over it (RFC 9112 §3), 408 for a head not
+ * in within headersTimeout, 400 for a malformed one.
  */
-export function classifyClientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, maxHeaderSize: number): number {
-  switch (err.code) {
-    case 'ECONNRESET':
-    case 'EPIPE':
-      return -1;
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return HeadReject.HEADER_TIMEOUT;
-    case 'HPE_HEADER_OVERFLOW': {
-      const raw = err.rawPacket;
-      if (raw !== undefined && REQUEST_LINE_START.test(raw.toString('latin1', 0, 11))) {
-        const lineEnd = raw.indexOf(0x0a);
-        if (lineEnd < 0 || lineEnd >= maxHeaderSize) return HeadReject.URI_TOO_LONG;
-      }
-      return HeadReject.HEADER_SIZE;
-    }
-    default:
-      return HeadReject.BAD_REQUEST;
+export function headReject(error: HeadError): number {
+  switch (error) {
+    case HeadError.TooManyFields: return HeadReject.HEADER_COUNT;
+    case HeadError.TooLarge: return HeadReject.HEADER_SIZE;
+    case HeadError.UriTooLong: return HeadReject.URI_TOO_LONG;
+    case HeadError.Timeout: return HeadReject.HEADER_TIMEOUT;
+    default: return HeadReject.BAD_REQUEST;
   }
 }
 
-/** The listener's 'clientError': answers in the proxy's error format, counts, and closes. */
-export function answerClientError(err: NodeJS.ErrnoException, socket: net.Socket, counts: number[], maxHeaderSize: number): void {
-  const reason = classifyClientError(err, maxHeaderSize);
-  if (reason < 0 || !socket.writable) {
-    socket.destroy();
-    return;
-  }
+/** The codec's refusal: counted, and answered in the proxy's error format (then the connection closes). */
+export function answerRefusedHead(error: HeadError, counts: number[]): Buffer {
+  const reason = headReject(error);
   counts[reason]!++;
-  // A response already under way on this connection cannot be followed by another.
-  if ((socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true) {
-    socket.destroy();
-    return;
-  }
-  lingerThenClose(socket, ANSWERS[reason]!);
-}
-
-/**
- * Answers, then reads and drops what the client still sends until it closes
- * (or LINGER_MS): closing with unread bytes would make the kernel reset the
- * connection and could destroy the answer before the client reads it (RFC 9112 §9.6).
- */
-export function lingerThenClose(socket: net.Socket, answer: string | Buffer): void {
-  socket.end(answer);
-  socket.resume();
-  const t = setTimeout(destroySocket, LINGER_MS, socket);
-  t.unref();
-  socket.once('close', () => clearTimeout(t));
-}
-
-function destroySocket(s: net.Socket): void {
-  s.destroy();
-}
-
-/** Replaces node's destroySoon() after a `Connection: close` answer: linger instead of a close that may reset. */
-function lingerInstead(this: net.Socket): void {
-  lingerThenClose(this, '');
-}
-
-/** An HTTP/1.1 request with more header fields than the listener allows: 431, and the connection is closed. */
-export function answerH1TooManyHeaders(req: http.IncomingMessage, res: http.ServerResponse): void {
-  const r = errorResponse(ProxyErrors.HEADERS_TOO_LARGE);
-  if (!req.complete) req.socket.destroySoon = lingerInstead;
-  res.writeHead(431, { 'content-type': 'text/plain; charset=utf-8', 'switchyard-error': ProxyErrors.HEADERS_TOO_LARGE.code, connection: 'close' });
-  res.end(r.httpBody);
+  return ANSWERS[reason]!;
 }
 
 /**

@@ -1,4 +1,3 @@
-import http from 'node:http';
 import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import {
@@ -9,7 +8,8 @@ import type { ListenerConfig } from '../config/index.js';
 import { ProxyErrors } from '../errors.js';
 import { errorResponse } from './error-responses.js';
 import type { Exchange, ExchangeObserver } from './exchange/exchange.js';
-import { H1Exchange, h1RequestHeaders, type H1ConnectionOwner } from './exchange/h1-downstream.js';
+import type { H1Exchange } from './exchange/h1-downstream.js';
+import { H1Listener } from './h1-listener.js';
 import { H2Exchange } from './exchange/h2-downstream.js';
 import type { RelayingExchange } from './exchange/response-relay.js';
 import { isGrpcContentType, parseGrpcTimeout } from './headers.js';
@@ -20,10 +20,10 @@ import { TcpRelay } from './tcp-relay.js';
 import { H2IdleSweep } from './h2-idle-sweep.js';
 import { H1_TLS_REQUIRED, H2_TLS_REQUIRED, refusePlaintext } from './tls-refusal.js';
 import { Upgrades, isExtendedConnect } from './upgrade/upgrades.js';
-import { announcedLength, BODY_LIMIT_REFUSAL, H1BodyLimit, H2BodyLimit } from './body-limit.js';
+import { BODY_LIMIT_REFUSAL, H1BodyLimit, H2BodyLimit } from './body-limit.js';
 import { ConnectionLimits, REJECT_REASONS } from './connection-limits.js';
 import { ForwardedHeaders } from './forwarded.js';
-import { answerClientError, answerH1TooManyHeaders, answerTooManyHeaders, h1ServerOptions, HEAD_REJECT_REASONS, HeadReject, trackH1Connections } from './head-limits.js';
+import { answerTooManyHeaders, HEAD_REJECT_REASONS, HeadReject } from './head-limits.js';
 import type { IdentitySource } from '../security/identity-source.js';
 import { ServerTls, type TlsEvents } from '../security/server-tls.js';
 
@@ -66,13 +66,13 @@ export interface ListenerTlsSetup {
  *
  * With `tls`, a connection whose first byte starts a TLS record is
  * handshaken (ServerTls) and then served by what ALPN chose: `h2` by the
- * HTTP/2 engine, `http/1.1` by node:http, neither by detection over the
+ * HTTP/2 engine, `http/1.1` by the HTTP/1.1 codec (H1Listener), neither by detection over the
  * decrypted bytes (`auto`) or by the listener's protocol. Plaintext is
  * still served on an `auto` port without `clientCa` (what Envoy and
  * Linkerd call permissive mode: clients can move to TLS one by one); on an
  * `http1`/`http2`/`tcp` port with `tls`, or with `clientCa`, it is refused.
  */
-export class Listener implements ConnectionHandler, H1ConnectionOwner {
+export class Listener implements ConnectionHandler {
   readonly name: string;
   /** The listening socket; a reload that changes protocol or tls on the same address hands it to the new listener. */
   server: net.Server;
@@ -84,34 +84,32 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   };
   /** Connection admission shared by the proxy's listeners. */
   readonly limits: ConnectionLimits;
-  private forwarded: ForwardedHeaders;
+  forwarded: ForwardedHeaders;
   /** 2 × limits.maxHeaderCount: the longest flat header list accepted. */
   private maxHeaderFields: number;
   /** GOAWAY to HTTP/2 connections idle for limits.idleTimeout. */
   private readonly h2IdleSweep: H2IdleSweep;
   /** HTTP/2 connections over TLS (X-Forwarded-Proto: https). */
   private readonly h2Secure = new Set<Http2Connection>();
-  private readonly h1Server: http.Server;
+  /** HTTP/1.1 connections: the codec and the requests it reads. */
+  private readonly h1: H1Listener;
   private h2Options: Http2Options;
   /** Open HTTP/2 client connections → the client's identity ('' without a client certificate). */
   private readonly h2Connections = new Map<Http2Connection, string>();
   /** Accepted TCP connections (a TLS socket runs over one of these). */
   private readonly sockets = new Set<net.Socket>();
-  /** Connections served by the HTTP/1.1 server (TLS sockets for TLS) → the client's identity. */
-  private readonly h1Sockets = new Map<net.Socket, string>();
   /** TLS on this port (`tls` set). */
   readonly tls: ServerTls | undefined;
-  readonly h1Responses = new Set<http.ServerResponse>();
   private readonly head: RequestHead = { path: '', host: '', headers: [] };
   /** Shutting down: no new connections; HTTP/1.1 responses close their connections. */
   draining = false;
   /** WebSockets and other upgrades (HTTP/1.1 Upgrade, RFC 8441 extended CONNECT). */
-  private readonly upgrades: Upgrades;
+  readonly upgrades: Upgrades;
 
   constructor(
     public config: ListenerConfig,
     router: Router<ServiceRuntime>,
-    private readonly random: RandomSource,
+    readonly random: RandomSource,
     readonly observer: ExchangeObserver | undefined,
     private tcpService: ServiceRuntime | undefined,
     tls?: ListenerTlsSetup,
@@ -124,18 +122,8 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     this.router = router;
     this.h2IdleSweep = new H2IdleSweep(this.h2Connections);
     this.h2Options = engineOptions(config);
-    this.h1Server = http.createServer(h1ServerOptions(config.limits), (req, res) => this.onH1Request(req, res, false));
-    trackH1Connections(this.h1Server);
-    // With a listener, node leaves `100 Continue` to us: the exchange sends it once the request has an upstream.
-    this.h1Server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => this.onH1Request(req, res, true));
-    this.upgrades = new Upgrades(this, random, (socket, identity) => this.serveHttp1(socket, identity));
-    this.h1Server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
-      const identity = this.h1Sockets.get(socket) ?? '';
-      // A tunnel is no idle HTTP/1.1 connection: drain() leaves it to the drain deadline.
-      this.h1Sockets.delete(socket);
-      this.upgrades.onH1Upgrade(req, socket, head, identity);
-    });
-    this.h1Server.on('clientError', (err, socket) => answerClientError(err, socket as net.Socket, this.counters.requestsRejected, config.limits.maxHeaderSize));
+    this.h1 = new H1Listener(this, config);
+    this.upgrades = new Upgrades(this, random);
     // Reads the certificate files now: a PemError names the setting and the file.
     if (config.tls !== undefined) {
       this.tls = new ServerTls(config.tls, config.protocol, tls?.label ?? `listeners[${config.name}].tls`, config.name,
@@ -169,10 +157,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     this.h2Options = engineOptions(config);
     this.forwarded = new ForwardedHeaders(config.forwarded);
     this.maxHeaderFields = 2 * config.limits.maxHeaderCount;
-    // node reads these per connection and on its checking timer: new values apply from now on.
-    const o = h1ServerOptions(config.limits);
-    this.h1Server.keepAliveTimeout = o.keepAliveTimeout!;
-    this.h1Server.headersTimeout = o.headersTimeout!;
+    this.h1.reconfigure(config);
   }
 
   /**
@@ -290,20 +275,15 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
   }
 
   private serveHttp1Detected(socket: net.Socket, head: Buffer, identity: string): void {
-    socket.unshift(head);
-    this.serveHttp1(socket, identity);
+    this.serveHttp1(socket, identity, head);
     socket.resume();
   }
 
-  private serveHttp1(socket: net.Socket, identity: string): void {
-    this.h1Sockets.set(socket, identity);
+  private serveHttp1(socket: net.Socket, identity: string, head?: Buffer): void {
     this.counters.openHttp1++;
     this.counters.servedTotal[0]!++;
-    socket.once('close', () => {
-      this.h1Sockets.delete(socket);
-      this.counters.openHttp1--;
-    });
-    this.h1Server.emit('connection', socket);
+    socket.once('close', () => this.counters.openHttp1--);
+    this.h1.serve(socket, identity, head);
   }
 
   private serveHttp2(socket: net.Socket, head: Buffer | undefined, identity: string): void {
@@ -360,7 +340,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
    * when its content-length says so, else counted as it streams (H2BodyLimit,
    * H1BodyLimit). True when the exchange was refused here.
    */
-  private limitBody(ex: RelayingExchange, route: CompiledRoute<ServiceRuntime>, announced: number, ended: boolean, stream: Http2Stream | null, req: http.IncomingMessage | null): boolean {
+  limitBody(ex: RelayingExchange, route: CompiledRoute<ServiceRuntime>, announced: number, ended: boolean, stream: Http2Stream | null, h1: H1Exchange | null): boolean {
     const limit = route.maxRequestBody >= 0 ? route.maxRequestBody : this.config.limits.maxRequestBody;
     if (limit === 0 || ended) return false;
     if (announced > limit) {
@@ -369,7 +349,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     }
     if (announced >= 0) return false;
     if (stream !== null) stream.handler = new H2BodyLimit(ex, limit);
-    else if (req !== null) new H1BodyLimit(ex, limit).attach(req);
+    else if (h1 !== null) h1.bodyLimit = new H1BodyLimit(ex, limit);
     return false;
   }
 
@@ -438,49 +418,13 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     this.counters.openHttp2--;
   }
 
-  // ------------------------------------------------------------ HTTP/1.1 requests
-
-  private onH1Request(req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void {
-    if (req.rawHeaders.length > this.maxHeaderFields) {
-      this.counters.requestsRejected[HeadReject.HEADER_COUNT]!++;
-      answerH1TooManyHeaders(req, res);
-      return;
-    }
-    const headers = h1RequestHeaders(req);
-    if (this.forwarded.enabled) this.forwarded.apply(headers, req.socket.remoteAddress, (req.socket as { encrypted?: boolean }).encrypted === true, false);
-    const head = this.head;
-    head.path = req.url ?? '/';
-    head.host = hostOf(req.headers.host);
-    head.headers = headers;
-    const route = this.router.match(head);
-    head.headers = EMPTY_LIST;
-    const contentType = req.headers['content-type'];
-    const isGrpc = isGrpcContentType(contentType);
-    if (route === undefined) {
-      const r = errorResponse(ProxyErrors.NO_ROUTE);
-      const headers: http.OutgoingHttpHeaders = { 'content-type': 'text/plain; charset=utf-8', 'switchyard-error': ProxyErrors.NO_ROUTE.code };
-      // A body still arriving is read and dropped by node, which keeps the connection.
-      if (this.draining) headers.connection = 'close';
-      res.writeHead(404, headers);
-      res.end(r.httpBody);
-      return;
-    }
-    const service = route.target(this.random);
-    const ex = new H1Exchange(route, service, this.observer, this.name, headers, isGrpc, req, res, this);
-    ex.expectContinue = expectContinue;
-    if (this.tls !== undefined) ex.clientIdentity = this.h1Sockets.get(req.socket) ?? '';
-    if (service.hashHeader !== undefined || service.hashOnSource) ex.hashKey = service.hashKey(headers, req.socket.remoteAddress);
-    ex.attachRequest();
-    if (this.refused(ex, route, req.socket.remoteAddress)) return;
-    if (this.limitBody(ex, route, announcedLength(req.headers['content-length']), req.complete, null, req)) return;
-    ex.start(route.timeout);
-  }
+  // ------------------------------------------------------------ shared by HTTP/1.1 and HTTP/2 requests
 
   /**
    * Authorization, after routing and before anything goes upstream: the
    * listener's rules, then the route's. A refused request is answered here.
    */
-  private refused(ex: Exchange, route: CompiledRoute<ServiceRuntime>, address: string | undefined): boolean {
+  refused(ex: Exchange, route: CompiledRoute<ServiceRuntime>, address: string | undefined): boolean {
     const d = this.router.authorize(route, ex.clientIdentity, address, ex.path);
     if (d === null) return false;
     ex.refuse(d);
@@ -499,10 +443,7 @@ export class Listener implements ConnectionHandler, H1ConnectionOwner {
     this.h2IdleSweep.stop();
     this.server.close();
     for (const c of this.h2Connections.keys()) c.shutdown();
-    // node's closeIdleConnections() only knows connections of a server that called listen() itself.
-    const busy = new Set<net.Socket>();
-    for (const res of this.h1Responses) if (res.socket !== null) busy.add(res.socket);
-    for (const s of this.h1Sockets.keys()) if (!busy.has(s)) s.destroy();
+    this.h1.drain();
   }
 
   /** Every open HTTP/2 client connection. */

@@ -1,6 +1,6 @@
-import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
-import type { Socket } from 'node:net';
+import type { H1RequestHandler, H1ServerRequest } from '../../http1/index.js';
 import type { ProxyErrorKind } from '../../errors.js';
+import type { H1BodyLimit } from '../body-limit.js';
 import { errorResponse, type ErrorResponse } from '../error-responses.js';
 import type { ExchangeObserver } from './exchange.js';
 import { RelayingExchange } from './response-relay.js';
@@ -13,55 +13,37 @@ import type { Upstream } from './upstream.js';
 const PAUSE_REQUEST_AT = 1 << 20;
 
 /**
- * How long a connection is still read (and what arrives dropped) after an
- * early answer before it is closed, if the client does not close it first
- * (nginx's lingering_timeout is 5 s too).
- */
-const LINGER_MS = 5000;
-
-/** What an HTTP/1.1 exchange needs to know about its listener. */
-export interface H1ConnectionOwner {
-  /** The listener is shutting down: every response closes its connection. */
-  readonly draining: boolean;
-  /** Responses in progress: their connections are busy, the others idle. */
-  readonly h1Responses: Set<ServerResponse>;
-}
-
-/**
- * An exchange whose client speaks HTTP/1.1 (node:http's parser). Headers are
- * translated to the HTTP/2 form for the upstream (RFC 9113 §8.2.2, §8.3.1:
- * Host becomes :authority, connection-specific fields are dropped, `te`
- * survives only as "trailers") and back; trailers reach the client in the
- * chunked encoding.
+ * An exchange whose client speaks HTTP/1.1 (the proxy's own codec,
+ * src/http1/). Headers are translated to the HTTP/2 form for the upstream
+ * (RFC 9113 §8.2.2, §8.3.1: Host becomes :authority, connection-specific
+ * fields are dropped, `te` survives only as "trailers") and back; trailers
+ * reach the client in the chunked encoding. Trailers a client sends are
+ * read and discarded (RFC 9112 §7.1.2 allows it).
  *
  * `Expect: 100-continue` (RFC 9110 §10.1.1) is answered by the proxy, as
  * Envoy does by default, and not forwarded: the upstream HTTP/1.1 client
- * (undici) cannot send it, and an HTTP/2 backend that ignores it would leave
- * the client waiting. Unlike Envoy, the `100 Continue` goes out only once the
+ * cannot send it, and an HTTP/2 backend that ignores it would leave the
+ * client waiting. Unlike Envoy, the `100 Continue` goes out only once the
  * request has an upstream (routed, admitted, an endpoint picked), so a client
- * answered with 404, 503 or another early status never uploads its body; node
- * then closes that connection, as the client may still send the body.
+ * answered with 404, 503 or another early status never uploads its body.
  *
  * Early answers, i.e. a final response while the request body is still
  * arriving (413, 401, a redirect…): the response carries `Connection: close`
- * (the client then stops sending; Envoy and nginx do the same), the rest of
- * the body is read and dropped, and the connection is closed when the client
- * closes it or after LINGER_MS — not at once, since closing a socket with
- * unread bytes makes the kernel send a reset that can destroy the response
- * before the client reads it (RFC 9112 §9.6).
+ * (the client then stops sending; Envoy and nginx do the same), and the
+ * codec reads and drops the rest of the body until the client closes or a
+ * few seconds pass — not a close at once, since closing a socket with unread
+ * bytes makes the kernel send a reset that can destroy the response before
+ * the client reads it (RFC 9112 §9.6).
  */
-export class H1Exchange extends RelayingExchange {
+export class H1Exchange extends RelayingExchange implements H1RequestHandler {
   /** Request bytes passed on to the exchange and not yet credited back by it. */
   private unconsumed = 0;
-  private paused = false;
-  /** Response bytes node has buffered for a slow client: credited upstream on 'drain'. */
+  /** Response bytes the codec buffers for a slow client: credited upstream once they leave (onDrain). */
   private awaitingDrain = 0;
   /** The client sent `Expect: 100-continue` and has not had its `100 Continue` yet. */
   expectContinue = false;
-  /** The response is over: the rest of the request body is dropped. */
-  private discarding = false;
-  /** The response says `Connection: close`. */
-  private closing = false;
+  /** Counts a body without an announced length against maxRequestBody. */
+  bodyLimit: H1BodyLimit | null = null;
 
   constructor(
     route: CompiledRoute<ServiceRuntime>,
@@ -70,75 +52,43 @@ export class H1Exchange extends RelayingExchange {
     listenerName: string,
     headers: string[],
     isGrpc: boolean,
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
-    private readonly owner: H1ConnectionOwner,
+    readonly req: H1ServerRequest,
   ) {
-    super(route, service, observer, listenerName, headers, req.method ?? 'GET', req.url ?? '/', isGrpc);
+    super(route, service, observer, listenerName, headers, req.method, req.target, isGrpc);
+    this.expectContinue = req.expectContinue;
   }
+
   get clientAddress(): string | undefined {
-    return this.req.socket.remoteAddress;
+    return this.req.remoteAddress;
   }
 
+  // ------------------------------------------------------------ H1RequestHandler (the client's side)
 
-  /** Wires the client's body, the response's drain and the end events into the exchange (listeners made once per exchange). */
-  attachRequest(): void {
-    const req = this.req;
-    const res = this.res;
-    req.on('data', (d: Buffer) => {
-      if (this.discarding) return;
-      this.unconsumed += d.length;
-      if (this.unconsumed > PAUSE_REQUEST_AT && !this.paused) {
-        this.paused = true;
-        req.pause();
-      }
-      this.clientData(d, false);
-    });
-    req.on('end', () => {
-      if (this.discarding) return;
-      const raw = req.rawTrailers;
-      if (raw.length > 0) {
-        const t: string[] = [];
-        for (let i = 0; i < raw.length; i += 2) {
-          const name = raw[i]!.toLowerCase();
-          if (!isHopByHop(name)) t.push(name, raw[i + 1]!);
-        }
-        this.clientTrailers(t);
-      } else {
-        this.clientData(EMPTY, true);
-      }
-    });
-    this.owner.h1Responses.add(res);
-    res.on('drain', () => this.creditResponse());
-    res.on('close', () => {
-      this.owner.h1Responses.delete(res);
-      // Bytes node buffered for a client that is gone will never be delivered: credit them before the upstream is cancelled.
-      this.creditResponse();
-      if (res.writableFinished) this.responseFinished();
-      else this.clientReset();
-    });
+  onBodyData(_r: H1ServerRequest, d: Buffer): void {
+    if (this.bodyLimit !== null) this.bodyLimit.onData(d);
+    if (this.req.finished) return;
+    this.unconsumed += d.length;
+    if (this.unconsumed > PAUSE_REQUEST_AT && !this.req.paused) this.req.pause();
+    this.clientData(d, false);
+  }
+
+  onBodyEnd(): void {
+    if (this.req.finished) return;
+    this.clientData(EMPTY, true);
+  }
+
+  onAborted(): void {
+    // Bytes buffered for a client that is gone will never be delivered: credit them before the upstream is cancelled.
+    this.onDrain();
+    this.clientReset();
   }
 
   /** Returns upstream credit for every response byte written but not yet credited (exactly once per byte). */
-  private creditResponse(): void {
+  onDrain(): void {
     const n = this.awaitingDrain;
     if (n === 0) return;
     this.awaitingDrain = 0;
     this.responseConsumed(n);
-  }
-
-  /** The response went out whole. */
-  private responseFinished(): void {
-    if (!this.req.readableEnded) {
-      // Answered early: the rest of the body is read and dropped, never left paused.
-      this.discarding = true;
-      if (this.paused) {
-        this.paused = false;
-        this.req.resume();
-      }
-    }
-    // A response whose head went out before the drain began could not say `Connection: close`: close after it.
-    if (this.owner.draining && !this.closing) this.req.socket.end();
   }
 
   /** The request has an upstream: the client may send the body it announced. */
@@ -148,47 +98,27 @@ export class H1Exchange extends RelayingExchange {
   }
 
   private sendContinue(): void {
-    if (!this.expectContinue || this.finished || this.res.headersSent) return;
+    if (!this.expectContinue || this.finished || this.req.headersSent) return;
     this.expectContinue = false;
-    this.res.writeContinue();
+    this.req.informational(100);
   }
 
-  /**
-   * Adds `Connection: close` when the connection must not carry another
-   * request: the listener drains, or the client is still sending the body
-   * of a request that has been answered.
-   */
-  private closeIfNeeded(headers: OutgoingHttpHeaders): void {
-    if (!this.req.complete) {
-      this.closing = true;
-      headers.connection = 'close';
-      // Node closes the socket with destroySoon() once the response is written; linger instead (see the class comment).
-      this.req.socket.destroySoon = lingeringClose;
-    } else if (this.owner.draining) {
-      this.closing = true;
-      headers.connection = 'close';
-    }
-  }
+  // ------------------------------------------------------------ the response
 
   protected downHeaders(h: readonly string[], endStream: boolean): void {
-    const res = this.res;
     const status = Number(h[1]);
     if (status < 200) {
       this.informational(status, h);
       return;
     }
-    const headers: OutgoingHttpHeaders = {};
+    const fields: string[] = [];
     for (let i = 2; i < h.length; i += 2) {
       const name = h[i]!;
       if (name.charCodeAt(0) === 0x3a || isHopByHop(name)) continue;
-      const prev = headers[name];
-      if (prev === undefined) headers[name] = h[i + 1]!;
-      else if (Array.isArray(prev)) prev.push(h[i + 1]!);
-      else headers[name] = [String(prev), h[i + 1]!];
+      fields.push(name, h[i + 1]!);
     }
-    this.closeIfNeeded(headers);
-    res.writeHead(status, headers);
-    if (endStream) res.end();
+    // A client still sending the body of an answered request: the connection cannot carry another.
+    this.req.respond(status, fields, endStream, !this.req.complete);
   }
 
   /** 1xx responses (RFC 9110 §15.2) that HTTP/1.1 clients can be given; others are dropped. */
@@ -196,124 +126,83 @@ export class H1Exchange extends RelayingExchange {
     if (status === 100) {
       this.sendContinue();
     } else if (status === 102) {
-      this.res.writeProcessing();
+      this.req.informational(102);
     } else if (status === 103) {
       const links: string[] = [];
-      for (let i = 2; i < h.length; i += 2) if (h[i] === 'link') links.push(h[i + 1]!);
-      if (links.length === 0) return;
-      try {
-        this.res.writeEarlyHints({ link: links });
-      } catch {
-        // A link node considers malformed: hints are optional, drop them.
-      }
+      for (let i = 2; i < h.length; i += 2) if (h[i] === 'link') links.push('link', h[i + 1]!);
+      if (links.length > 0) this.req.informational(103, links);
     }
   }
 
   protected downData(d: Buffer, endStream: boolean): void {
-    const res = this.res;
+    const req = this.req;
     if (d.length > 0) {
-      if (res.write(d)) this.responseConsumed(d.length);
+      if (req.write(d)) this.responseConsumed(d.length);
       else this.awaitingDrain += d.length;
     }
-    // Bytes still buffered for the client are credited on 'drain' or 'close', even
-    // after the upstream ended (the exchange credits through the stream they came
-    // from), so a slow client keeps holding back the upstream connection.
-    if (endStream) res.end();
+    // Bytes still buffered for the client are credited on drain or close, even
+    // after the upstream ended, so a slow client keeps holding back the upstream connection.
+    if (endStream) req.end();
   }
 
   protected downTrailers(t: readonly string[]): void {
-    const trailers: Record<string, string> = {};
-    for (let i = 0; i < t.length; i += 2) trailers[t[i]!] = t[i + 1]!;
-    this.res.addTrailers(trailers);
-    this.res.end();
+    this.req.end(t);
   }
 
   protected downReset(): void {
     // HTTP/1.1 can only say "cut short" by closing the connection before the
-    // message ends. node corks the socket while it writes a response head and
-    // its first chunks: destroying it now would discard what was already
-    // relayed (the client would see a bare reset, no status). So flush, then
-    // end our side (FIN after those bytes); a client that never reads is cut
-    // off after a few seconds.
-    const socket = this.res.socket;
-    if (socket === null || socket.destroyed) {
-      this.res.destroy();
-      return;
-    }
-    // Node 24 also corks the response itself.
-    const res = this.res;
-    while (res.writableCorked > 0) res.uncork();
-    while (socket.writableCorked > 0) socket.uncork();
-    lingeringClose.call(socket);
+    // message ends: what was relayed goes out, then our side closes.
+    this.req.abort();
   }
 
   protected downConsume(n: number): void {
     this.unconsumed -= n;
-    if (this.paused && this.unconsumed < PAUSE_REQUEST_AT / 2) {
-      this.paused = false;
-      this.req.resume();
-    }
+    if (this.req.paused && this.unconsumed < PAUSE_REQUEST_AT / 2) this.req.resume();
   }
 
-  /** node:http reads and discards the rest of the request body once the response is finished. */
+  /** The codec reads and discards the rest of the request body once the response is finished. */
   protected requestCutShort(): void {}
 
   protected downError(kind: ProxyErrorKind, r: ErrorResponse = errorResponse(kind)): void {
-    const res = this.res;
-    if (res.headersSent) {
-      res.destroy();
+    const req = this.req;
+    if (req.headersSent) {
+      req.abort();
       return;
     }
     const h = r.httpHeaders;
-    const headers: OutgoingHttpHeaders = {};
-    for (let i = 2; i < h.length; i += 2) headers[h[i]!] = h[i + 1]!;
-    this.closeIfNeeded(headers);
-    res.writeHead(kind.httpStatus, headers);
-    res.end(r.httpBody);
+    const fields: string[] = [];
+    for (let i = 2; i < h.length; i += 2) fields.push(h[i]!, h[i + 1]!);
+    req.respond(kind.httpStatus, fields, false, !req.complete);
+    req.write(r.httpBody);
+    req.end();
   }
 }
 
 const EMPTY = Buffer.alloc(0);
 
-/**
- * Half-close, keep reading, and close when the client does or after LINGER_MS:
- * the socket's destroySoon() after an early answer, and the end of a response cut short.
- */
-function lingeringClose(this: Socket): void {
-  this.end();
-  setTimeout(destroySocket, LINGER_MS, this).unref();
-}
-
-function destroySocket(s: Socket): void {
-  s.destroy();
-}
-
 /** The HTTP/2-style header list of an HTTP/1.1 request (RFC 9113 §8.3.1). */
-export function h1RequestHeaders(req: IncomingMessage): string[] {
-  const raw = req.rawHeaders;
-  let authority = '';
+export function h1RequestHeaders(req: H1ServerRequest): string[] {
+  const raw = req.fields;
   // RFC 9113 §8.3.1: the scheme of the target URI, https for a request that arrived over TLS.
-  const h: string[] = [':method', req.method ?? 'GET', ':scheme', (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http', ':path', req.url ?? '/', ':authority', ''];
+  const h: string[] = [':method', req.method, ':scheme', req.encrypted ? 'https' : 'http', ':path', req.target, ':authority', req.host];
   const nominated = connectionNominated(raw);
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    const value = raw[i + 1]!;
+    const name = raw[i]!;
     if (nominated !== null && nominated.has(name)) continue;
-    if (name === 'host') {
-      if (authority === '') authority = value;
-      continue;
+    switch (name) {
+      case 'host':
+      // Answered by the proxy (see H1Exchange).
+      case 'expect':
+        continue;
+      case 'te':
+        // RFC 9113 §8.2.2: te may only carry "trailers".
+        if (raw[i + 1]!.toLowerCase().includes('trailers')) h.push('te', 'trailers');
+        continue;
+      default:
+        if (isHopByHop(name)) continue;
+        h.push(name, raw[i + 1]!);
     }
-    if (name === 'te') {
-      // RFC 9113 §8.2.2: te may only carry "trailers".
-      if (value.toLowerCase().includes('trailers')) h.push('te', 'trailers');
-      continue;
-    }
-    // Answered by the proxy (see H1Exchange).
-    if (name === 'expect') continue;
-    if (isHopByHop(name)) continue;
-    h.push(name, value);
   }
-  if (authority !== '') h[7] = authority;
-  else h.splice(6, 2);
+  if (req.host === '') h.splice(6, 2);
   return h;
 }

@@ -1,9 +1,9 @@
-import type { IncomingMessage } from 'node:http';
 import type net from 'node:net';
 import type { Http2Stream } from '../../http2/index.js';
+import type { H1ServerRequest } from '../../http1/index.js';
 import type { ProxyErrorKind } from '../../errors.js';
 import { errorResponse, type ErrorResponse } from '../error-responses.js';
-import { isHopByHop } from '../headers.js';
+import { headerValue, isHopByHop } from '../headers.js';
 import type { ResponseHead } from './response-head.js';
 import { SocketEnd, StreamEnd } from './tunnel-ends.js';
 import type { UpgradeAttempt, UpgradeClient } from './upgrade-attempt.js';
@@ -14,8 +14,8 @@ import { websocketAccept } from './websocket-accept.js';
 const CLOSE_LINGER_MS = 5000;
 
 /**
- * An HTTP/1.1 client's upgrade request (RFC 9110 §7.8, node:http's
- * 'upgrade' event; the socket is the client's and no longer parsed by node).
+ * An HTTP/1.1 client's upgrade request (RFC 9110 §7.8; the codec has
+ * handed over the socket and no longer parses it).
  *
  * To an HTTP/1.1 endpoint the request head goes as it came (hop-by-hop
  * fields removed, `Connection: Upgrade` and `Upgrade` kept) and the answer
@@ -33,7 +33,7 @@ export class H1UpgradeClient implements UpgradeClient {
   private readonly onClientClose = (): void => this.attempt?.cancel();
 
   constructor(
-    private readonly req: IncomingMessage,
+    private readonly req: H1ServerRequest,
     private readonly socket: net.Socket,
     /** Bytes the client sent after the request head. */
     private readonly early: Buffer,
@@ -52,10 +52,10 @@ export class H1UpgradeClient implements UpgradeClient {
 
   h1Request(): Buffer {
     const req = this.req;
-    const fields = forwardedFields(req.rawHeaders, false);
+    const fields = forwardedFields(req.fields, false);
     this.addRequestId(fields);
     fields.push('Connection', 'Upgrade');
-    const head = Buffer.from(writeHead(`${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1`, fields), 'latin1');
+    const head = Buffer.from(writeHead(`${req.method} ${req.target} HTTP/1.1`, fields), 'latin1');
     return this.early.length === 0 ? head : Buffer.concat([head, this.early]);
   }
 
@@ -63,14 +63,14 @@ export class H1UpgradeClient implements UpgradeClient {
     // RFC 8441 defines the mapping for WebSockets only.
     if (this.protocol !== 'websocket') return null;
     const req = this.req;
-    const raw = forwardedFields(req.rawHeaders, true);
+    const raw = forwardedFields(req.fields, true);
     const encrypted = (this.socket as { encrypted?: boolean }).encrypted === true;
     const h: string[] = [
       ':method', 'CONNECT', ':protocol', 'websocket', ':scheme', encrypted ? 'https' : 'http',
-      ':path', req.url ?? '/', ':authority', req.headers.host ?? '',
+      ':path', req.target, ':authority', req.host,
     ];
     for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!.toLowerCase();
+      const name = raw[i]!;
       // RFC 8441 §5: the key and accept are HTTP/1.1 only; HTTP/2 has no body length here.
       if (isHopByHop(name) || name === 'sec-websocket-key' || name === 'content-length') continue;
       h.push(name, raw[i + 1]!);
@@ -81,7 +81,7 @@ export class H1UpgradeClient implements UpgradeClient {
 
   /** The x-request-id telemetry gave a request that came without one goes upstream too, as for any request. */
   private addRequestId(out: string[]): void {
-    if (this.req.headers['x-request-id'] !== undefined) return;
+    if (headerValue(this.req.fields, 'x-request-id') !== undefined) return;
     const f = this.fields;
     for (let i = f.length - 2; i >= 0; i -= 2) {
       if (f[i] === 'x-request-id') {
@@ -112,7 +112,7 @@ export class H1UpgradeClient implements UpgradeClient {
     const switched = status >= 200 && status < 300;
     let head: string;
     if (switched) {
-      const fields = ['Upgrade', 'websocket', 'Connection', 'Upgrade', 'Sec-WebSocket-Accept', websocketAccept(String(this.req.headers['sec-websocket-key'] ?? ''))];
+      const fields = ['Upgrade', 'websocket', 'Connection', 'Upgrade', 'Sec-WebSocket-Accept', websocketAccept(headerValue(this.req.fields, 'sec-websocket-key') ?? '')];
       fields.push(...h2ToH1Fields(h, true));
       head = writeHead(statusLine(101), fields);
     } else {

@@ -1,7 +1,7 @@
-import type { IncomingMessage } from 'node:http';
 import type net from 'node:net';
 import type { RandomSource } from '../../balancing/index.js';
 import { ErrorCode, type Http2Stream } from '../../http2/index.js';
+import type { H1ServerRequest } from '../../http1/index.js';
 import { ProxyErrors } from '../../errors.js';
 import { errorResponse, type ErrorResponse } from '../error-responses.js';
 import { hostOf, type CompiledRoute, type RequestHead, type Router } from '../router.js';
@@ -10,7 +10,7 @@ import type { ExchangeObserver } from '../exchange/observed-exchange.js';
 import { ExtendedConnectClient } from './extended-connect.js';
 import { H1UpgradeClient, answerAndClose } from './h1-upgrade.js';
 import { UpgradeAttempt } from './upgrade-attempt.js';
-import { forwardedFields, upgradeToken, writeHead } from './upgrade-fields.js';
+import { upgradeToken } from './upgrade-fields.js';
 
 /** What the upgrade path needs of its listener. */
 export interface UpgradeOwner {
@@ -21,13 +21,13 @@ export interface UpgradeOwner {
 
 /**
  * Entry of a listener's upgraded connections: HTTP/1.1 `Upgrade` requests
- * (node:http's 'upgrade' event) and HTTP/2 extended CONNECTs (RFC 8441).
+ * (handed over by the HTTP/1.1 codec) and HTTP/2 extended CONNECTs (RFC 8441).
  * Each is routed, authorized and balanced like any request, then handed to
  * an UpgradeAttempt whose answer makes a Tunnel.
  *
- * `Upgrade: h2c` is not forwarded (RFC 9113 §3.1 removed the h2c upgrade,
+ * `Upgrade: h2c` never arrives here (RFC 9113 §3.1 removed the h2c upgrade,
  * and the proxy speaks HTTP/2 to the client only by prior knowledge or
- * ALPN): the request is served as a plain HTTP/1.1 request without it.
+ * ALPN): the codec serves it as the plain HTTP/1.1 request it also is.
  */
 export class Upgrades {
   private readonly head: RequestHead = { path: '', host: '', headers: [] };
@@ -35,24 +35,16 @@ export class Upgrades {
   constructor(
     private readonly owner: UpgradeOwner,
     private readonly random: RandomSource,
-    /** Serves the socket as an HTTP/1.1 connection again (for an h2c request re-read without its upgrade). */
-    private readonly serveHttp1: (socket: net.Socket, identity: string) => void,
   ) {}
 
-  /** node:http's 'upgrade': `early` holds the bytes after the request head. */
-  onH1Upgrade(req: IncomingMessage, socket: net.Socket, early: Buffer, identity: string): void {
+  /** The codec's upgrade: `early` holds the bytes after the request head. */
+  onH1Upgrade(req: H1ServerRequest, socket: net.Socket, early: Buffer, identity: string): void {
     // Until the endpoint answers, nothing the client sends may be lost.
     socket.pause();
-    const protocol = upgradeToken(req.headers.upgrade);
-    if (protocol === 'h2c') {
-      this.withoutUpgrade(req, socket, early, identity);
-      return;
-    }
-    const path = req.url ?? '/';
-    const raw = req.rawHeaders;
-    const headers: string[] = [':method', req.method ?? 'GET', ':path', path];
-    for (let i = 0; i < raw.length; i += 2) headers.push(raw[i]!.toLowerCase(), raw[i + 1]!);
-    const route = this.route(path, req.headers.host, headers);
+    const protocol = upgradeToken(req.upgrade);
+    const path = req.target;
+    const headers: string[] = [':method', req.method, ':path', path, ...req.fields];
+    const route = this.route(path, req.host, headers);
     if (route === undefined) {
       answerAndClose(socket, 404, errorResponse(ProxyErrors.NO_ROUTE));
       return;
@@ -63,7 +55,7 @@ export class Upgrades {
       answerAndClose(socket, denial.kind.httpStatus, denial.response);
       return;
     }
-    this.dispatch(route, new H1UpgradeClient(req, socket, early, protocol, headers), protocol, req.method ?? 'GET', path, headers, identity, address);
+    this.dispatch(route, new H1UpgradeClient(req, socket, early, protocol, headers), protocol, req.method, path, headers, identity, address);
   }
 
   /** An extended CONNECT (RFC 8441 §4) on an HTTP/2 client connection. */
@@ -111,24 +103,6 @@ export class Upgrades {
     const route = this.owner.router.match(head);
     head.headers = EMPTY_LIST;
     return route;
-  }
-
-  /**
-   * Serves an h2c upgrade request as the plain request it also is: its head
-   * is written anew without `Upgrade`, `HTTP2-Settings` and their Connection
-   * tokens, put back in front of the unread bytes, and the socket is served
-   * by the listener's HTTP/1.1 server again (keep-alive goes on as usual).
-   */
-  private withoutUpgrade(req: IncomingMessage, socket: net.Socket, early: Buffer, identity: string): void {
-    const fields = forwardedFields(req.rawHeaders, true);
-    // The Connection field goes with the upgrade; what it said about this connection stays.
-    const c = req.headers.connection?.toLowerCase() ?? '';
-    if (c.includes('close')) fields.push('Connection', 'close');
-    else if (c.includes('keep-alive')) fields.push('Connection', 'keep-alive');
-    const head = Buffer.from(writeHead(`${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/${req.httpVersion}`, fields), 'latin1');
-    socket.unshift(early.length === 0 ? head : Buffer.concat([head, early]));
-    this.serveHttp1(socket, identity);
-    socket.resume();
   }
 }
 
