@@ -5,7 +5,7 @@
  * same proxies over h2c as the reference, in the same run.
  *
  *   node dist/bench/tls.js [--rounds N] [--seconds S] [--rate N] [--connections N]
- *        [--scenario requests|handshakes] [--no-mtls] [--no-pin] [--cpu-prof DIR]
+ *        [--scenario requests,handshakes,resumption] [--no-mtls] [--no-pin] [--cpu-prof DIR]
  *        [--quick] [--no-write]
  *
  * - requests: long-lived connections, h2load -c 10 -m 10 -D S after a
@@ -16,10 +16,15 @@
  *   counters and Switchyard's). Handshakes per CPU-second = connections /
  *   proxy CPU seconds. With client certificates (mTLS) through a relay,
  *   since h2load cannot present one (see lib/tls-setup.ts).
+ * - resumption: TLS handshakes alone (no request) from a Node client,
+ *   full, then with every connection offering the last session ticket
+ *   (tls/handshake-client.ts): full and resumed handshakes per CPU-second.
+ * - requests also runs HTTP/1.1 clients over TLS (h2load --h1, ALPN
+ *   http/1.1) against an http1 listener and an HTTP/1.1 HAProxy frontend.
  * - Proxy CPU is the run time of its threads (schedstat), not utime+stime
  *   rounded to 10 ms ticks: a handshake run holds a few hundred ms of it.
- * - Pinning (default with 2 or more cores): both proxies on core 0; this
- *   process, nginx, the relay and h2load on core 1. Runs interleave the
+ * - Pinning (default with 2 or more cores): both proxies on core 1; this
+ *   process, nginx, the relay, h2load and the handshake client on core 0. Runs interleave the
  *   variants (forward, then backward, then forward ...); a run disturbed by
  *   other processes on the machine is measured again (bounded).
  */
@@ -27,6 +32,7 @@ import path from "node:path";
 import { measureFlag, parseBenchArgs } from "./lib/args.js";
 import { ForeignMeter, pinProcess, processCpuPreciseMs } from "./lib/cores.js";
 import { runBenchMain } from "./lib/entry.js";
+import { runHandshakeLoad } from "./tls/handshake-load.js";
 import { h2loadBinary, runH2load, type H2loadOptions, type H2loadResult } from "./lib/h2load.js";
 import { haproxyFrontendStats, startHaproxy } from "./lib/haproxy.js";
 import { startNginxBackend } from "./lib/nginx.js";
@@ -75,7 +81,7 @@ const CIPHER = "TLS_AES_128_GCM_SHA256";
 
 // ---------------------------------------------------------------- options
 
-type ScenarioId = "requests" | "handshakes";
+type ScenarioId = "requests" | "handshakes" | "resumption";
 
 interface Options {
   rounds: number;
@@ -99,17 +105,17 @@ interface Options {
 
 const USAGE =
   "usage: node dist/bench/tls.js [--rounds N] [--seconds S] [--clients N] [--streams N] [--rate N]\n" +
-  "       [--connections N] [--scenario requests|handshakes] [--no-mtls] [--no-pin]\n" +
+  "       [--connections N] [--scenario requests,handshakes,resumption] [--no-mtls] [--no-pin]\n" +
   "       [--max-foreign P] [--retries N] [--quiet-wait S] [--cpu-prof DIR] [--quick] [--no-write]\n" +
-  "  --rounds N       interleaved rounds of every variant (default 4; --quick 2)\n" +
+  "  --rounds N       interleaved rounds of every variant (default 5; --quick 2)\n" +
   "  --seconds S      requests: h2load -D per run, after a 1 s warm-up (default 3; --quick 2)\n" +
   "  --clients N      requests: h2load -c (default 10)\n" +
   "  --streams N      requests: h2load -m (default 10)\n" +
   "  --rate N         handshakes: new connections per second (default 400)\n" +
   "  --connections N  handshakes: connections per run, one request each (default 1200; --quick 500)\n" +
-  "  --scenario S     only this scenario (requests or handshakes; default both)\n" +
+  "  --scenario S     only these scenarios (requests, handshakes, resumption; default all)\n" +
   "  --no-mtls        handshakes: skip the runs with client certificates (and the relay)\n" +
-  "  --no-pin         do not pin the proxies to core 0 and the rest to core 1\n" +
+  "  --no-pin         do not pin the proxies to core 1 and the rest to core 0\n" +
   "  --max-foreign P  measure a run again when processes outside the bench took more than\n" +
   "                   P% of a core during it (default 10)\n" +
   "  --retries N      at most N more attempts per run (default 2; 0: never), 2 x rounds in all\n" +
@@ -126,7 +132,7 @@ function parseArgs(argv: readonly string[]): Options {
     streams: 10,
     rate: 400,
     connections: 0,
-    scenarios: ["requests", "handshakes"],
+    scenarios: ["requests", "handshakes", "resumption"],
     mtls: true,
     pin: true,
     maxForeign: 0.1,
@@ -165,8 +171,8 @@ function parseArgs(argv: readonly string[]): Options {
       case "--scenario":
       case "--scenarios": {
         const list = value().split(",");
-        if (!list.every((s) => s === "requests" || s === "handshakes")) {
-          process.stderr.write("--scenario: expected requests, handshakes or both (comma list)\n");
+        if (!list.every((s) => s === "requests" || s === "handshakes" || s === "resumption")) {
+          process.stderr.write("--scenario: expected requests, handshakes or resumption (comma list)\n");
           process.exit(64);
         }
         o.scenarios = list as ScenarioId[];
@@ -179,7 +185,7 @@ function parseArgs(argv: readonly string[]): Options {
         return measureFlag(o, flag, value, (d) => path.resolve(d));
     }
   });
-  if (!o.rounds) o.rounds = quick ? 2 : 4;
+  if (!o.rounds) o.rounds = quick ? 2 : 5;
   if (!o.seconds) o.seconds = quick ? 2 : 3;
   if (!o.connections) o.connections = quick ? 500 : 1200;
   return o;
@@ -196,10 +202,17 @@ const LABEL: Record<SystemId, string> = { switchyard: "Switchyard", haproxy: "HA
  * from the relay (h2load speaks h2c to it; it opens one TLS connection to
  * the proxy per connection h2load makes).
  */
-type Mode = "h2c" | "tls" | "relay-tls" | "relay-mtls";
+/** Modes of the requests scenario: h2 over TLS, HTTP/1.1 over TLS, and h2c as the reference. */
+const REQUEST_MODES = ["tls", "tls-h1", "h2c"] as const;
+/** Modes of the resumption scenario: full handshakes, then every client offering its last ticket. */
+const RESUMPTION_MODES = ["tls", "resumed"] as const;
+type Mode = "h2c" | "tls" | "tls-h1" | "h1" | "resumed" | "relay-tls" | "relay-mtls";
 const MODE_LABEL: Record<Mode, string> = {
   h2c: "h2c",
   tls: "TLS",
+  "tls-h1": "TLS, HTTP/1.1",
+  h1: "HTTP/1.1",
+  resumed: "TLS, resumed",
   "relay-tls": "TLS via relay",
   "relay-mtls": "mTLS via relay",
 };
@@ -210,6 +223,7 @@ interface Variant {
   url: string;
   /** Listener (Switchyard) or frontend (HAProxy) the connections arrive on. */
   entry: string;
+  port: number;
 }
 
 interface Counters {
@@ -301,7 +315,7 @@ function rateArgs(rate: number): { args: string[]; effective: number } {
 
 function loadFor(ctx: Ctx, scenario: ScenarioId, v: Variant, scale = 1): H2loadOptions {
   const { opts } = ctx;
-  const tlsArgs = v.mode === "tls" ? ctx.tlsArgs : [];
+  const tlsArgs = v.mode === "tls" || v.mode === "tls-h1" ? ctx.tlsArgs : [];
   if (scenario === "requests") {
     return {
       url: v.url,
@@ -309,7 +323,7 @@ function loadFor(ctx: Ctx, scenario: ScenarioId, v: Variant, scale = 1): H2loadO
       streams: opts.streams,
       durationSec: Math.max(1, Math.round(opts.seconds * scale)),
       warmupSec: opts.warmupSec,
-      extraArgs: tlsArgs,
+      extraArgs: v.mode === "tls-h1" ? ["--h1", ...tlsArgs] : tlsArgs,
     };
   }
   const n = Math.max(10, Math.round(opts.connections * scale));
@@ -323,6 +337,26 @@ function loadFor(ctx: Ctx, scenario: ScenarioId, v: Variant, scale = 1): H2loadO
   };
 }
 
+/** The resumption scenario's load in h2load's terms: one "request" per handshake; `resumed` counted by the client. */
+async function handshakeRun(ctx: Ctx, v: Variant, scale: number): Promise<H2loadResult & { resumed: number }> {
+  const h = await runHandshakeLoad({
+    port: v.port,
+    connections: Math.max(10, Math.round(ctx.opts.connections * scale)),
+    concurrency: 4,
+    resume: v.mode === "resumed",
+    ciphers: CIPHER,
+  });
+  return {
+    ok: h.ok,
+    error: h.error,
+    requests: { done: h.done, succeeded: h.done },
+    reqPerSec: h.wallMs > 0 ? h.done / (h.wallMs / 1000) : 0,
+    durationMs: h.wallMs,
+    stdout: "",
+    resumed: h.resumed,
+  } as unknown as H2loadResult & { resumed: number };
+}
+
 async function runOnce(ctx: Ctx, scenario: ScenarioId, v: Variant, round: number, scale = 1): Promise<RunSample> {
   const pid = proxyPid(ctx, v.system);
   const load = loadFor(ctx, scenario, v, scale);
@@ -331,7 +365,7 @@ async function runOnce(ctx: Ctx, scenario: ScenarioId, v: Variant, round: number
   const cpu = () => ({ precise: processCpuPreciseMs(pid), ticks: treeCpuMs(pid) });
   let cpu0 = cpu();
   let t0 = performance.now();
-  const running = runH2load(load);
+  const running = scenario === "resumption" ? handshakeRun(ctx, v, scale) : runH2load(load);
   if (load.warmupSec) {
     // h2load counts only the requests after its warm-up (in which it connects): CPU over the same window.
     await sleep(load.warmupSec * 1000);
@@ -345,7 +379,7 @@ async function runOnce(ctx: Ctx, scenario: ScenarioId, v: Variant, round: number
   const machine = ctx.meter.since(whole);
   const c1 = await counters(ctx, v);
   const done = r.requests.done;
-  const connections = scenario === "handshakes" ? done : 0;
+  const connections = scenario === "requests" ? 0 : done;
   let error = r.ok ? undefined : r.error;
   if (!error && r.requests.succeeded < done) error = `${done - r.requests.succeeded} of ${done} requests failed`;
   const proxy = v.system === "switchyard" ? ctx.switchyard : ctx.haproxy;
@@ -360,7 +394,7 @@ async function runOnce(ctx: Ctx, scenario: ScenarioId, v: Variant, round: number
     reqPerSec: r.reqPerSec,
     done,
     connections,
-    connPerSec: scenario === "handshakes" && r.durationMs > 0 ? done / (r.durationMs / 1000) : NaN,
+    connPerSec: scenario !== "requests" && r.durationMs > 0 ? done / (r.durationMs / 1000) : NaN,
     cpuMs,
     cpuTicksMs: cpu1.ticks - cpu0.ticks,
     cpuUsPerReq: done > 0 ? (cpuMs * 1000) / done : NaN,
@@ -371,8 +405,8 @@ async function runOnce(ctx: Ctx, scenario: ScenarioId, v: Variant, round: number
     foreign: machine.foreign,
     accepted: c1.connections - c0.connections,
     handshakes: c1.handshakes - c0.handshakes,
-    resumed: c1.resumed === undefined || c0.resumed === undefined ? undefined : c1.resumed - c0.resumed,
-    tls: v.mode === "tls" ? parseH2loadTls(r.stdout) : {},
+    resumed: "resumed" in r ? (r.resumed as number) : c1.resumed === undefined || c0.resumed === undefined ? undefined : c1.resumed - c0.resumed,
+    tls: v.mode === "tls" || v.mode === "tls-h1" ? parseH2loadTls(r.stdout) : {},
     attempts: 1,
   };
 }
@@ -433,11 +467,19 @@ const pct = (x: number): string => (Number.isFinite(x) ? `${(x * 100).toFixed(0)
 const status = (c: Cell): string =>
   c.errors.length === 0 ? "ok" : `${c.runs === 0 ? "FAILED" : `${c.errors.length} run(s) failed`}: ${c.errors[0]!.replace(/\|/g, "/").slice(0, 100)}`;
 const spanUs = (r: [number, number]): string => (Number.isFinite(r[0]) ? `${fmtNum(r[0])}-${fmtNum(r[1])}` : "-");
-const range = (c: Cell, digits: number): string => (c.runs > 0 ? `${fmtNum(c.cpuMin, digits)}-${fmtNum(c.cpuMax, digits)}` : "-");
+/** Runs further apart than this ((max - min) / median) are flagged: the machine disturbed them, the median is less sure. */
+const SPREAD_FLAG = 0.2;
+const range = (c: Cell, digits: number): string => {
+  if (c.runs === 0) return "-";
+  const mid = [c.cpuUsPerReq, c.cpuUsPerConn].find((x) => Number.isFinite(x)) ?? NaN;
+  const spread = (c.cpuMax - c.cpuMin) / mid;
+  return `${fmtNum(c.cpuMin, digits)}-${fmtNum(c.cpuMax, digits)}${spread > SPREAD_FLAG ? ` (spread ${pct(spread)}!)` : ""}`;
+};
 const tlsText = (t: TlsParams): string => (t.cipher ? `${t.protocol ?? "?"} ${t.cipher}, ${t.tempKey ?? "?"}, ALPN ${t.alpn ?? "-"}` : "-");
 
 interface Result {
-  requests?: { cells: Cell[]; tlsVsHaproxy: number; h2cVsHaproxy: number; tlsOverH2c: Record<SystemId, number> };
+  requests?: { cells: Cell[]; tlsVsHaproxy: number; h2cVsHaproxy: number; tlsOverH2c: Record<SystemId, number>; tlsH1VsHaproxy: number };
+  resumption?: { cells: Cell[]; fullVsHaproxy: number; resumedVsHaproxy: number };
   handshakes?: {
     cells: Cell[];
     tlsVsHaproxy: number;
@@ -483,6 +525,7 @@ function renderRequests(opts: Options, r: NonNullable<Result["requests"]>): stri
     "",
     `- CPU per request, Switchyard / HAProxy: TLS **${fmtRatio(r.tlsVsHaproxy)}**, h2c ${fmtRatio(r.h2cVsHaproxy)}`,
     `- CPU per request, TLS / h2c: Switchyard **${fmtRatio(r.tlsOverH2c.switchyard)}**, HAProxy ${fmtRatio(r.tlsOverH2c.haproxy)}`,
+    `- CPU per request with HTTP/1.1 clients over TLS (h2load --h1, keep-alive), Switchyard / HAProxy: **${fmtRatio(r.tlsH1VsHaproxy)}**`,
   ].join("\n");
 }
 
@@ -523,10 +566,35 @@ function renderHandshakes(opts: Options, r: NonNullable<Result["handshakes"]>): 
   return lines.join("\n");
 }
 
+function renderResumption(opts: Options, r: NonNullable<Result["resumption"]>): string {
+  const rows = r.cells.map((c) => {
+    const hap = cellOf(r.cells, "haproxy", c.mode);
+    return [
+      LABEL[c.system],
+      MODE_LABEL[c.mode],
+      fmtNum(c.connPerSec),
+      fmtNum(c.cpuUsPerConn, 1),
+      range(c, 0),
+      fmtNum(c.handshakesPerCpuSec),
+      fmtRatio(ratio(c.handshakesPerCpuSec, hap?.handshakesPerCpuSec)),
+      `${fmtNum(c.connections)} / ${c.resumed === undefined ? "-" : fmtNum(c.resumed)}`,
+      status(c),
+    ];
+  });
+  return [
+    `${fmtNum(opts.connections)} TLS 1.3 connections per run, 4 at a time, from a Node client (tls/handshake-client.ts) that closes each one when the first session ticket arrives, no request; "resumed": every connection offers the last ticket received. Medians of ${opts.rounds} interleaved round(s).`,
+    "",
+    table(["system", "handshakes", "conn/s", "CPU us/conn", "min-max", "per CPU-second", "vs HAProxy", "made / resumed", "status"], rows),
+    "",
+    `- Full handshakes per CPU-second, Switchyard / HAProxy: **${fmtRatio(r.fullVsHaproxy)}**; resumed: **${fmtRatio(r.resumedVsHaproxy)}**`,
+  ].join("\n");
+}
+
 function render(opts: Options, result: Result, samples: readonly RunSample[]): string {
   const parts: string[] = [];
   if (result.requests) parts.push("### Long-lived connections: CPU per request", "", renderRequests(opts, result.requests), "");
   if (result.handshakes) parts.push("### New connections: handshakes per CPU-second", "", renderHandshakes(opts, result.handshakes), "");
+  if (result.resumption) parts.push("### Session resumption: full and resumed handshakes per CPU-second", "", renderResumption(opts, result.resumption), "");
   const probes = Object.entries(result.probes).map(([name, p]) =>
     `${name}: ${p.ok ? `${p.protocol} ${p.cipher}, ${p.group ?? "?"}, ALPN ${p.alpn ?? "-"}, ${p.tickets} session ticket(s) per handshake` : `probe failed: ${p.error}`}`,
   );
@@ -543,7 +611,7 @@ function render(opts: Options, result: Result, samples: readonly RunSample[]): s
         MODE_LABEL[x.mode],
         fmtNum(x.reqPerSec),
         x.scenario === "requests" ? fmtNum(x.cpuUsPerReq, 2) : "-",
-        x.scenario === "handshakes" ? fmtNum(x.cpuUsPerConn, 1) : "-",
+        x.scenario !== "requests" ? fmtNum(x.cpuUsPerConn, 1) : "-",
         pct(x.proxyShare),
         x.coreBusy.map(pct).join(" / "),
         pct(x.foreign),
@@ -628,8 +696,8 @@ async function main(): Promise<void> {
     pinned = `Not pinned (${machine.cores} core)`;
   }
   if (opts.pin) {
-    pinProcess(tools.taskset!, process.pid, "1");
-    pinned = "Both proxies are pinned to core 0; h2load, nginx, the relay and the bench process to core 1";
+    pinProcess(tools.taskset!, process.pid, "0");
+    pinned = "Both proxies are pinned to core 1; h2load, the handshake client, nginx, the relay and the bench process to core 0";
   }
   const help = await runToCompletion("h2load", h2loadBinary(), ["--help"], 5000);
   const tlsArgs = /--tls13-ciphers/.test(help.stdout + help.stderr) ? [`--tls13-ciphers=${CIPHER}`] : [];
@@ -640,7 +708,7 @@ async function main(): Promise<void> {
   process.on("exit", () => certs.cleanup());
   const dir = makeTempDir("tls");
   const statsSocket = path.join(dir, "haproxy.sock");
-  const [b1, b2, syPlain, syTls, syMtls, adminPort, hPlain, hTls, hMtls, rSyTls, rSyMtls, rHTls, rHMtls] = await freePorts(13);
+  const [b1, b2, syPlain, syTls, syMtls, adminPort, hPlain, hTls, hMtls, rSyTls, rSyMtls, rHTls, rHMtls, syTlsH1, hTlsH1] = await freePorts(15);
   const backends = [
     { host: "127.0.0.1", port: b1! },
     { host: "127.0.0.1", port: b2! },
@@ -658,10 +726,11 @@ async function main(): Promise<void> {
         { name: "plain", port: syPlain! },
         { name: "tls", port: syTls!, tls: serverTls },
         { name: "mtls", port: syMtls!, tls: { ...serverTls, clientCa: certs.ca.cert } },
+        { name: "tlsh1", port: syTlsH1!, protocol: "http1", tls: { ...serverTls, alpn: ["http/1.1"] } },
       ],
     }),
   });
-  for (const p of [syTls!, syMtls!, adminPort!]) await waitForPort("127.0.0.1", p, 15_000, switchyard.process);
+  for (const p of [syTls!, syMtls!, syTlsH1!, adminPort!]) await waitForPort("127.0.0.1", p, 15_000, switchyard.process);
   const haproxyTls = { pem: certs.serverPem, alpn: ["h2"], minVersion: "TLSv1.3" as const, ciphersuites: CIPHER };
   const haproxy = await startHaproxy({
     port: hPlain!,
@@ -671,9 +740,10 @@ async function main(): Promise<void> {
     frontends: [
       { name: "tls", port: hTls!, tls: haproxyTls },
       { name: "mtls", port: hMtls!, tls: { ...haproxyTls, clientCa: certs.ca.cert } },
+      { name: "tlsh1", port: hTlsH1!, http1: true, tls: { ...haproxyTls, alpn: ["http/1.1"] } },
     ],
   });
-  if (opts.pin) for (const pid of [switchyard.pid, haproxy.pid]) pinProcess(tools.taskset!, pid, "0");
+  if (opts.pin) for (const pid of [switchyard.pid, haproxy.pid]) pinProcess(tools.taskset!, pid, "1");
   const wantRelay = opts.mtls && opts.scenarios.includes("handshakes");
   const relay = wantRelay
     ? await startTlsRelay([
@@ -699,18 +769,22 @@ async function main(): Promise<void> {
   const variant = (system: SystemId, mode: Mode): Variant => {
     const port =
       system === "switchyard"
-        ? { h2c: syPlain, tls: syTls, "relay-tls": rSyTls, "relay-mtls": rSyMtls }[mode]
-        : { h2c: hPlain, tls: hTls, "relay-tls": rHTls, "relay-mtls": rHMtls }[mode];
-    const entry = { h2c: system === "switchyard" ? "plain" : "fe", tls: "tls", "relay-tls": "tls", "relay-mtls": "mtls" }[mode];
-    return { system, mode, url: `${mode === "tls" ? "https" : "http"}://127.0.0.1:${port}/`, entry };
+        ? { h2c: syPlain, tls: syTls, "tls-h1": syTlsH1, h1: undefined, resumed: syTls, "relay-tls": rSyTls, "relay-mtls": rSyMtls }[mode]
+        : { h2c: hPlain, tls: hTls, "tls-h1": hTlsH1, h1: undefined, resumed: hTls, "relay-tls": rHTls, "relay-mtls": rHMtls }[mode];
+    const entry = { h2c: system === "switchyard" ? "plain" : "fe", tls: "tls", "tls-h1": "tlsh1", h1: "", resumed: "tls", "relay-tls": "tls", "relay-mtls": "mtls" }[mode];
+    const https = mode === "tls" || mode === "tls-h1" || mode === "resumed";
+    return { system, mode, url: `${https ? "https" : "http"}://127.0.0.1:${port}/`, entry, port: port! };
   };
   const plan: Array<{ scenario: ScenarioId; variants: Variant[] }> = [];
   if (opts.scenarios.includes("requests")) {
-    plan.push({ scenario: "requests", variants: (["tls", "h2c"] as const).flatMap((m) => SYSTEMS.map((s) => variant(s, m))) });
+    plan.push({ scenario: "requests", variants: REQUEST_MODES.flatMap((m) => SYSTEMS.map((s) => variant(s, m))) });
   }
   if (opts.scenarios.includes("handshakes")) {
     const modes: Mode[] = ["tls", "h2c", ...(relay ? (["relay-tls", "relay-mtls"] as const) : [])];
     plan.push({ scenario: "handshakes", variants: modes.flatMap((m) => SYSTEMS.map((s) => variant(s, m))) });
+  }
+  if (opts.scenarios.includes("resumption")) {
+    plan.push({ scenario: "resumption", variants: RESUMPTION_MODES.flatMap((m) => SYSTEMS.map((s) => variant(s, m))) });
   }
 
   // Warm-up, not measured: JIT, pools, the upstream connections, every path once.
@@ -754,7 +828,7 @@ async function main(): Promise<void> {
           `  ${scenario} ${round}/${opts.rounds} ${LABEL[v.system].padEnd(10)} ${MODE_LABEL[v.mode].padEnd(14)} ${fmtNum(s.reqPerSec).padStart(7)} req/s ` +
             (scenario === "requests" ? `${fmtNum(s.cpuUsPerReq, 2).padStart(6)} us/req` : `${fmtNum(s.cpuUsPerConn, 1).padStart(7)} us/conn`) +
             ` proxy ${pct(s.proxyShare).padStart(4)} cores ${s.coreBusy.map(pct).join("/")} foreign ${pct(s.foreign)}` +
-            (scenario === "handshakes" ? ` accepted ${s.accepted} handshakes ${s.handshakes}${s.resumed === undefined ? "" : ` resumed ${s.resumed}`}` : "") +
+            (scenario !== "requests" ? ` accepted ${s.accepted} handshakes ${s.handshakes}${s.resumed === undefined ? "" : ` resumed ${s.resumed}`}` : "") +
             (s.ok ? "" : `  FAILED: ${s.error}`),
         );
       }
@@ -768,13 +842,23 @@ async function main(): Promise<void> {
 
   const result: Result = { probes };
   if (opts.scenarios.includes("requests")) {
-    const cells = (["tls", "h2c"] as const).flatMap((m) => SYSTEMS.map((s) => summarize(samples, "requests", s, m)));
+    const cells = REQUEST_MODES.flatMap((m) => SYSTEMS.map((s) => summarize(samples, "requests", s, m)));
     const c = (s: SystemId, m: Mode) => cellOf(cells, s, m)?.cpuUsPerReq;
     result.requests = {
       cells,
       tlsVsHaproxy: ratio(c("switchyard", "tls"), c("haproxy", "tls")),
       h2cVsHaproxy: ratio(c("switchyard", "h2c"), c("haproxy", "h2c")),
       tlsOverH2c: { switchyard: ratio(c("switchyard", "tls"), c("switchyard", "h2c")), haproxy: ratio(c("haproxy", "tls"), c("haproxy", "h2c")) },
+      tlsH1VsHaproxy: ratio(c("switchyard", "tls-h1"), c("haproxy", "tls-h1")),
+    };
+  }
+  if (opts.scenarios.includes("resumption")) {
+    const cells = RESUMPTION_MODES.flatMap((m) => SYSTEMS.map((s) => summarize(samples, "resumption", s, m)));
+    const u = (s: SystemId, m: Mode) => cellOf(cells, s, m)?.cpuUsPerConn ?? NaN;
+    result.resumption = {
+      cells,
+      fullVsHaproxy: ratio(u("haproxy", "tls"), u("switchyard", "tls")),
+      resumedVsHaproxy: ratio(u("haproxy", "resumed"), u("switchyard", "resumed")),
     };
   }
   if (opts.scenarios.includes("handshakes")) {
