@@ -10,19 +10,24 @@ import type { IdentitySource } from '../../src/security/identity-source.js';
 import { loadPem, type PemMaterial } from '../../src/security/pem-files.js';
 import { ServerTls, type ServerTlsOptions } from '../../src/security/server-tls.js';
 import { TICKET_ROTATION_MS, TICKET_SECRET_ENV, ticketKeys } from '../../src/security/session-tickets.js';
-import { listenerPki, type ListenerPki } from '../helpers/listener-tls.js';
+import { CLIENT_ID, listenerPki, type ListenerPki } from '../helpers/listener-tls.js';
+import type { PemPair } from '../helpers/test-pki.js';
 
 /** One "worker": a ServerTls behind its own port, as a listener hands it accepted sockets. */
-async function worker(t: TestContext, tlsConfig: { cert: string; key: string }, options: ServerTlsOptions, identityOnly = false): Promise<{ port: number; tls: ServerTls }> {
+async function worker(t: TestContext, tlsConfig: { cert: string; key: string; clientCa?: string }, options: ServerTlsOptions, identityOnly = false): Promise<{ port: number; tls: ServerTls; identities: string[] }> {
   const config = parseConfig({
     admin: { enabled: false },
     listeners: [{ name: 'edge', listen: '127.0.0.1:0', protocol: 'http2', service: 'web', tls: tlsConfig }],
     services: [{ name: 'web', endpoints: ['127.0.0.1:1'] }],
   }, 'test');
   const open = new Set<net.Socket>();
+  const identities: string[] = [];
   const listenerTls = config.listeners[0]!.tls!;
   // Without cert/key the listener presents the identity certificate (a top-level setting parseConfig would want set up).
-  const st = new ServerTls(identityOnly ? { ...listenerTls, cert: undefined, key: undefined } : listenerTls, 'http2', 'listeners[0].tls', 'edge', (socket) => socket.resume(), options);
+  const st = new ServerTls(identityOnly ? { ...listenerTls, cert: undefined, key: undefined } : listenerTls, 'http2', 'listeners[0].tls', 'edge', (socket, id) => {
+    identities.push(`${id} ${socket.isSessionReused() ? 'resumed' : 'full'}`);
+    socket.resume();
+  }, options);
   const server = net.createServer((socket) => {
     open.add(socket);
     socket.once('close', () => open.delete(socket));
@@ -34,7 +39,7 @@ async function worker(t: TestContext, tlsConfig: { cert: string; key: string }, 
     for (const s of open) s.destroy();
     await new Promise((r) => server.close(r));
   });
-  return { port: (server.address() as net.AddressInfo).port, tls: st };
+  return { port: (server.address() as net.AddressInfo).port, tls: st, identities };
 }
 
 interface Resumption {
@@ -44,9 +49,9 @@ interface Resumption {
 }
 
 /** One TLS 1.3 connection offering `session`: whether it resumed, and the ticket it got. */
-function connect(port: number, ca: string, session?: Buffer): Promise<Resumption> {
+function connect(port: number, ca: string, session?: Buffer, client?: PemPair): Promise<Resumption> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost', ALPNProtocols: ['h2'], session });
+    const socket = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost', ALPNProtocols: ['h2'], session, cert: client?.certPem, key: client?.keyPem });
     let got: Buffer | undefined;
     socket.on('session', (s: Buffer) => {
       got = s;
@@ -55,10 +60,8 @@ function connect(port: number, ca: string, session?: Buffer): Promise<Resumption
     });
     socket.on('secureConnect', () => {
       // Node's server sends no new ticket on a resumed session: the handshake is the answer.
-      if (socket.isSessionReused()) {
-        socket.destroy();
-        resolve({ reused: true, session: undefined });
-      }
+      // end(), not destroy(): the client's Finished must still reach the server.
+      if (socket.isSessionReused()) socket.end(() => resolve({ reused: true, session: undefined }));
     });
     socket.on('error', reject);
   });
@@ -119,6 +122,24 @@ test('a replaced certificate keeps the ticket keys: tickets issued before the re
   assert.equal(reloads, 1);
   assert.equal((await connect(w.port, p.ca.certPem, before)).reused, true);
 });
+
+test('mTLS: a resumed session carries the identity of the client certificate verified in its full handshake', async (t) => {
+  const p = pkiFor(t);
+  const w = await worker(t, { cert: p.server.cert, key: p.server.key, clientCa: p.ca.cert }, {});
+  const first = await connect(w.port, p.ca.certPem, undefined, p.client);
+  assert.equal((await connect(w.port, p.ca.certPem, first.session, p.client)).reused, true);
+  await until(() => w.identities.length === 2);
+  assert.deepEqual(w.identities, [`${CLIENT_ID} full`, `${CLIENT_ID} resumed`]);
+});
+
+/** Resolves once `cond()` holds (checked every 10 ms, at most `maxMs`). */
+async function until(cond: () => boolean, maxMs = 5000): Promise<void> {
+  const end = Date.now() + maxMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 test('ticket keys: 48 bytes, one set per listener and period; a worker takes the primary secret from its environment and hides it from its own children', () => {
   const s = randomBytes(32);
