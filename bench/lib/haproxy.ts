@@ -49,6 +49,8 @@ export interface HaproxyOptions {
 export interface HaproxyFrontend {
   name: string;
   port: number;
+  /** HTTP/1.1 clients (TLS with ALPN http/1.1) instead of HTTP/2 only. */
+  http1?: boolean;
   /** TLS on this port; without it, h2c like the main frontend. */
   tls?: {
     /** PEM file holding the certificate chain and its key. */
@@ -72,7 +74,7 @@ function frontendSection(f: HaproxyFrontend, host: string, maxconn: number): str
         t.minVersion ? `ssl-min-ver ${t.minVersion}` : "",
         t.ciphersuites ? `ciphersuites ${t.ciphersuites}` : "",
         t.clientCa ? `ca-file ${t.clientCa} verify required` : "",
-        "proto h2",
+        f.http1 ? "" : "proto h2",
       ]
         .filter(Boolean)
         .join(" ")

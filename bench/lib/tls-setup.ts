@@ -47,9 +47,11 @@ export interface SwitchyardListenerSpec {
   name: string;
   port: number;
   tls?: { cert: string; key: string; clientCa?: string; minVersion?: "TLSv1.2" | "TLSv1.3"; alpn?: readonly string[] };
+  /** Default http2. */
+  protocol?: "http1" | "http2";
 }
 
-/** YAML for `run --config`: the given listeners (all `protocol: http2`) in front of one round-robin service. */
+/** YAML for `run --config`: the given listeners (`protocol: http2` unless said otherwise) in front of one round-robin service. */
 export function switchyardTlsConfigYaml(opts: {
   adminPort: number;
   listeners: readonly SwitchyardListenerSpec[];
@@ -57,7 +59,7 @@ export function switchyardTlsConfigYaml(opts: {
 }): string {
   const lines = ["admin:", `  listen: "127.0.0.1:${opts.adminPort}"`, "listeners:"];
   for (const l of opts.listeners) {
-    lines.push(`  - name: ${l.name}`, `    listen: "127.0.0.1:${l.port}"`, "    protocol: http2", "    service: s");
+    lines.push(`  - name: ${l.name}`, `    listen: "127.0.0.1:${l.port}"`, `    protocol: ${l.protocol ?? "http2"}`, "    service: s");
     if (l.tls) {
       lines.push("    tls:", `      cert: "${l.tls.cert}"`, `      key: "${l.tls.key}"`);
       if (l.tls.clientCa) lines.push(`      clientCa: "${l.tls.clientCa}"`);

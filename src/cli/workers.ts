@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import type { Logger } from '../telemetry/json-log.js';
+import { workerTicketEnv } from '../security/session-tickets.js';
 import type { WorkerMessage } from '../telemetry/cluster-export.js';
 
 /** `--workers N|auto`: the number of proxy processes (auto = one per core). */
@@ -79,7 +80,8 @@ export class WorkerSupervisor {
 
   private fork(index: number, first: boolean): void {
     if (this.stopping) return;
-    const worker = cluster.fork({ ...this.o.env, SWITCHYARD_WORKER: String(index) });
+    // One TLS session ticket secret for all workers: a ticket resumes whichever worker the client lands on.
+    const worker = cluster.fork({ ...workerTicketEnv(), ...this.o.env, SWITCHYARD_WORKER: String(index) });
     const slot: WorkerSlot = { index, worker, pid: worker.process.pid ?? 0, startedAt: Date.now(), up: false, admin: undefined };
     this.slots.set(index, slot);
     worker.on('message', (m: WorkerMessage | null) => {

@@ -10,7 +10,9 @@
  * bare server-side TLSSocket accepts a client certificate from any CA and
  * only records the verification error — and it also owns the handshake
  * timeout and `setSecureContext()` for rotation. The SecureContexts are
- * built once per change of the files, never per connection.
+ * built once per change of the files, never per connection. Every context
+ * of a listener encrypts session tickets with the same keys, shared by all
+ * workers and kept across reloads (session-tickets.ts).
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import type net from 'node:net';
@@ -19,6 +21,7 @@ import type { ListenerProtocol, ListenerTlsConfig } from '../config/index.js';
 import { peerIdentity } from './identity.js';
 import type { IdentitySource } from './identity-source.js';
 import { PemError, PemFiles, type PemMaterial } from './pem-files.js';
+import { SessionTicketKeys } from './session-tickets.js';
 
 /** How a TLS connection attempt on a listener ended (the label of switchyard_tls_handshakes_total). */
 export type HandshakeResult =
@@ -68,6 +71,9 @@ export interface ServerTlsOptions {
   events?: TlsEvents;
   /** Test hook: how often the files are read again besides file-system events. */
   pollInterval?: number;
+  /** Test hooks: the clock of ticket key periods, and the secret (another worker's, say). */
+  ticketClock?: () => number;
+  ticketSecret?: Buffer;
 }
 
 /** A finished handshake: the socket and the client's identity ('' without a client certificate). */
@@ -111,6 +117,8 @@ export class ServerTls {
    * one value per process), and on each of its certificates alike.
    */
   private readonly sessionIdContext: string;
+  /** Session ticket keys: the same on every worker, every context of this listener, and after reloads. */
+  readonly tickets: SessionTicketKeys;
 
   /**
    * Reads every file now: throws PemError naming the setting and the file
@@ -129,6 +137,7 @@ export class ServerTls {
     this.handshakeTimeout = config.handshakeTimeout;
     this.alpn = config.alpn ?? defaultAlpn(protocol);
     this.sessionIdContext = createHash('sha256').update(`switchyard ${label} ${listener}`).digest('hex').slice(0, 32);
+    this.tickets = new SessionTicketKeys(`${label} ${listener}`, (keys) => this.useTicketKeys(keys), options.ticketClock, options.ticketSecret);
     const poll = { pollInterval: options.pollInterval };
     try {
       if (config.clientCa !== undefined) {
@@ -185,6 +194,7 @@ export class ServerTls {
       if (err instanceof PemError) throw new PemError(clientCaMessage(err.message, label));
       throw new PemError(`${label}: ${(err as Error).message}`);
     }
+    this.tickets.start();
     this.server.on('secureConnection', (socket: TLSSocket) => {
       let identity = '';
       if (this.requireClientCert) {
@@ -224,6 +234,7 @@ export class ServerTls {
   /** Stops following the files; open connections are not touched. */
   close(): void {
     this.closed = true;
+    this.tickets?.stop();
     for (const f of this.files) f.close();
     this.unsubscribe?.();
     this.unsubscribe = undefined;
@@ -236,7 +247,14 @@ export class ServerTls {
   }
 
   private contextOptions(m: PemMaterial, clientCa: Buffer | undefined): tls.SecureContextOptions {
-    return { cert: m.cert, key: m.key, ca: clientCa, minVersion: this.config.minVersion, sessionIdContext: this.sessionIdContext };
+    return { cert: m.cert, key: m.key, ca: clientCa, minVersion: this.config.minVersion, sessionIdContext: this.sessionIdContext, ticketKeys: this.tickets.current };
+  }
+
+  /** A new ticket key period: every context of the listener at once. */
+  private useTicketKeys(keys: Buffer): void {
+    if (this.closed) return;
+    this.server.setTicketKeys(keys);
+    for (const s of this.sni) (s.context.context as { setTicketKeys(k: Buffer): void }).setTicketKeys(keys);
   }
 
   private context(m: PemMaterial, clientCa: Buffer | undefined): SecureContext {
