@@ -37,8 +37,8 @@ export class ClientConnection {
   exchange: ClientExchange | null = null;
   /** Requests carried so far (a reused connection has carried at least one). */
   requests = 0;
-  /** Set by the owner: idle sweeps it counted while the connection sat idle. */
-  idleTicks = 0;
+  /** Set by the owner: when the connection became idle (its clock). */
+  idleSince = 0;
   closed = false;
   private readonly parser: ResponseParser;
   private framing: number = BodyFraming.NONE;
@@ -101,6 +101,12 @@ export class ClientConnection {
     }
     if (!ok) this.waitingDrain = true;
     return ok;
+  }
+
+  /** The endpoint's idle timeout from its last response's `Keep-Alive: timeout=N`, in ms (-1: not given). */
+  get serverIdleTimeout(): number {
+    const t = this.parser.keepAliveTimeout;
+    return t < 0 ? -1 : t * 1000;
   }
 
   /** The request body was fully written. */

@@ -46,6 +46,8 @@ export class ResponseParser {
   error: string | undefined = undefined;
   /** The connection may carry another request after this response (RFC 9112 §9.3). */
   keepAlive = true;
+  /** The endpoint's idle timeout from `Keep-Alive: timeout=N`, in seconds (-1: not given). */
+  keepAliveTimeout = -1;
   /** The final (non-1xx) status of the current response, 0 before it. */
   status = 0;
   private state: number = State.IDLE;
@@ -321,6 +323,14 @@ export class ResponseParser {
           this.otherCoding = true;
           this.chunked = false;
         }
+        return;
+      }
+      case 'keep-alive': {
+        // RFC 9112 Appendix C.2.2 (HTTP/1.0 keep-alive): `timeout=N` tells how long the server keeps an idle connection.
+        const at = value.indexOf('timeout=');
+        if (at < 0) return;
+        const n = parseInt(value.slice(at + 8), 10);
+        if (n >= 0) this.keepAliveTimeout = n;
         return;
       }
       case 'connection': {

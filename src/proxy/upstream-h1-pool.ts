@@ -3,12 +3,14 @@
  * project's own client codec (src/http1/): one request per connection at a
  * time, connections made on demand up to `connections`, requests queued
  * beyond that, idle connections reused most-recent first and closed after
- * KEEP_ALIVE_MS. Measured beside undici's Pool, which it replaces: see
+ * KEEP_ALIVE_MS (or before the server's announced idle timeout), checked on
+ * the process's coarse tick rather than by a timer per connection. Measured beside undici's Pool, which it replaces: see
  * bench/http1-client.ts.
  */
 import net from 'node:net';
 import tls from 'node:tls';
 import { ClientConnection, type ClientConnectionOwner } from '../http1/client-connection.js';
+import { addTickable, coarseNow, removeTickable, type Tickable } from '../http2/ticker.js';
 import { alpnMismatch, type ClientTls, type TlsSessionSlot } from '../security/client-tls.js';
 import { connectFailureCause, EndpointState, type Endpoint, type EndpointPool, type PoolWaiter } from './endpoint.js';
 import { UpstreamReset, type Upstream, type UpstreamHandler, type UpstreamRequest } from './exchange/upstream.js';
@@ -24,16 +26,16 @@ export interface H1PoolSettings {
   tls?: ClientTls;
 }
 
-/**
- * An idle connection is closed after this long: below the usual server
- * keep-alive timeouts (nginx 75 s, Node 5 s is the exception and closes
- * first, which a reused connection survives: see onConnectionClose).
- */
+/** An idle connection is closed after this long (undici's default too; nginx keeps them 75 s). */
 const KEEP_ALIVE_MS = 30_000;
-/** Idle connections are swept at this period (a coarse timer, not one per connection). */
-const SWEEP_MS = 5_000;
+/**
+ * A server that announces its idle timeout (`Keep-Alive: timeout=N`, Node
+ * sends 5 s) is left this much earlier, so a request is not written on a
+ * connection the server is closing (undici's keepAliveTimeoutThreshold).
+ */
+const KEEP_ALIVE_MARGIN_MS = 2_000;
 
-export class H1Pool implements EndpointPool, Upstream, ClientConnectionOwner, H1RequestOwner {
+export class H1Pool implements EndpointPool, Upstream, ClientConnectionOwner, H1RequestOwner, Tickable {
   readonly defaultHost: string;
   /** Connected sockets (idle or busy). */
   private open = 0;
@@ -44,7 +46,8 @@ export class H1Pool implements EndpointPool, Upstream, ClientConnectionOwner, H1
   /** Requests waiting for a connection, oldest first from queueHead. */
   private queue: Array<H1Request | undefined> = [];
   private queueHead = 0;
-  private sweepTimer: NodeJS.Timeout | undefined;
+  /** Registered with the process's coarse ticker while connections are idle. */
+  private ticking = false;
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private probing: net.Socket | null = null;
@@ -171,7 +174,7 @@ export class H1Pool implements EndpointPool, Upstream, ClientConnectionOwner, H1
   /** Starts a request on an idle connection, or queues it (opening a connection if the pool may). */
   request(headers: readonly string[], endStream: boolean, handler: UpstreamHandler): UpstreamRequest {
     const r = new H1Request(this, headers, endStream, handler);
-    const conn = this.idle.pop();
+    const conn = this.takeIdle();
     if (conn !== undefined) r.attach(conn);
     else {
       this.queue.push(r);
@@ -202,12 +205,21 @@ export class H1Pool implements EndpointPool, Upstream, ClientConnectionOwner, H1
       conn.destroy();
       return;
     }
-    conn.idleTicks = 0;
-    this.idle.push(conn);
-    if (this.sweepTimer === undefined) {
-      this.sweepTimer = setInterval(sweepIdle, SWEEP_MS, this);
-      this.sweepTimer.unref();
+    if (!this.ticking) {
+      this.ticking = true;
+      addTickable(this);
     }
+    conn.idleSince = coarseNow;
+    this.idle.push(conn);
+  }
+
+  /** The most recently used idle connection still inside its keep-alive time. */
+  private takeIdle(): ClientConnection | undefined {
+    for (let c = this.idle.pop(); c !== undefined; c = this.idle.pop()) {
+      if (coarseNow - c.idleSince < idleLimit(c)) return c;
+      c.destroy();
+    }
+    return undefined;
   }
 
   onConnectionClose(conn: ClientConnection, err: Error | undefined): void {
@@ -245,19 +257,22 @@ export class H1Pool implements EndpointPool, Upstream, ClientConnectionOwner, H1
     for (let r = this.dequeue(); r !== undefined; r = this.dequeue()) r.fail(reason);
   }
 
-  /** @internal the sweep: idle connections unused for KEEP_ALIVE_MS close. */
-  sweep(): void {
+  /** The coarse tick: idle connections past their keep-alive time close. */
+  onTick(now: number): void {
     const idle = this.idle;
     for (let i = idle.length - 1; i >= 0; i--) {
       const c = idle[i]!;
-      if (++c.idleTicks * SWEEP_MS < KEEP_ALIVE_MS) continue;
+      if (now - c.idleSince < idleLimit(c)) continue;
       idle.splice(i, 1);
       c.destroy();
     }
-    if (idle.length === 0 && this.sweepTimer !== undefined) {
-      clearInterval(this.sweepTimer);
-      this.sweepTimer = undefined;
-    }
+    if (idle.length === 0) this.stopTicking();
+  }
+
+  private stopTicking(): void {
+    if (!this.ticking) return;
+    this.ticking = false;
+    removeTickable(this);
   }
 
   /** Opens a connection; once connected it takes the oldest queued request. */
@@ -326,8 +341,7 @@ export class H1Pool implements EndpointPool, Upstream, ClientConnectionOwner, H1
     this.closed = true;
     this.probing?.destroy();
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-    if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
-    this.sweepTimer = undefined;
+    this.stopTicking();
     for (const c of this.idle) c.destroy();
     this.idle.length = 0;
     if (!graceful || this.open === 0) this.failQueued(graceful ? UpstreamReset.CONNECT_FAILED : UpstreamReset.CONNECTION_LOST);
@@ -339,8 +353,9 @@ export class H1Pool implements EndpointPool, Upstream, ClientConnectionOwner, H1
   }
 }
 
-function sweepIdle(pool: H1Pool): void {
-  pool.sweep();
+function idleLimit(c: ClientConnection): number {
+  const server = c.serverIdleTimeout;
+  return server < 0 ? KEEP_ALIVE_MS : Math.min(KEEP_ALIVE_MS, server - Math.min(KEEP_ALIVE_MARGIN_MS, server / 2));
 }
 
 function probeTimedOut(socket: net.Socket, ms: number): void {

@@ -115,3 +115,33 @@ test('an endpoint that refuses connections fails the request as a connect failur
   assert.equal(ep.pool.connectionCount, 0);
   assert.match(ep.cause ?? '', /refused/);
 });
+
+test("an idle connection is closed by the pool before the endpoint's announced Keep-Alive timeout, so no request meets a closing connection", async (t) => {
+  const backend = await startH1Backend((_req, res) => res.end('ok'));
+  // node:http announces `Keep-Alive: timeout=3`; the pool keeps the connection 1.5 s.
+  backend.server.keepAliveTimeout = 3000;
+  let closedByProxy = 0;
+  backend.server.prependListener('request', (req: http.IncomingMessage) => {
+    req.socket.once('end', () => closedByProxy++);
+  });
+  const conns = countConnections(backend.server);
+  const p = await startProxy({
+    listeners: [{ name: 'l', listen: '127.0.0.1:0', protocol: 'http2', service: 's' }],
+    services: [{ name: 's', protocol: 'http1', endpoints: [`127.0.0.1:${backend.port}`] }],
+  });
+  await waitReady(p);
+  const session = await connect(p.port());
+  t.after(async () => {
+    await closeSession(session);
+    await p.stop();
+    await backend.close();
+  });
+  const r = await h2Request(session, { ':path': '/' });
+  assert.equal(r.headers['keep-alive'], undefined, 'a hop-by-hop field');
+  assert.equal(conns.open, 1);
+  await waitFor(() => conns.open === 0, 'the idle connection closed', 4000);
+  assert.equal(closedByProxy, 1, 'the proxy closed it first');
+  assert.equal(p.proxy.services.get('s')!.endpoints[0]!.pool.connectionCount, 0);
+  assert.equal((await h2Request(session, { ':path': '/' })).status, 200);
+  assert.equal(conns.total, 2);
+});
