@@ -1,13 +1,20 @@
-import { createRequire } from 'node:module';
+/**
+ * HTTP/1.1 keep-alive connections to one endpoint (RFC 9112 §9), on the
+ * project's own client codec (src/http1/): one request per connection at a
+ * time, connections made on demand up to `connections`, requests queued
+ * beyond that, idle connections reused most-recent first and closed after
+ * KEEP_ALIVE_MS (or before the server's announced idle timeout), checked on
+ * the process's coarse tick rather than by a timer per connection. Measured beside undici's Pool, which it replaces: see
+ * bench/http1-client.ts.
+ */
 import net from 'node:net';
-import { Readable } from 'node:stream';
 import tls from 'node:tls';
-import type { Pool, Dispatcher, buildConnector } from 'undici';
+import { ClientConnection, type ClientConnectionOwner } from '../http1/client-connection.js';
+import { addTickable, coarseNow, removeTickable, type Tickable } from '../http2/ticker.js';
 import { alpnMismatch, type ClientTls, type TlsSessionSlot } from '../security/client-tls.js';
 import { connectFailureCause, EndpointState, type Endpoint, type EndpointPool, type PoolWaiter } from './endpoint.js';
-import { connectionNominated, isHopByHop } from './headers.js';
 import { UpstreamReset, type Upstream, type UpstreamHandler, type UpstreamRequest } from './exchange/upstream.js';
-import { ErrorCode } from '../http2/index.js';
+import { H1Request, isTlsAlert, type H1RequestOwner } from './upstream-h1-request.js';
 
 export interface H1PoolSettings {
   connectTimeout: number;
@@ -19,101 +26,43 @@ export interface H1PoolSettings {
   tls?: ClientTls;
 }
 
-/** Errors of our TLS connector: nothing reached the endpoint's application, any request may go elsewhere. */
-const connectErrors = new WeakSet<Error>();
-
+/** An idle connection is closed after this long (undici's default too; nginx keeps them 75 s). */
+const KEEP_ALIVE_MS = 30_000;
 /**
- * undici is loaded on first use: a proxy with only HTTP/2 services never pays
- * for it (about 15 MB of resident memory).
+ * A server that announces its idle timeout (`Keep-Alive: timeout=N`, Node
+ * sends 5 s) is left this much earlier, so a request is not written on a
+ * connection the server is closing (undici's keepAliveTimeoutThreshold).
  */
-let PoolClass: typeof Pool | undefined;
-function undiciPool(): typeof Pool {
-  PoolClass ??= (createRequire(import.meta.url)('undici') as { Pool: typeof Pool }).Pool;
-  return PoolClass;
-}
+const KEEP_ALIVE_MARGIN_MS = 2_000;
 
-/** Response bytes buffered downstream before the upstream read is paused. */
-const PAUSE_AT = 1 << 20;
-
-/**
- * HTTP/1.1 keep-alive connections to one endpoint, on undici's Pool (the
- * well-kept client for this job); the proxy's request and response are
- * translated to and from HTTP/2-style header lists (RFC 9113 §8.2.2).
- */
-export class H1Pool implements EndpointPool, Upstream {
-  private readonly pool: Pool;
-  private connected = 0;
-
-  constructor(private readonly endpoint: Endpoint, private readonly settings: H1PoolSettings) {
-    const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
-    const PoolCtor = undiciPool();
-    const secure = settings.tls;
-    this.pool = new PoolCtor(`${secure === undefined ? 'http' : 'https'}://${host}:${endpoint.port}`, {
-      // undici's own connector fixes its TLS options when the pool is made; ours
-      // takes the service's current SecureContext at every connect, so a rotated
-      // client certificate is used by the next connection.
-      ...(secure === undefined ? {} : { connect: (_o: buildConnector.Options, cb: buildConnector.Callback) => this.connectTls(secure, cb) }),
-      connections: settings.connections,
-      connectTimeout: settings.connectTimeout,
-      keepAliveTimeout: 30_000,
-      pipelining: 1,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
-    this.pool.on('connect', () => {
-      this.connected++;
-      this.failures = 0;
-      endpoint.setState(EndpointState.READY);
-    });
-    this.pool.on('disconnect', (_origin, _targets, err) => {
-      if (this.connected > 0) this.connected--;
-      // TLS 1.3: a refused client certificate is an alert after our handshake finished.
-      if (this.connected === 0 && isTlsAlert(err)) this.backOff(connectFailureCause(err));
-    });
-    this.pool.on('connectionError', (_origin, _targets, err) => {
-      if (this.connected === 0) this.backOff(connectFailureCause(err));
-    });
-  }
-
+export class H1Pool implements EndpointPool, Upstream, ClientConnectionOwner, H1RequestOwner, Tickable {
+  readonly defaultHost: string;
+  /** Connected sockets (idle or busy). */
+  private open = 0;
+  private connecting = 0;
+  private readonly conns = new Set<ClientConnection>();
+  /** Idle connections, the most recently used last. */
+  private readonly idle: ClientConnection[] = [];
+  /** Requests waiting for a connection, oldest first from queueHead. */
+  private queue: Array<H1Request | undefined> = [];
+  private queueHead = 0;
+  /** Registered with the process's coarse ticker while connections are idle. */
+  private ticking = false;
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private probing: net.Socket | null = null;
   private closed = false;
-  /** The endpoint's last TLS session: undici's connections and the check resume it. */
+  /** The endpoint's last TLS session: new connections and the check resume it. */
   private readonly tlsSession: TlsSessionSlot = { session: undefined, generation: 0 };
 
-  /** A TLS connection for undici (its connector contract: callback once, with the socket or the error). */
-  private connectTls(secure: ClientTls, callback: buildConnector.Callback): void {
-    const socket = tls.connect(secure.connectOptions(this.endpoint.host, this.endpoint.port, 'http/1.1', this.tlsSession));
-    secure.keepSessions(socket, this.tlsSession);
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, 60_000);
-    let done = false;
-    const fail = (err: Error): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      this.tlsSession.session = undefined;
-      connectErrors.add(err);
-      socket.destroy();
-      callback(err, null);
-    };
-    const timeout = this.settings.connectTimeout;
-    const timer = setTimeout(() => fail(timeoutError(socket, timeout)), timeout);
-    socket.once('secureConnect', () => {
-      const refused = alpnMismatch(socket, 'http/1.1');
-      if (refused !== undefined) return fail(refused);
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      callback(null, socket);
-    });
-    socket.once('error', fail);
+  constructor(private readonly endpoint: Endpoint, private readonly settings: H1PoolSettings) {
+    const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
+    this.defaultHost = `${host}:${endpoint.port}`;
   }
 
   /**
    * Proves the endpoint reachable before any request needs it: at start and
-   * at the end of every backoff. undici connects on demand, so without this
+   * at the end of every backoff. Connections are made on demand, so without this
    * an idle endpoint stays `connecting` (pickable, state unknown) whether it
    * is alive or not. The check is a TCP connect, closed as soon as it
    * succeeds (nothing is sent): success makes the endpoint READY, failure
@@ -158,7 +107,7 @@ export class H1Pool implements EndpointPool, Upstream {
     socket.once('error', (err) => {
       clearTimeout(timer);
       this.probing = null;
-      if (!this.closed && this.connected === 0) this.backOff(connectFailureCause(err));
+      if (!this.closed && this.open === 0) this.backOff(connectFailureCause(err));
     });
   }
 
@@ -181,7 +130,7 @@ export class H1Pool implements EndpointPool, Upstream {
         return;
       }
       this.tlsSession.session = undefined;
-      if (this.connected === 0) this.backOff(connectFailureCause(err));
+      if (this.open === 0) this.backOff(connectFailureCause(err));
     };
     const timeout = this.settings.connectTimeout;
     const timer = setTimeout(() => finish(handshaken ? undefined : timeoutError(socket, timeout)), timeout);
@@ -213,7 +162,7 @@ export class H1Pool implements EndpointPool, Upstream {
   }
 
   get connectionCount(): number {
-    return this.connected;
+    return this.open;
   }
 
   dispatch(w: PoolWaiter): void {
@@ -222,205 +171,192 @@ export class H1Pool implements EndpointPool, Upstream {
     else w.onPoolConnection(this);
   }
 
-  /** Starts an upstream request; undici gives it a connection when one is free. */
+  /** Starts a request on an idle connection, or queues it (opening a connection if the pool may). */
   request(headers: readonly string[], endStream: boolean, handler: UpstreamHandler): UpstreamRequest {
-    return new H1Request(this.pool, headers, endStream, handler);
+    const r = new H1Request(this, headers, endStream, handler);
+    const conn = this.takeIdle();
+    if (conn !== undefined) r.attach(conn);
+    else {
+      this.queue.push(r);
+      if (this.open + this.connecting < this.settings.connections && this.connecting < this.queue.length - this.queueHead) this.connect();
+    }
+    if (r.expectContinue && !r.closed) handler.continueRequest?.();
+    return r;
+  }
+
+  cancelled(r: H1Request): void {
+    const conn = r.conn;
+    // A queued one is skipped when its turn comes; a connection that never
+    // saw the request is as good as new; one with a request cut short would
+    // answer it later, so it is not reused.
+    if (conn === null) return;
+    if (r.started) conn.destroy();
+    else this.onConnectionIdle(conn);
+  }
+
+  /** A connection is free (new, or its exchange ended cleanly): the next queued request takes it. */
+  onConnectionIdle(conn: ClientConnection): void {
+    const next = this.dequeue();
+    if (next !== undefined) {
+      next.attach(conn);
+      return;
+    }
+    if (this.closed) {
+      conn.destroy();
+      return;
+    }
+    if (!this.ticking) {
+      this.ticking = true;
+      addTickable(this);
+    }
+    conn.idleSince = coarseNow;
+    this.idle.push(conn);
+  }
+
+  /** The most recently used idle connection still inside its keep-alive time. */
+  private takeIdle(): ClientConnection | undefined {
+    for (let c = this.idle.pop(); c !== undefined; c = this.idle.pop()) {
+      if (coarseNow - c.idleSince < idleLimit(c)) return c;
+      c.destroy();
+    }
+    return undefined;
+  }
+
+  onConnectionClose(conn: ClientConnection, err: Error | undefined): void {
+    this.conns.delete(conn);
+    this.open--;
+    const i = this.idle.indexOf(conn);
+    if (i >= 0) this.idle.splice(i, 1);
+    // TLS 1.3: a refused client certificate is an alert after our handshake finished.
+    if (this.open === 0 && err !== undefined && isTlsAlert(err)) {
+      this.backOff(connectFailureCause(err));
+      this.failQueued(UpstreamReset.CONNECT_FAILED);
+      return;
+    }
+    if (!this.closed && this.queue.length > this.queueHead && this.open + this.connecting < this.settings.connections) this.connect();
+  }
+
+  private dequeue(): H1Request | undefined {
+    while (this.queueHead < this.queue.length) {
+      const q = this.queue;
+      const r = q[this.queueHead]!;
+      q[this.queueHead++] = undefined;
+      if (this.queueHead === q.length) {
+        this.queue = [];
+        this.queueHead = 0;
+      } else if (this.queueHead >= 1024 && this.queueHead * 2 >= q.length) {
+        this.queue = q.slice(this.queueHead);
+        this.queueHead = 0;
+      }
+      if (!r.closed) return r;
+    }
+    return undefined;
+  }
+
+  private failQueued(reason: number): void {
+    for (let r = this.dequeue(); r !== undefined; r = this.dequeue()) r.fail(reason);
+  }
+
+  /** The coarse tick: idle connections past their keep-alive time close. */
+  onTick(now: number): void {
+    const idle = this.idle;
+    for (let i = idle.length - 1; i >= 0; i--) {
+      const c = idle[i]!;
+      if (now - c.idleSince < idleLimit(c)) continue;
+      idle.splice(i, 1);
+      c.destroy();
+    }
+    if (idle.length === 0) this.stopTicking();
+  }
+
+  private stopTicking(): void {
+    if (!this.ticking) return;
+    this.ticking = false;
+    removeTickable(this);
+  }
+
+  /** Opens a connection; once connected it takes the oldest queued request. */
+  private connect(): void {
+    this.connecting++;
+    const secure = this.settings.tls;
+    const { host, port } = this.endpoint;
+    const socket = secure === undefined
+      ? net.connect({ host, port })
+      : tls.connect(secure.connectOptions(host, port, 'http/1.1', this.tlsSession));
+    if (secure !== undefined) secure.keepSessions(socket as tls.TLSSocket, this.tlsSession);
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60_000);
+    const timeout = this.settings.connectTimeout;
+    let done = false;
+    const fail = (err: Error): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      this.onConnectFailed(err);
+    };
+    const timer = setTimeout(() => fail(timeoutError(socket, timeout)), timeout);
+    socket.once('error', fail);
+    socket.once(secure === undefined ? 'connect' : 'secureConnect', () => {
+      if (done) return;
+      if (secure !== undefined) {
+        const refused = alpnMismatch(socket as tls.TLSSocket, 'http/1.1');
+        if (refused !== undefined) return fail(refused);
+      }
+      done = true;
+      clearTimeout(timer);
+      socket.removeListener('error', fail);
+      this.onConnected(socket);
+    });
+  }
+
+  private onConnected(socket: net.Socket): void {
+    this.connecting--;
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    this.open++;
+    this.failures = 0;
+    this.endpoint.setState(EndpointState.READY);
+    const conn = new ClientConnection(socket, this);
+    this.conns.add(conn);
+    this.onConnectionIdle(conn);
+  }
+
+  /**
+   * Connecting failed: nothing reached the endpoint. With no connection left
+   * to serve them, the queued requests fail with CONNECT_FAILED (they may go
+   * to another endpoint); otherwise the open connections take them.
+   */
+  private onConnectFailed(err: Error): void {
+    this.connecting--;
+    if (this.settings.tls !== undefined) this.tlsSession.session = undefined;
+    if (this.closed) return;
+    if (this.open === 0) this.backOff(connectFailureCause(err));
+    if (this.open === 0 && this.connecting === 0) this.failQueued(UpstreamReset.CONNECT_FAILED);
   }
 
   close(graceful: boolean): void {
     this.closed = true;
     this.probing?.destroy();
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-    if (graceful) void this.pool.close().catch(() => {});
-    else void this.pool.destroy().catch(() => {});
+    this.stopTicking();
+    for (const c of this.idle) c.destroy();
+    this.idle.length = 0;
+    if (!graceful || this.open === 0) this.failQueued(graceful ? UpstreamReset.CONNECT_FAILED : UpstreamReset.CONNECTION_LOST);
+    // Graceful: requests in flight finish, then their connections close.
+    for (const c of this.conns) {
+      if (graceful) c.close();
+      else c.socket.destroy();
+    }
   }
 }
 
-/**
- * One request over undici, with the events of an HTTP/2 stream: request body
- * octets are reported sent as undici reads them (so the client's credit
- * follows the endpoint's pace) and dropped when the body will not be read.
- */
-class H1Request implements UpstreamRequest, Dispatcher.DispatchHandler {
-  private controller: Dispatcher.DispatchController | null = null;
-  private body: Readable | null = null;
-  private responseStarted = false;
-  private aborted = false;
-  /** Response bytes relayed to the client and not yet taken by it. */
-  private unconsumed = 0;
-  /** Body bytes pushed but not yet read by undici (credited to the client once read). */
-  private owed = 0;
-  /** No more body will be read: bytes written from now on are reported dropped at once. */
-  private settled = false;
-  /** The response ended or failed. */
-  private over = false;
-
-  constructor(pool: Pool, h: readonly string[], endStream: boolean, public handler: UpstreamHandler) {
-    let method = 'GET';
-    let path = '/';
-    let authority: string | undefined;
-    let expectContinue = false;
-    const headers: string[] = [];
-    for (let i = 0; i < h.length; i += 2) {
-      const name = h[i]!;
-      const value = h[i + 1]!;
-      if (name.charCodeAt(0) === 0x3a) {
-        if (name === ':method') method = value;
-        else if (name === ':path') path = value;
-        else if (name === ':authority') authority = value;
-        continue;
-      }
-      if (name === 'expect') {
-        // undici refuses the field and writes the request head only with the first
-        // body byte: a client waiting for 100 Continue would wait for ever.
-        if (value.toLowerCase() === '100-continue') expectContinue = true;
-        continue;
-      }
-      if (isHopByHop(name)) continue;
-      headers.push(name, value);
-    }
-    // RFC 9113 §8.3.1: :authority becomes Host on HTTP/1.1.
-    if (authority !== undefined) headers.push('host', authority);
-    if (!endStream) {
-      // Back-pressure for request bodies: the client gets flow-control credit only
-      // as undici reads from this stream, not as bytes arrive.
-      this.body = new Readable({ read: () => this.onBodyRead(), highWaterMark: 64 * 1024 });
-    }
-    pool.dispatch({ method, path, headers, body: this.body, idempotent: false, blocking: true }, this);
-    if (expectContinue && this.body !== null && !this.aborted) handler.continueRequest?.();
-  }
-
-  get queuedBytes(): number {
-    return this.owed;
-  }
-
-  get closed(): boolean {
-    return this.over || this.aborted;
-  }
-
-  sendData(d: Buffer, end: boolean): void {
-    const body = this.body;
-    if (body === null || this.settled) {
-      if (d.length > 0) this.handler.onDataDropped?.(this, d.length);
-      return;
-    }
-    if (d.length > 0) {
-      this.owed += d.length;
-      if (body.push(d)) this.onBodyRead();
-    }
-    if (end) body.push(null);
-  }
-
-  private onBodyRead(): void {
-    const n = this.owed;
-    if (n === 0 || this.settled) return;
-    this.owed = 0;
-    this.handler.onDataSent(this, n);
-  }
-
-  /** HTTP/1.1 trailers in requests are rare and undici cannot send them: the request just ends. */
-  sendTrailers(): void {
-    this.sendData(EMPTY, true);
-  }
-
-  /**
-   * The body will not be read any more (the response ended, possibly before
-   * the request did, or the request failed or was cancelled): credit the
-   * client for the bytes still waiting in the stream, once. Without this a
-   * client's flow-control window (HTTP/2) or paused socket (HTTP/1.1) would
-   * keep those bytes for good.
-   */
-  private settle(): void {
-    if (this.settled) return;
-    this.settled = true;
-    const n = this.owed;
-    this.owed = 0;
-    if (n > 0) this.handler.onDataDropped?.(this, n);
-  }
-
-  /** Cancels the request (the code has no HTTP/1.1 form); handlers hear only of the dropped body. */
-  reset(): void {
-    this.aborted = true;
-    this.settle();
-    this.controller?.abort(new Error('request cancelled'));
-    this.body?.destroy();
-  }
-
-  consume(n: number): void {
-    if (this.closed) return;
-    // Back-pressure counts what the client has not taken yet: pausing on bytes
-    // read since the last resume would stall for good when every byte was
-    // already taken by the time the pause came.
-    this.unconsumed -= n;
-    if (this.unconsumed < 0) this.unconsumed = 0;
-    const c = this.controller;
-    if (c !== null && c.paused && this.unconsumed < PAUSE_AT / 2) c.resume();
-  }
-
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (this.aborted) controller.abort(new Error('request cancelled'));
-  }
-
-  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>): void {
-    if (this.aborted) return;
-    const out: string[] = [':status', String(statusCode)];
-    // RFC 9110 §7.6.1: fields the endpoint's Connection field names stay on its hop.
-    let nominated: Set<string> | null = null;
-    for (const name in headers) {
-      if (name.length === 10 && name.toLowerCase() === 'connection') {
-        const v = headers[name]!;
-        nominated = connectionNominated(['connection', Array.isArray(v) ? v.join(',') : v]);
-      }
-    }
-    for (const name in headers) {
-      const lower = name.toLowerCase();
-      if (isHopByHop(lower) || (nominated !== null && nominated.has(lower))) continue;
-      const v = headers[name]!;
-      if (Array.isArray(v)) for (const x of v) out.push(lower, x);
-      else out.push(lower, v);
-    }
-    if (statusCode >= 200) this.responseStarted = true;
-    this.handler.onHeaders(this, out, false);
-  }
-
-  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.aborted) return;
-    // Counted before relaying: the client may take it at once (resume is called synchronously).
-    this.unconsumed += chunk.length;
-    this.handler.onData(this, chunk, false);
-    if (this.unconsumed >= PAUSE_AT && !c.paused) c.pause();
-  }
-
-  onResponseEnd(_c: Dispatcher.DispatchController, trailers: Record<string, string | string[]>): void {
-    if (this.aborted) return;
-    this.over = true;
-    // An early answer ends the response while undici still writes the body; it then drops the rest.
-    this.settle();
-    const t: string[] = [];
-    for (const name in trailers) {
-      const v = trailers[name]!;
-      if (Array.isArray(v)) for (const x of v) t.push(name.toLowerCase(), x);
-      else t.push(name.toLowerCase(), v);
-    }
-    if (t.length > 0) this.handler.onTrailers(this, t);
-    else this.handler.onData(this, EMPTY, true);
-  }
-
-  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
-    if (this.aborted) return;
-    this.over = true;
-    this.settle();
-    const code = (err as { code?: string }).code;
-    const connectFailure =
-      !this.responseStarted &&
-      (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' ||
-        connectErrors.has(err) || isTlsAlert(err));
-    this.handler.onReset(this, ErrorCode.INTERNAL_ERROR, connectFailure ? UpstreamReset.CONNECT_FAILED : UpstreamReset.CONNECTION_LOST);
-  }
+function idleLimit(c: ClientConnection): number {
+  const server = c.serverIdleTimeout;
+  return server < 0 ? KEEP_ALIVE_MS : Math.min(KEEP_ALIVE_MS, server - Math.min(KEEP_ALIVE_MARGIN_MS, server / 2));
 }
-
-const EMPTY = Buffer.alloc(0);
 
 function probeTimedOut(socket: net.Socket, ms: number): void {
   socket.destroy(new Error(`connect timeout after ${ms} ms`));
@@ -428,15 +364,4 @@ function probeTimedOut(socket: net.Socket, ms: number): void {
 
 function timeoutError(socket: net.Socket, ms: number): Error {
   return new Error(`${socket.connecting ? 'connect timeout' : 'TLS handshake not finished'} after ${ms} ms`);
-}
-
-const TLS_ALERT = /^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_/;
-
-/**
- * An alert from the endpoint's TLS stack (its refusal of our certificate,
- * RFC 8446 §6.2): the request never reached its application.
- */
-function isTlsAlert(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null | undefined)?.code;
-  return typeof code === 'string' && TLS_ALERT.test(code);
 }

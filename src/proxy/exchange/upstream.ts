@@ -3,7 +3,7 @@
  * endpoint, whatever protocol the endpoint speaks. An HTTP/2 pool connection
  * (the engine's Http2Connection, whose streams are the requests) satisfies it
  * as it is, so the HTTP/2 path costs no adapter object; the HTTP/1.1 pool
- * implements it over undici (upstream-h1-pool.ts).
+ * implements it over the project's HTTP/1.1 client (upstream-h1-pool.ts).
  */
 import { ResetReason } from '../../http2/index.js';
 
