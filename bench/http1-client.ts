@@ -15,16 +15,16 @@
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import net from "node:net";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Dispatcher, Pool } from "undici";
 import { ClientConnection, type ClientConnectionOwner, type ClientExchange } from "../src/http1/client-connection.js";
 import { BodyFraming, encodeRequestHead } from "../src/http1/client-request-head.js";
 import { parseBenchArgs } from "./lib/args.js";
 import { runBenchMain } from "./lib/entry.js";
-import { nginxBinary } from "./lib/nginx.js";
-import { findExecutable, freePort, makeTempDir, readyServer, startProcess, stopProcess } from "./lib/processes.js";
-import { writeFileSync } from "node:fs";
+import { pinProcess } from "./lib/cores.js";
+import { nginxBinary, startNginxBackend } from "./lib/nginx.js";
+import { findExecutable, freePort } from "./lib/processes.js";
+import { spreadOf, type Spread } from "./lib/stats.js";
 
 const USAGE = `usage: node dist/bench/http1-client.js [--requests N] [--connections C] [--rounds R] [--no-pin]
 `;
@@ -115,36 +115,6 @@ async function undiciLoad(port: number, n: number, c: number): Promise<void> {
   await pool.destroy();
 }
 
-function nginxH1Config(dir: string, port: number): string {
-  return `daemon off;
-master_process off;
-worker_processes 1;
-error_log stderr warn;
-pid ${path.join(dir, "nginx.pid")};
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path ${path.join(dir, "client_body")};
-    proxy_temp_path ${path.join(dir, "proxy")};
-    fastcgi_temp_path ${path.join(dir, "fastcgi")};
-    uwsgi_temp_path ${path.join(dir, "uwsgi")};
-    scgi_temp_path ${path.join(dir, "scgi")};
-    keepalive_requests 100000000;
-    keepalive_timeout 3600s;
-    server {
-        listen 127.0.0.1:${port};
-        default_type text/plain;
-        location / { return 200 "ok"; }
-    }
-}
-`;
-}
-
-function stats(xs: number[]): { min: number; median: number; max: number } {
-  const s = [...xs].sort((a, b) => a - b);
-  return { min: s[0]!, median: s[Math.floor(s.length / 2)]!, max: s[s.length - 1]! };
-}
-
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === "--worker") {
@@ -170,13 +140,9 @@ async function main(): Promise<void> {
     process.stderr.write("needs nginx (nginx-light) and taskset (util-linux)\n");
     process.exit(2);
   }
-  const dir = makeTempDir("h1-client-bench");
   const port = await freePort();
-  const conf = path.join(dir, "nginx.conf");
-  writeFileSync(conf, nginxH1Config(dir, port));
-  const nginxArgs = ["-e", "stderr", "-p", dir + "/", "-c", conf];
-  const proc = pin ? startProcess("nginx", taskset!, ["-c", "0", nginx, ...nginxArgs]) : startProcess("nginx", nginx, nginxArgs);
-  await readyServer(proc, { host: "127.0.0.1", ports: [port], timeoutMs: 10_000, dir });
+  const backend = await startNginxBackend({ ports: [port], http1: true });
+  if (pin) pinProcess(taskset!, backend.pid, "0");
   const self = fileURLToPath(import.meta.url);
   const per: Record<string, number[]> = { own: [], undici: [] };
   for (let r = 0; r < rounds; r++) {
@@ -189,13 +155,11 @@ async function main(): Promise<void> {
       per[kind]!.push(res.cpuUs / res.requests);
     }
   }
-  await stopProcess(proc);
-  const own = stats(per.own!);
-  const und = stats(per.undici!);
-  const line = (name: string, s: { min: number; median: number; max: number }): string => {
-    const spread = (s.max - s.min) / s.median;
-    return `${name.padEnd(8)} µs CPU/request  min ${s.min.toFixed(2)}  median ${s.median.toFixed(2)}  max ${s.max.toFixed(2)}${spread > 0.2 ? `  (spread ${(spread * 100).toFixed(0)}% > 20%)` : ""}`;
-  };
+  await backend.stop();
+  const own = spreadOf(per.own!);
+  const und = spreadOf(per.undici!);
+  const line = (name: string, s: Spread): string =>
+    `${name.padEnd(8)} µs CPU/request  min ${s.min.toFixed(2)}  median ${s.median.toFixed(2)}  max ${s.max.toFixed(2)}${s.flagged ? `  (spread ${(s.spread * 100).toFixed(0)}% > 20%)` : ""}`;
   process.stdout.write(
     `HTTP/1.1 client → nginx, ${connections} connections, ${requests} requests × ${rounds} rounds, interleaved, node ${process.version}${pin ? ", client on core 1, nginx on core 0" : ""}\n` +
       line("own", own) + "\n" + line("undici", und) + "\n" +

@@ -9,6 +9,8 @@
  * CRLF after chunk data is an error rather than being skipped.
  */
 
+import { hexValue } from './syntax.js';
+
 export interface BodySink {
   onBodyData(data: Buffer): void;
 }
@@ -35,13 +37,6 @@ const DEFAULT_MAX_LINE = 4096;
 /** Trailer fields are read and discarded; this bounds what a peer can make us scan. */
 const MAX_TRAILER_BYTES = 16 * 1024;
 
-/** Value of an ASCII hex digit, or -1. */
-function hexValue(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  const l = c | 0x20;
-  if (l >= 0x61 && l <= 0x66) return l - 0x61 + 10;
-  return -1;
-}
 
 export class ChunkedDecoder {
   done = false;

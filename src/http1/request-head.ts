@@ -10,6 +10,8 @@
  * any of these is a 400 and the connection closes.
  */
 
+import { TCHAR } from './syntax.js';
+
 export const enum BodyKind {
   None,
   Length,
@@ -52,12 +54,6 @@ export interface ParsedHead {
 const CR = 0x0d;
 const LF = 0x0a;
 
-/** RFC 9110 §5.6.2 tchar. */
-const TOKEN = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~") TOKEN[c.charCodeAt(0)] = 1;
-for (let c = 0x30; c <= 0x39; c++) TOKEN[c] = 1;
-for (let c = 0x41; c <= 0x5a; c++) TOKEN[c] = 1;
-for (let c = 0x61; c <= 0x7a; c++) TOKEN[c] = 1;
 
 /**
  * Finds the end of a head in buf[from..end): the offset after its empty line,
@@ -98,7 +94,7 @@ export function parseHead(buf: Buffer, start: number, headEnd: number, maxFields
   if (sp2 < 0 || sp2 > eol || eol - sp2 !== 9) return HeadError.BadRequest;
   for (let i = 0; i < sp1; i++) {
     const c = s.charCodeAt(i);
-    if (c > 127 || TOKEN[c] !== 1) return HeadError.BadRequest;
+    if (TCHAR[c] !== 1) return HeadError.BadRequest;
   }
   if (sp2 === sp1 + 1) return HeadError.BadRequest;
   for (let i = sp1 + 1; i < sp2; i++) {
@@ -136,7 +132,7 @@ export function parseHead(buf: Buffer, start: number, headEnd: number, maxFields
     for (let i = pos; i < colon; i++) {
       const c = s.charCodeAt(i);
       // RFC 9112 §5.1: no whitespace between the name and the colon.
-      if (c > 127 || TOKEN[c] !== 1) return HeadError.BadRequest;
+      if (TCHAR[c] !== 1) return HeadError.BadRequest;
       if (c >= 0x41 && c <= 0x5a) lower = false;
     }
     let vs = colon + 1;

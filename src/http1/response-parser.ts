@@ -8,6 +8,8 @@
  * array with lowercased names, the shape the HTTP/2 engine gives.
  */
 
+import { hexValue, TCHAR } from './syntax.js';
+
 /** Events of one response; interim (1xx) heads come before the final one. */
 export interface ResponseHandler {
   onResponseHead(status: number, fields: string[]): void;
@@ -34,12 +36,6 @@ type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string }
 const CR = 0x0d;
 const LF = 0x0a;
 
-/** RFC 9110 §5.6.2 tchar, as a lookup table. */
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
-for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
-for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
-for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
 
 export class ResponseParser {
   /** Why the connection must close (a protocol error), once set. */
@@ -338,7 +334,7 @@ export class ResponseParser {
         if (v === 'keep-alive') {
           if (this.http10) this.keepAlive = true;
         } else if (v === 'close' || hasToken(v, 'close')) this.keepAlive = false;
-        else if (this.http10 && (v === 'keep-alive' || hasToken(v, 'keep-alive'))) this.keepAlive = true;
+        else if (this.http10 && hasToken(v, 'keep-alive')) this.keepAlive = true;
         return;
       }
     }
@@ -395,7 +391,7 @@ export class ResponseParser {
     let i = start;
     for (; i < end; i++) {
       const c = b[i]!;
-      const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
+      const d = hexValue(c);
       if (d < 0) break;
       n = n * 16 + d;
     }

@@ -75,12 +75,3 @@ export class H1BodyLimit {
   };
 }
 
-/**
- * The announced length of a request body (content-length), or -1. The engine
- * has checked an HTTP/2 value (Http2Stream.expectedLength); the HTTP/1.1 codec an HTTP/1.1 one.
- */
-export function announcedLength(value: string | undefined): number {
-  if (value === undefined) return -1;
-  const n = Number(value);
-  return Number.isSafeInteger(n) && n >= 0 ? n : -1;
-}

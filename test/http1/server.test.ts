@@ -297,6 +297,7 @@ test('a response larger than the high-water mark asks its writer to wait, and th
   assert.equal(accepted, false);
   assert.equal(r.data.length, 2 * (big.length + 'HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n'.length) + 'connection: close\r\n'.length);
   await waitFor(() => drains === 2, 'a drain per response');
-  await new Promise((res) => setTimeout(res, 20));
+  // Once the connection is gone no further drain can come.
+  await waitFor(() => server.connections.size === 0, 'the connection closed');
   assert.equal(drains, 2);
 });

@@ -12,6 +12,7 @@ import { ServerTls, type ServerTlsOptions } from '../../src/security/server-tls.
 import { TICKET_ROTATION_MS, TICKET_SECRET_ENV, ticketKeys } from '../../src/security/session-tickets.js';
 import { CLIENT_ID, listenerPki, type ListenerPki } from '../helpers/listener-tls.js';
 import type { PemPair } from '../helpers/test-pki.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** One "worker": a ServerTls behind its own port, as a listener hands it accepted sockets. */
 async function worker(t: TestContext, tlsConfig: { cert: string; key: string; clientCa?: string }, options: ServerTlsOptions, identityOnly = false): Promise<{ port: number; tls: ServerTls; identities: string[] }> {
@@ -128,18 +129,9 @@ test('mTLS: a resumed session carries the identity of the client certificate ver
   const w = await worker(t, { cert: p.server.cert, key: p.server.key, clientCa: p.ca.cert }, {});
   const first = await connect(w.port, p.ca.certPem, undefined, p.client);
   assert.equal((await connect(w.port, p.ca.certPem, first.session, p.client)).reused, true);
-  await until(() => w.identities.length === 2);
+  await waitFor(() => w.identities.length === 2, 'both handshakes reported');
   assert.deepEqual(w.identities, [`${CLIENT_ID} full`, `${CLIENT_ID} resumed`]);
 });
-
-/** Resolves once `cond()` holds (checked every 10 ms, at most `maxMs`). */
-async function until(cond: () => boolean, maxMs = 5000): Promise<void> {
-  const end = Date.now() + maxMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 test('ticket keys: 48 bytes, one set per listener and period; a worker takes the primary secret from its environment and hides it from its own children', () => {
   const s = randomBytes(32);
