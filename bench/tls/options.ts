@@ -1,12 +1,12 @@
 /** Options of the TLS benchmark (`node dist/bench/tls.js --help`). */
 import path from "node:path";
-import { measureFlag, parseBenchArgs } from "../lib/args.js";
+import { measureFlag, parseBenchArgs, type MeasureOptions } from "../lib/args.js";
 
 // ---------------------------------------------------------------- options
 
 export type ScenarioId = "requests" | "handshakes" | "resumption";
 
-export interface Options {
+export interface Options extends MeasureOptions {
   rounds: number;
   seconds: number;
   warmupSec: number;
@@ -18,12 +18,6 @@ export interface Options {
   connections: number;
   scenarios: ScenarioId[];
   mtls: boolean;
-  pin: boolean;
-  maxForeign: number;
-  retries: number;
-  quietWaitSec: number;
-  cpuProfDir: string | undefined;
-  write: boolean;
 }
 
 export const USAGE =

@@ -120,11 +120,10 @@ export function renderRequests(opts: Options, r: NonNullable<Result["requests"]>
   ].join("\n");
 }
 
-export function renderHandshakes(opts: Options, r: NonNullable<Result["handshakes"]>): string {
-  const effective = rateArgs(opts.rate).effective;
-  const rows = r.cells.map((c) => {
-    const hap = cellOf(r.cells, "haproxy", c.mode);
-    return [
+/** The leading columns of a handshake-scenario row: system, clients, rate, CPU per connection and its ratio to HAProxy's. */
+function connectionCells(c: Cell, cells: readonly Cell[]): string[] {
+  const hap = cellOf(cells, "haproxy", c.mode);
+  return [
       LABEL[c.system],
       MODE_LABEL[c.mode],
       fmtNum(c.connPerSec),
@@ -132,6 +131,14 @@ export function renderHandshakes(opts: Options, r: NonNullable<Result["handshake
       range(c, 0),
       fmtNum(c.handshakesPerCpuSec),
       fmtRatio(ratio(c.handshakesPerCpuSec, hap?.handshakesPerCpuSec)),
+  ];
+}
+
+export function renderHandshakes(opts: Options, r: NonNullable<Result["handshakes"]>): string {
+  const effective = rateArgs(opts.rate).effective;
+  const rows = r.cells.map((c) => {
+    return [
+      ...connectionCells(c, r.cells),
       pct(c.proxyShare),
       pct(c.foreign),
       `${fmtNum(c.connections)} / ${fmtNum(c.accepted)} / ${c.mode === "h2c" ? "-" : fmtNum(c.handshakes)} / ${c.resumed === undefined || c.mode === "h2c" ? "-" : fmtNum(c.resumed)}`,
@@ -159,15 +166,8 @@ export function renderHandshakes(opts: Options, r: NonNullable<Result["handshake
 
 export function renderResumption(opts: Options, r: NonNullable<Result["resumption"]>): string {
   const rows = r.cells.map((c) => {
-    const hap = cellOf(r.cells, "haproxy", c.mode);
     return [
-      LABEL[c.system],
-      MODE_LABEL[c.mode],
-      fmtNum(c.connPerSec),
-      fmtNum(c.cpuUsPerConn, 1),
-      range(c, 0),
-      fmtNum(c.handshakesPerCpuSec),
-      fmtRatio(ratio(c.handshakesPerCpuSec, hap?.handshakesPerCpuSec)),
+      ...connectionCells(c, r.cells),
       `${fmtNum(c.connections)} / ${c.resumed === undefined ? "-" : fmtNum(c.resumed)}`,
       status(c),
     ];

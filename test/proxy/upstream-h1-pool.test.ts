@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import type http from 'node:http';
-import test from 'node:test';
+import test, { type TestContext } from 'node:test';
 import { startH1Backend } from '../helpers/h1-peers.js';
 import { closeSession, connect, h2Request, runConcurrently, startProxy, waitReady } from '../helpers/proxy-harness.js';
 import { waitFor } from '../helpers/wait.js';
@@ -27,6 +27,26 @@ function countConnections(server: http.Server): { open: number; total: number } 
   return c;
 }
 
+/**
+ * A proxy with an HTTP/2 listener in front of `backend` as an HTTP/1.1
+ * service (`service` adds keys to it), ready, and an HTTP/2 session to it;
+ * all three are closed after the test.
+ */
+async function proxyTo(t: TestContext, backend: { port: number; close(): Promise<void> }, service: Record<string, unknown> = {}) {
+  const p = await startProxy({
+    listeners: [{ name: 'l', listen: '127.0.0.1:0', protocol: 'http2', service: 's' }],
+    services: [{ name: 's', protocol: 'http1', endpoints: [`127.0.0.1:${backend.port}`], ...service }],
+  });
+  await waitReady(p);
+  const session = await connect(p.port());
+  t.after(async () => {
+    await closeSession(session);
+    await p.stop();
+    await backend.close();
+  });
+  return { p, session };
+}
+
 test('requests beyond maxConnectionsPerEndpoint wait for a connection: 40 requests, 20 at once, over at most 3 connections, all served', async (t) => {
   let inHandler = 0;
   let most = 0;
@@ -39,17 +59,7 @@ test('requests beyond maxConnectionsPerEndpoint wait for a connection: 40 reques
     });
   });
   const conns = countConnections(backend.server);
-  const p = await startProxy({
-    listeners: [{ name: 'l', listen: '127.0.0.1:0', protocol: 'http2', service: 's' }],
-    services: [{ name: 's', protocol: 'http1', endpoints: [`127.0.0.1:${backend.port}`], http1: { maxConnectionsPerEndpoint: 3 } }],
-  });
-  await waitReady(p);
-  const session = await connect(p.port());
-  t.after(async () => {
-    await closeSession(session);
-    await p.stop();
-    await backend.close();
-  });
+  const { p, session } = await proxyTo(t, backend, { http1: { maxConnectionsPerEndpoint: 3 } });
   await runConcurrently(40, 20, async (i) => {
     const r = await h2Request(session, { ':path': `/r/${i}` });
     assert.equal(r.status, 200);
@@ -73,17 +83,7 @@ test('a request cancelled mid-response closes its connection; the next request g
     res.end('ok');
   });
   const conns = countConnections(backend.server);
-  const p = await startProxy({
-    listeners: [{ name: 'l', listen: '127.0.0.1:0', protocol: 'http2', service: 's' }],
-    services: [{ name: 's', protocol: 'http1', endpoints: [`127.0.0.1:${backend.port}`] }],
-  });
-  await waitReady(p);
-  const session = await connect(p.port());
-  t.after(async () => {
-    await closeSession(session);
-    await p.stop();
-    await backend.close();
-  });
+  const { p, session } = await proxyTo(t, backend);
   assert.equal((await h2Request(session, { ':path': '/warm' })).status, 200);
   assert.equal(conns.total, 1);
   const req = session.request({ ':path': '/slow' }, { endStream: true });
@@ -125,17 +125,7 @@ test("an idle connection is closed by the pool before the endpoint's announced K
     req.socket.once('end', () => closedByProxy++);
   });
   const conns = countConnections(backend.server);
-  const p = await startProxy({
-    listeners: [{ name: 'l', listen: '127.0.0.1:0', protocol: 'http2', service: 's' }],
-    services: [{ name: 's', protocol: 'http1', endpoints: [`127.0.0.1:${backend.port}`] }],
-  });
-  await waitReady(p);
-  const session = await connect(p.port());
-  t.after(async () => {
-    await closeSession(session);
-    await p.stop();
-    await backend.close();
-  });
+  const { p, session } = await proxyTo(t, backend);
   const r = await h2Request(session, { ':path': '/' });
   assert.equal(r.headers['keep-alive'], undefined, 'a hop-by-hop field');
   assert.equal(conns.open, 1);
