@@ -356,6 +356,11 @@ export class H1ServerConnection implements Flushable, BodySink {
     writeParts(this.socket, out);
     this.out = [];
     this.outBytes = 0;
+    // writeBody refused on what was queued plus what the socket held; the
+    // socket itself only promises a 'drain' when its own write() refused
+    // (its high-water mark: 16 KiB on Node 20, 64 KiB from Node 22). When it
+    // took everything, the waiters are told now, or they would wait for good.
+    if (this.drainWaiters.length > 0 && !this.socket.writableNeedDrain) this.onSocketDrain();
     if (this.closing) this.lingeringClose();
   }
 

@@ -301,3 +301,44 @@ test('a response larger than the high-water mark asks its writer to wait, and th
   await waitFor(() => server.connections.size === 0, 'the connection closed');
   assert.equal(drains, 2);
 });
+
+test('a refused write is followed by a drain even when the socket took every byte without refusing (its own high-water mark above the codec\'s)', async (t) => {
+  let drains = 0;
+  let accepted: boolean | undefined;
+  const body = Buffer.alloc(100 * 1024, 0x61);
+  const server = new H1Server({
+    onRequest(_c, req) {
+      req.handler = {
+        onBodyData() {},
+        onBodyEnd(r) {
+          r.respond(200, ['content-length', String(body.length)], false);
+          accepted = r.write(body);
+          r.end();
+        },
+        onAborted() {},
+        onDrain() {
+          drains++;
+        },
+      };
+    },
+    onUpgrade(_c, _r, s) {
+      s.destroy();
+    },
+    refused: () => null,
+  }, { maxHeaderSize: 4096, maxHeaderFields: 40, headersTimeout: 2000, idleTimeout: 2000 });
+  // Node 22 and later default to 64 KiB, Node 20 to 16 KiB; 1 MiB makes the socket accept the whole response at once on any version.
+  const listener = net.createServer({ highWaterMark: 1 << 20 }, (s) => server.serve(s));
+  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()));
+  const client = net.connect((listener.address() as net.AddressInfo).port, '127.0.0.1', () => client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+  let received = 0;
+  client.on('data', (d: Buffer) => (received += d.length));
+  t.after(() => {
+    client.destroy();
+    server.close();
+    listener.close();
+  });
+  await waitFor(() => received >= body.length, 'the response');
+  await waitFor(() => drains === 1, 'the drain of the refused write, on a connection still open');
+  assert.equal(accepted, false);
+  assert.equal(server.connections.size, 1);
+});
