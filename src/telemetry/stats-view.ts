@@ -1,5 +1,5 @@
 import type { Proxy } from '../proxy/proxy.js';
-import type { PathRecord, Series, ServiceRecord } from './telemetry-records.js';
+import type { PathRecord, RouteStats, Series, ServiceRecord } from './telemetry-records.js';
 import { discoveryView, endpointStateName, round3 } from './topology-view.js';
 import { reasonRecord, WindowStats, type WindowSnapshot } from './window-stats.js';
 
@@ -12,6 +12,8 @@ export interface StatsEntry extends WindowSnapshot {
 export interface StatsInput {
   /** Every listener × route × service × endpoint series. */
   series: readonly Series[];
+  /** Every listener × route × service's windows (exact latencies; they outlive removed endpoints' series). */
+  routeStats: readonly RouteStats[];
   /** Listener names → their route names (in configuration order). */
   listenerRoutes: ReadonlyMap<string, ReadonlySet<string>>;
   services: readonly ServiceRecord[];
@@ -54,8 +56,11 @@ export function statsView(t: StatsInput, windowSec: number, exported = false): R
     const window = exported ? WindowStats.exported(list, now, windowSec, elapsed) : WindowStats.combined(list, now, windowSec, elapsed);
     return { name, ...window, total };
   };
-  /** Stats and status counts of the series `pred` selects. */
-  const view = (name: string, pred: (s: Series) => boolean) => {
+  /**
+   * Stats and status counts of the series `pred` selects; the windows of
+   * `windows` when given (listener × route × service records), else of the series.
+   */
+  const view = (name: string, pred: (s: Series) => boolean, windows?: (r: RouteStats) => boolean) => {
     const list = all.filter(pred);
     const statusCodes: Record<string, number> = {};
     const grpcStatuses: Record<string, number> = {};
@@ -65,21 +70,22 @@ export function statsView(t: StatsInput, windowSec: number, exported = false): R
         if (o.grpcStatus >= 0) grpcStatuses[o.grpcStatus] = (grpcStatuses[o.grpcStatus] ?? 0) + o.n;
       }
     }
-    return { ...entryOf(name, list.map((s) => s.stats)), statusCodes, grpcStatuses };
+    const stats = windows === undefined ? list.map((s) => s.stats) : t.routeStats.filter(windows).map((r) => r.stats);
+    return { ...entryOf(name, stats), statusCodes, grpcStatuses };
   };
   const listeners = [...t.listenerRoutes.keys()].map((name) => {
     const l = t.proxy?.listeners.find((x) => x.name === name);
     return {
-      ...view(name, (s) => s.labels.listener === name),
+      ...view(name, (s) => s.labels.listener === name, (r) => r.listener === name),
       protocol: l?.config.protocol,
       connections: l === undefined ? undefined : { open: l.counters.connectionsOpen, total: l.counters.connectionsTotal },
     };
   });
   const routes = [...t.listenerRoutes].flatMap(([listener, names]) =>
-    [...names].map((name) => ({ listener, ...view(name, (s) => s.labels.listener === listener && s.labels.route === name) })),
+    [...names].map((name) => ({ listener, ...view(name, (s) => s.labels.listener === listener && s.labels.route === name, (r) => r.listener === listener && r.route === name) })),
   );
   const services = t.services.map((sr) => {
-    const svc = view(sr.name, (s) => s.labels.service === sr.name);
+    const svc = view(sr.name, (s) => s.labels.service === sr.name, (r) => r.service === sr.name);
     const endpoints = sr.endpoints.map((er) => {
       const e = er.endpoint!;
       const st = view(er.id, (s) => s.labels.service === sr.name && s.labels.endpoint === er.id);

@@ -54,6 +54,17 @@ export function countOutcome(outcomes: Map<number, OutcomeCount>, status: number
   else outcomes.set(key, { status, grpcStatus, outcome, reason, n: 1 });
 }
 
+/**
+ * Windowed statistics of one listener × route × service, shared by its
+ * endpoints' series: listener, route and service views read these, so the
+ * exact (1 %) latency windows exist once per route and service, not once
+ * per endpoint.
+ */
+export class RouteStats {
+  readonly stats = new WindowStats();
+  constructor(readonly listener: string, readonly route: string, readonly service: string) {}
+}
+
 /** Per listener × route × service × endpoint: counters and the duration histogram. */
 export class Series {
   readonly buckets = new Float64Array(DURATION_BUCKETS.length + 1);
@@ -65,10 +76,10 @@ export class Series {
   denials: Map<AuthzDenial, number> | undefined = undefined;
   readonly outcomes = new Map<number, OutcomeCount>();
   readonly labels: Record<string, string>;
-  /** Windowed stats of this series; listener, route, service and endpoint views merge them when read. */
-  readonly stats = new WindowStats();
+  /** Windowed stats of this series at compact latency resolution (one per endpoint: thousands of them); endpoint views merge them when read. */
+  readonly stats = new WindowStats(true);
 
-  constructor(listener: string, route: string, service: string, endpoint: string) {
+  constructor(readonly listener: string, readonly route: string, service: string, endpoint: string, readonly routeStats: RouteStats) {
     this.labels = { listener, route, service, endpoint };
   }
 }
@@ -77,6 +88,8 @@ export class Series {
 export class EndpointRecord {
   /** listener name → route name → series. */
   readonly series = new Map<string, Map<string, Series>>();
+  /** The series of the last request: an endpoint is mostly reached through one route (no map lookups per request). */
+  last: Series | undefined = undefined;
   /** The endpoint it counts for; an endpoint re-added while its predecessor drains takes the record over. */
   constructor(readonly id: string, public endpoint: Endpoint | undefined) {}
 }
@@ -87,6 +100,8 @@ export class ServiceRecord {
   readonly endpoints: EndpointRecord[] = [];
   /** Requests that never got an endpoint. */
   readonly none = new EndpointRecord('none', undefined);
+  /** Per listener × route this service was reached through. */
+  readonly routes: RouteStats[] = [];
   constructor(readonly name: string, public service: ServiceRuntime) {}
 }
 

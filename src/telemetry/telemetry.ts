@@ -24,7 +24,7 @@ import { MetricRegistry } from './metric-registry.js';
 import { TapHub, type TapEvent } from './tap.js';
 import { decisionJson, type DecisionJson } from '../balancing/index.js';
 import { Outcome, OUTCOME_NAMES } from './window-stats.js';
-import { classify, countOutcome, EndpointRecord, PathRecord, Series, ServiceRecord } from './telemetry-records.js';
+import { classify, countOutcome, EndpointRecord, PathRecord, RouteStats, Series, ServiceRecord } from './telemetry-records.js';
 import { statsView } from './stats-view.js';
 import { endpointStateName, topologyView } from './topology-view.js';
 
@@ -151,17 +151,8 @@ export class Telemetry implements ExchangeObserver {
     sr.inFlight--;
     const ep = ex.lastEndpoint;
     const er = ep === null ? sr.none : ((ep.telemetry as EndpointRecord | undefined) ?? this.endpointRecord(sr, ep));
-    let byRoute = er.series.get(ex.listenerName);
-    if (byRoute === undefined) {
-      byRoute = new Map();
-      er.series.set(ex.listenerName, byRoute);
-    }
-    let series = byRoute.get(ex.routeName);
-    if (series === undefined) {
-      series = new Series(ex.listenerName, ex.routeName, sr.name, er.id);
-      byRoute.set(ex.routeName, series);
-      this.route(ex.listenerName, ex.routeName);
-    }
+    let series = er.last;
+    if (series === undefined || series.listener !== ex.listenerName || series.route !== ex.routeName) series = this.seriesOf(sr, er, ex.listenerName, ex.routeName);
     const outcome = classify(ex);
     const reason = outcome === Outcome.FAILURE || outcome === Outcome.REFUSED ? failureReason(ex) : NO_REASON;
     const refusal = ex.refusal;
@@ -182,12 +173,35 @@ export class Telemetry implements ExchangeObserver {
     const sec = Math.floor(now / 1000);
     const us = Math.round(latencyMs * 1000);
     series.stats.record(sec, us, outcome, reason);
+    series.routeStats.stats.record(sec, us, outcome, reason);
     const p = this.pathRecord(ex);
     p.stats.record(sec, us, outcome, reason);
     countOutcome(p.outcomes, status, grpcStatus, outcome, reason);
 
     if (this.tap.active) this.tap.publish(this.event(ex, er.id, latencyMs, outcome, reason));
     if (this.accessLog !== undefined) this.logAccess(ex, er.id, latencyMs, outcome, reason);
+  }
+
+  /** The series of an endpoint and route, made on the first request through them. */
+  private seriesOf(sr: ServiceRecord, er: EndpointRecord, listener: string, route: string): Series {
+    let byRoute = er.series.get(listener);
+    if (byRoute === undefined) {
+      byRoute = new Map();
+      er.series.set(listener, byRoute);
+    }
+    let series = byRoute.get(route);
+    if (series === undefined) {
+      let rs = sr.routes.find((r) => r.listener === listener && r.route === route);
+      if (rs === undefined) {
+        rs = new RouteStats(listener, route, sr.name);
+        sr.routes.push(rs);
+      }
+      series = new Series(listener, route, sr.name, er.id, rs);
+      byRoute.set(route, series);
+      this.route(listener, route);
+    }
+    er.last = series;
+    return series;
   }
 
   private pathRecord(ex: ObservedExchange): PathRecord {
@@ -476,6 +490,7 @@ export class Telemetry implements ExchangeObserver {
   stats(windowSec: number, exported = false): Record<string, unknown> {
     return statsView({
       series: [...this.allSeries()],
+      routeStats: this.services.flatMap((s) => s.routes),
       listenerRoutes: this.listenerRoutes,
       services: this.services,
       paths: [...this.paths.values(), this.other],

@@ -1,19 +1,8 @@
-import { createRequire } from 'node:module';
-import type Int32HistogramModule from 'hdr-histogram-js/dist/Int32Histogram.js';
-
 import { REASON_COUNT, REASON_NAMES } from './failure-reason.js';
+import { CompactLatencySlots } from './compact-latency-slots.js';
+import { HdrLatencySlots, MAX_LATENCY_US, newHistogram, percentiles, type Histogram, type LatencySlots, type Percentiles } from './latency-histogram.js';
 
-type Int32HistogramCtor = typeof Int32HistogramModule.default;
-
-/**
- * The package's pure-JavaScript 32-bit histogram, loaded directly: its main
- * entry also loads the WebAssembly build, which costs ~14 MB of resident
- * memory that a proxy recording with the JavaScript build never uses.
- */
-const Int32Histogram = (createRequire(import.meta.url)('hdr-histogram-js/dist/Int32Histogram.js') as { default: Int32HistogramCtor }).default;
-
-/** Latencies are recorded in microseconds, from 1 µs up to this (longer ones are clamped). */
-export const MAX_LATENCY_US = 60_000_000;
+export { MAX_LATENCY_US, type Percentiles } from './latency-histogram.js';
 
 /**
  * Classification of a finished request. `refused`: authorization turned it
@@ -25,30 +14,7 @@ export const OUTCOME_NAMES = ['success', 'failure', 'cancelled', 'refused'] as c
 /** Counters per second and outcome. */
 const OUTCOMES = OUTCOME_NAMES.length;
 
-type Histogram = InstanceType<Int32HistogramCtor>;
-
-function newHistogram(): Histogram {
-  // Pure JavaScript build (no WebAssembly), 2 significant digits: values are
-  // exact to 1 %. The counters cover 16 ms and grow with what is recorded
-  // (up to 60 s): ~1,150 of them (4.5 KiB) instead of ~2,600 for the whole
-  // range, which counts with a histogram per second per endpoint.
-  const h = new Int32Histogram(1, 16_384, 2);
-  h.autoResize = true;
-  return h;
-}
-
 const SECONDS = 60;
-const FINE_SLOTS = 10; // one histogram per second: the 10 s window
-const COARSE_SLOTS = 6; // one histogram per 10 s: the 1 min window
-
-/** Latency percentiles of a window, in milliseconds (null when nothing was recorded). */
-export interface Percentiles {
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
-  p999: number | null;
-  max: number | null;
-}
 
 export interface WindowSnapshot {
   /** Requests that finished in the window. */
@@ -67,19 +33,16 @@ export interface WindowSnapshot {
 }
 
 /**
- * Sliding-window statistics of one key (a listener, route, service, endpoint
- * or method): request counts per second for the last minute, and latency
- * histograms per second (last 10 s) and per 10 s (last minute), merged when
- * read. Recording costs a few array writes and two histogram records; slots
- * are reused in place (histograms are reset, never reallocated).
+ * Sliding-window statistics of one key (a listener × route × service, an
+ * endpoint's series or a method): request counts per second for the last
+ * minute, and latencies per second (last 10 s) and per 10 s (last minute),
+ * merged when read. Recording costs a few array writes and the latency
+ * slots' record; slots are reused in place.
  */
 export class WindowStats {
   private readonly secEpoch = new Float64Array(SECONDS).fill(-1);
   private readonly secCounts = new Uint32Array(SECONDS * OUTCOMES);
-  private readonly fine: (Histogram | undefined)[] = new Array(FINE_SLOTS).fill(undefined);
-  private readonly fineEpoch = new Float64Array(FINE_SLOTS).fill(-1);
-  private readonly coarse: (Histogram | undefined)[] = new Array(COARSE_SLOTS).fill(undefined);
-  private readonly coarseEpoch = new Float64Array(COARSE_SLOTS).fill(-1);
+  private readonly latency: LatencySlots;
   /** Failures per second and reason (REASON_COUNT per second), made at the first failure. */
   private secReasons: Uint32Array | undefined = undefined;
   /** Since start. */
@@ -89,6 +52,15 @@ export class WindowStats {
   totalRefused = 0;
   /** Failures and refusals by reason index since start (failure-reason.ts), made at the first failure. */
   totalReasons: Uint32Array | undefined = undefined;
+
+  /**
+   * `compact`: latencies kept at 3-6 % resolution in a few kilobytes
+   * (compact-latency-slots.ts), for keys there can be thousands of (one per
+   * endpoint); otherwise exact to 1 %.
+   */
+  constructor(compact = false) {
+    this.latency = compact ? new CompactLatencySlots() : new HdrLatencySlots();
+  }
 
   /**
    * `sec`: the second (of performance.now()) the request finished in; `us`:
@@ -113,23 +85,7 @@ export class WindowStats {
     }
     if (us < 1) us = 1;
     else if (us > MAX_LATENCY_US) us = MAX_LATENCY_US;
-    const f = sec % FINE_SLOTS;
-    let h = this.fine[f];
-    if (h === undefined) h = this.fine[f] = newHistogram();
-    if (this.fineEpoch[f] !== sec) {
-      this.fineEpoch[f] = sec;
-      h.reset();
-    }
-    h.recordValue(us);
-    const ten = (sec - (sec % 10)) / 10;
-    const c = ten % COARSE_SLOTS;
-    let hc = this.coarse[c];
-    if (hc === undefined) hc = this.coarse[c] = newHistogram();
-    if (this.coarseEpoch[c] !== ten) {
-      this.coarseEpoch[c] = ten;
-      hc.reset();
-    }
-    hc.recordValue(us);
+    this.latency.record(sec, us);
   }
 
   /**
@@ -159,9 +115,6 @@ export class WindowStats {
 
   private static gather(list: readonly WindowStats[], nowMs: number, windowSec: number): Gathered {
     const sec = Math.floor(nowMs / 1000);
-    const fine = windowSec <= FINE_SLOTS;
-    const upTo = fine ? sec : Math.floor(sec / 10);
-    const after = fine ? sec - windowSec : upTo - COARSE_SLOTS;
     const g: Gathered = { s: 0, f: 0, c: 0, x: 0, reasons: undefined, merged: undefined };
     for (const w of list) {
       const wr = w.secReasons;
@@ -179,15 +132,7 @@ export class WindowStats {
           }
         }
       }
-      const hs = fine ? w.fine : w.coarse;
-      const epochs = fine ? w.fineEpoch : w.coarseEpoch;
-      for (let i = 0; i < hs.length; i++) {
-        const h = hs[i];
-        const e = epochs[i]!;
-        if (h === undefined || e <= after || e > upTo || h.totalCount === 0) continue;
-        if (g.merged === undefined) g.merged = newHistogram();
-        g.merged.add(h as never);
-      }
+      g.merged = w.latency.mergeInto(g.merged, sec, windowSec);
     }
     return g;
   }
@@ -276,16 +221,4 @@ export function reasonRecord(counts: Uint32Array | undefined): Record<string, nu
   order.sort((a, b) => counts[b]! - counts[a]!);
   for (const r of order) out[REASON_NAMES[r]!] = counts[r]!;
   return out;
-}
-
-function percentiles(h: Histogram | undefined): Percentiles {
-  if (h === undefined || h.totalCount === 0) return { p50: null, p95: null, p99: null, p999: null, max: null };
-  const ms = (v: number): number => Math.round(v) / 1000;
-  return {
-    p50: ms(h.getValueAtPercentile(50)),
-    p95: ms(h.getValueAtPercentile(95)),
-    p99: ms(h.getValueAtPercentile(99)),
-    p999: ms(h.getValueAtPercentile(99.9)),
-    max: ms(h.maxValue),
-  };
 }
