@@ -3,8 +3,11 @@
  *
  * Frames are encoded (by the `write*` functions of `frame/<type>.ts`) into one
  * batch that the connection hands to the socket once per event-loop turn
- * (`flush-scheduler.ts`). Small frames are packed into a 64 KiB slab; large
- * DATA payloads are referenced, not copied (`reference`). A slab region once
+ * (`flush-scheduler.ts`). Small frames are packed into a slab; large
+ * DATA payloads are referenced, not copied (`reference`). A slab starts at
+ * 4 KiB and doubles, up to 64 KiB, only when one batch filled half of it: a
+ * connection that carries a request or two per turn (one of a thousand
+ * upstream connections) keeps 4 KiB, a busy one works from 64 KiB. A slab region once
  * handed out is never written again, so the socket may hold it as long as it
  * likes. The batch goes out as one `write`, or one corked `writev` for several
  * chunks; a `write` that returns false blocks DATA until `'drain'`.
@@ -16,7 +19,8 @@ import type { Duplex } from 'node:stream';
 import { FRAME_HEADER_LENGTH } from '../constants.js';
 import { HpackEncoder } from '../hpack/index.js';
 
-const SLAB_SIZE = 64 * 1024;
+const SLAB_MIN = 4 * 1024;
+const SLAB_MAX = 64 * 1024;
 /** The slab of a connection that has none: the first `begin` replaces it. */
 const NO_SLAB = Buffer.alloc(0);
 
@@ -67,10 +71,16 @@ export class FramedWrite {
     this.pendingBytes += FRAME_HEADER_LENGTH + length;
   }
 
-  /** The slab cannot take `n` more octets: commit it and start a new one. */
+  /**
+   * The slab cannot take `n` more octets: commit it and start a new one, twice
+   * as large when this batch alone used more than half of the old one.
+   */
   private newSlab(n: number): void {
     this.commitSlab();
-    this.slab = Buffer.allocUnsafe(n > SLAB_SIZE ? n : SLAB_SIZE);
+    const old = this.slab.length;
+    let size = old === 0 ? SLAB_MIN : old;
+    if (old !== 0 && size < SLAB_MAX && this.pendingBytes > old >>> 1) size *= 2;
+    this.slab = Buffer.allocUnsafe(n > size ? n : size);
     this.slabStart = 0;
     this.pos = 0;
   }
@@ -85,7 +95,7 @@ export class FramedWrite {
   /**
    * Called on the coarse tick: a connection that wrote nothing since the last
    * tick gives its slab back, so that a thousand idle upstream connections do
-   * not hold 64 KiB each; the next frame takes a new one. The regions already
+   * not hold a slab each; the next frame takes a new one, of the smallest size. The regions already
    * handed to the socket stay valid: they keep the old slab alive until written.
    */
   releaseIfIdle(): void {
