@@ -5,7 +5,8 @@
  * batch that the connection hands to the socket once per event-loop turn
  * (`flush-scheduler.ts`). Small frames are packed into a slab; large
  * DATA payloads are referenced, not copied (`reference`). A slab starts at
- * 4 KiB and doubles, up to 64 KiB, only when one batch filled half of it: a
+ * 4 KiB and doubles, up to 64 KiB, only when one batch filled more than half
+ * of it with frames (DATA payloads referenced do not count): a
  * connection that carries a request or two per turn (one of a thousand
  * upstream connections) keeps 4 KiB, a busy one works from 64 KiB. A slab region once
  * handed out is never written again, so the socket may hold it as long as it
@@ -33,6 +34,8 @@ const NO_SLAB = Buffer.alloc(0);
 export class FramedWrite {
   slab: Buffer = NO_SLAB;
   private slabStart = 0;
+  /** Where this batch began in `slab` (0 when it began in an earlier slab). */
+  private batchFrom = 0;
   /** The slab and position seen by the last `releaseIfIdle`. */
   private slabAtTick: Buffer = NO_SLAB;
   private posAtTick = 0;
@@ -73,15 +76,16 @@ export class FramedWrite {
 
   /**
    * The slab cannot take `n` more octets: commit it and start a new one, twice
-   * as large when this batch alone used more than half of the old one.
+   * as large when this batch alone wrote more than half of the old one.
    */
   private newSlab(n: number): void {
     this.commitSlab();
     const old = this.slab.length;
     let size = old === 0 ? SLAB_MIN : old;
-    if (old !== 0 && size < SLAB_MAX && this.pendingBytes > old >>> 1) size *= 2;
+    if (old !== 0 && size < SLAB_MAX && this.pos - this.batchFrom > old >>> 1) size *= 2;
     this.slab = Buffer.allocUnsafe(n > size ? n : size);
     this.slabStart = 0;
+    this.batchFrom = 0;
     this.pos = 0;
   }
 
@@ -103,6 +107,7 @@ export class FramedWrite {
     if (slab !== NO_SLAB && slab === this.slabAtTick && this.pos === this.posAtTick && this.pendingBytes === 0) {
       this.slab = NO_SLAB;
       this.slabStart = 0;
+      this.batchFrom = 0;
       this.pos = 0;
     }
     this.slabAtTick = this.slab;
@@ -127,6 +132,7 @@ export class FramedWrite {
   writeBatch(): void {
     if (this.pendingBytes === 0) return;
     this.commitSlab();
+    this.batchFrom = this.pos;
     const chunks = this.chunks;
     this.chunks = [];
     this.pendingBytes = 0;
