@@ -27,7 +27,7 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { KubeApiStandIn } from "../test/helpers/kube-api-stand-in.js";
-import { measureFlag, parseBenchArgs } from "./lib/args.js";
+import { parseArgs, type Options } from "./discovery-churn/options.js";
 import { runBenchMain } from "./lib/entry.js";
 import { runH2load, type H2loadResult } from "./lib/h2load.js";
 import { startNginxBackend } from "./lib/nginx.js";
@@ -64,113 +64,6 @@ import {
 import { CHURN_STEPS, SliceChurn } from "./lib/slice-churn.js";
 import { repoRoot, switchyardCli, switchyardNodeFlags } from "./lib/switchyard.js";
 import { busyMs, coreBusy, coreTimes, pinProcess, selfAndReapedCpuMs } from "./lib/cores.js";
-
-// ---------------------------------------------------------------- options
-
-interface Options {
-  rounds: number;
-  seconds: number;
-  rate: number;
-  endpoints: number;
-  mix: "rollout" | "conditions";
-  clients: number;
-  streams: number;
-  pin: boolean;
-  /** Run h2load in each phase (false: --no-load, Switchyard's CPU per change alone). */
-  load: boolean;
-  /** A phase with more foreign CPU than this (fraction of a core) is measured again. */
-  maxForeign: number;
-  retries: number;
-  /** Total time the bench may wait for other processes to leave the cores before phases. */
-  quietWaitSec: number;
-  cpuProfDir: string | undefined;
-  write: boolean;
-}
-
-const USAGE =
-  "usage: node dist/bench/discovery-churn.js [--rounds N] [--seconds S] [--rate N] [--endpoints N] [--mix M]\n" +
-  "       [--clients N] [--streams N] [--no-pin] [--no-load] [--max-foreign P] [--retries N]\n" +
-  "       [--quiet-wait S] [--cpu-prof DIR] [--quick] [--no-write]\n" +
-  "  --rounds N     baseline/churn pairs (default 5; --quick 3)\n" +
-  "  --seconds S    h2load -D per phase (default 8; --quick 4)\n" +
-  "  --rate N       endpoint changes per second during churn (default 50; 0: an A/A run)\n" +
-  "  --endpoints N  endpoints of the Service, 100 per EndpointSlice (default 1000)\n" +
-  "  --mix M        rollout (default: pods turn not-ready, terminating, are replaced) or\n" +
-  "                 conditions (ready <-> terminating only: no connection opened or closed)\n" +
-  "  --no-pin       do not pin Switchyard to core 0 and the rest to core 1\n" +
-  "  --no-load      no h2load: measure Switchyard's CPU per endpoint change on its own\n" +
-  "  --max-foreign P  measure a phase again when processes outside the bench took more than\n" +
-  "                 P% of a core during it (default 10)\n" +
-  "  --retries N    at most N more attempts per phase (default 2; 0: never), `rounds` in all\n" +
-  "  --quiet-wait S before a phase, wait for the cores to be free of other processes, up to\n" +
-  "                 S seconds over the whole bench (default 60; 0: never wait)\n" +
-  "  --cpu-prof DIR start Switchyard with node --cpu-prof, profile written to DIR on exit\n";
-
-function parseArgs(argv: readonly string[]): Options {
-  const o: Options = {
-    rounds: 0,
-    seconds: 0,
-    rate: 50,
-    endpoints: 1000,
-    mix: "rollout",
-    clients: 10,
-    streams: 10,
-    pin: true,
-    load: true,
-    maxForeign: 0.1,
-    retries: 2,
-    quietWaitSec: 60,
-    cpuProfDir: undefined,
-    write: true,
-  };
-  let quick = false;
-  const positive = (v: string, min: number): number => Math.max(min, Math.floor(Number(v)) || min);
-  parseBenchArgs(argv, USAGE, (flag, value) => {
-    switch (flag) {
-      case "--quick":
-        quick = true;
-        return true;
-      case "--rounds":
-      case "--runs":
-        o.rounds = positive(value(), 1);
-        return true;
-      case "--seconds":
-      case "--duration":
-        o.seconds = positive(value(), 1);
-        return true;
-      case "--rate":
-        // 0: the "churn" phases change nothing (an A/A run: the noise floor).
-        o.rate = Math.max(0, Math.floor(Number(value())) || 0);
-        return true;
-      case "--endpoints":
-        o.endpoints = positive(value(), 20);
-        return true;
-      case "--mix": {
-        const m = value();
-        if (m !== "rollout" && m !== "conditions") {
-          process.stderr.write(`--mix must be rollout or conditions\n`);
-          process.exit(64);
-        }
-        o.mix = m;
-        return true;
-      }
-      case "--clients":
-        o.clients = positive(value(), 1);
-        return true;
-      case "--streams":
-        o.streams = positive(value(), 1);
-        return true;
-      case "--no-load":
-        o.load = false;
-        return true;
-      default:
-        return measureFlag(o, flag, value, (d) => path.resolve(d));
-    }
-  });
-  if (!o.rounds) o.rounds = quick ? 3 : 5;
-  if (!o.seconds) o.seconds = quick ? 4 : 8;
-  return o;
-}
 
 // ---------------------------------------------------------------- machine
 

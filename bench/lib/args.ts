@@ -1,3 +1,5 @@
+import path from "node:path";
+
 /**
  * The command-line loop shared by the benchmarks: `--flag value`,
  * `--flag=value` and boolean flags. `handle` returns false for a flag it does
@@ -63,4 +65,68 @@ export function measureFlag(o: MeasureOptions, flag: string, value: () => string
     default:
       return false;
   }
+}
+
+/** How long and how wide the interleaved benchmarks run: rounds, seconds per run, h2load -c and -m (0: not given yet). */
+export interface RunShape {
+  rounds: number;
+  seconds: number;
+  clients: number;
+  streams: number;
+}
+
+/** A whole number of at least `min`; anything else (not a number, 0, below `min`) is `min`. */
+export function atLeast(v: string, min: number): number {
+  return Math.max(min, Math.floor(Number(v)) || min);
+}
+
+/**
+ * The command line of an interleaved benchmark: `--quick`, the RunShape
+ * flags (`--rounds`/`--runs`, `--seconds`/`--duration`, `--clients`,
+ * `--streams`) and the MeasureOptions flags are handled here, `handle` gets
+ * the others first. Rounds and seconds not given take their default, the
+ * second of each pair with `--quick`. Returns whether `--quick` was given.
+ */
+export function parseRunArgs(
+  argv: readonly string[],
+  usage: string,
+  o: RunShape & MeasureOptions,
+  defaults: { rounds: readonly [number, number]; seconds: readonly [number, number] },
+  handle: (flag: string, value: () => string) => boolean,
+): boolean {
+  let quick = false;
+  parseBenchArgs(argv, usage, (flag, value) => {
+    switch (flag) {
+      case "--quick":
+        quick = true;
+        return true;
+      case "--rounds":
+      case "--runs":
+        o.rounds = atLeast(value(), 1);
+        return true;
+      case "--seconds":
+      case "--duration":
+        o.seconds = atLeast(value(), 1);
+        return true;
+      case "--clients":
+        o.clients = atLeast(value(), 1);
+        return true;
+      case "--streams":
+        o.streams = atLeast(value(), 1);
+        return true;
+      default:
+        return handle(flag, value) || measureFlag(o, flag, value, (d) => path.resolve(d));
+    }
+  });
+  const pick = quick ? 1 : 0;
+  if (!o.rounds) o.rounds = defaults.rounds[pick];
+  if (!o.seconds) o.seconds = defaults.seconds[pick];
+  return quick;
+}
+
+/** `v` if it is one of `choices`; otherwise `message` on stderr and exit 64 (a usage error). */
+export function oneOf<T extends string>(v: string, choices: readonly T[], message: string): T {
+  if ((choices as readonly string[]).includes(v)) return v as T;
+  process.stderr.write(`${message}\n`);
+  process.exit(64);
 }

@@ -11,7 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { pinnedCommand, type CpuPin } from "./cores.js";
 import { processEnvVar, processTree } from "./proc-cpu.js";
-import { makeTempDir, readyServer, sleep, startProcess, type RunningServer, type Tracked } from "./processes.js";
+import { describeOutput, makeTempDir, readyServer, removeTempDir, sleep, startProcess, stopProcess, type RunningServer, type Tracked } from "./processes.js";
 
 /** Repository root (this file compiles to dist/bench/lib/switchyard.js). */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -135,7 +135,49 @@ export async function startSwitchyard(opts: SwitchyardOptions): Promise<RunningS
     cwd: repoRoot,
     env: { ...process.env, ...(opts.env ?? {}) },
   });
-  return readyServer(proc, { host, ports: [opts.port], timeoutMs: opts.readyTimeoutMs ?? 15_000, dir });
+  const timeoutMs = opts.readyTimeoutMs ?? 15_000;
+  if (opts.port !== 0) return readyServer(proc, { host, ports: [opts.port], timeoutMs, dir });
+  // Port 0: the ports the listeners were given, in configuration order, from their "listening" lines.
+  let ports: number[];
+  try {
+    ports = [...(await listeningPorts(proc, timeoutMs)).values()];
+  } catch (e) {
+    await stopProcess(proc);
+    if (dir) removeTempDir(dir);
+    throw e;
+  }
+  return readyServer(proc, { host, ports, timeoutMs, dir });
+}
+
+/**
+ * The port of each listener (by name, in the order they were logged) from
+ * the first "listening" line of each. A port picked beforehand (bound to 0,
+ * read, released) can be taken by any other process before Switchyard binds
+ * it, and with --workers that is a second or more later (primary start, fork,
+ * worker start): on a machine where test suites bind ephemeral ports all the
+ * time, such a start fails with EADDRINUSE. Listeners on port 0 cannot lose
+ * their port that way.
+ */
+export async function listeningPorts(proc: Tracked, timeoutMs = 15_000): Promise<Map<string, number>> {
+  const deadline = Date.now() + timeoutMs;
+  const names = new Set<string>();
+  for (;;) {
+    const ports = new Map<string, number>();
+    let logged = 0;
+    for (const line of proc.stdout().split("\n")) {
+      if (!line.includes('"msg":"listening"')) continue;
+      const r = JSON.parse(line) as { listener?: string; address?: string };
+      if (r.listener === undefined || r.address === undefined) continue;
+      logged++;
+      if (!ports.has(r.listener)) ports.set(r.listener, Number(r.address.slice(r.address.lastIndexOf(":") + 1)));
+    }
+    // One process logs all of its listeners together: the set is complete once a name repeats or the log goes quiet.
+    if (ports.size > 0 && (logged > ports.size || ports.size === names.size)) return ports;
+    for (const n of ports.keys()) names.add(n);
+    if (proc.hasExited()) throw new Error(`Switchyard exited (${proc.exitStatus()}) before listening${describeOutput(proc)}`);
+    if (Date.now() > deadline) throw new Error(`Switchyard logged no "listening" line within ${timeoutMs} ms`);
+    await sleep(50);
+  }
 }
 
 /**

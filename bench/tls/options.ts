@@ -1,17 +1,13 @@
 /** Options of the TLS benchmark (`node dist/bench/tls.js --help`). */
-import path from "node:path";
-import { measureFlag, parseBenchArgs, type MeasureOptions } from "../lib/args.js";
+import { atLeast, oneOf, parseRunArgs, type MeasureOptions, type RunShape } from "../lib/args.js";
 
 // ---------------------------------------------------------------- options
 
-export type ScenarioId = "requests" | "handshakes" | "resumption";
+const SCENARIOS = ["requests", "handshakes", "resumption"] as const;
+export type ScenarioId = (typeof SCENARIOS)[number];
 
-export interface Options extends MeasureOptions {
-  rounds: number;
-  seconds: number;
+export interface Options extends RunShape, MeasureOptions {
   warmupSec: number;
-  clients: number;
-  streams: number;
   /** New connections per second in the handshake scenario. */
   rate: number;
   /** Connections per handshake run. */
@@ -58,40 +54,18 @@ export function parseArgs(argv: readonly string[]): Options {
     cpuProfDir: undefined,
     write: true,
   };
-  let quick = false;
-  const positive = (v: string, min: number): number => Math.max(min, Math.floor(Number(v)) || min);
-  parseBenchArgs(argv, USAGE, (flag, value) => {
+  const quick = parseRunArgs(argv, USAGE, o, { rounds: [5, 2], seconds: [3, 2] }, (flag, value) => {
     switch (flag) {
-      case "--quick":
-        quick = true;
-        return true;
-      case "--rounds":
-      case "--runs":
-        o.rounds = positive(value(), 1);
-        return true;
-      case "--seconds":
-      case "--duration":
-        o.seconds = positive(value(), 1);
-        return true;
-      case "--clients":
-        o.clients = positive(value(), 1);
-        return true;
-      case "--streams":
-        o.streams = positive(value(), 1);
-        return true;
       case "--rate":
-        o.rate = positive(value(), 1);
+        o.rate = atLeast(value(), 1);
         return true;
       case "--connections":
-        o.connections = positive(value(), 10);
+        o.connections = atLeast(value(), 10);
         return true;
       case "--scenario":
       case "--scenarios": {
         const list = value().split(",");
-        if (!list.every((s) => s === "requests" || s === "handshakes" || s === "resumption")) {
-          process.stderr.write("--scenario: expected requests, handshakes or resumption (comma list)\n");
-          process.exit(64);
-        }
+        for (const s of list) oneOf(s, SCENARIOS, "--scenario: expected requests, handshakes or resumption (comma list)");
         o.scenarios = list as ScenarioId[];
         return true;
       }
@@ -99,11 +73,9 @@ export function parseArgs(argv: readonly string[]): Options {
         o.mtls = false;
         return true;
       default:
-        return measureFlag(o, flag, value, (d) => path.resolve(d));
+        return false;
     }
   });
-  if (!o.rounds) o.rounds = quick ? 2 : 5;
-  if (!o.seconds) o.seconds = quick ? 2 : 3;
   if (!o.connections) o.connections = quick ? 500 : 1200;
   return o;
 }
