@@ -7,13 +7,21 @@
  * It is strict where leniency has been the root of request smuggling
  * (RFC 9112 §11.2): only CRLF ends a line, the size is bounded, and a missing
  * CRLF after chunk data is an error rather than being skipped.
+ *
+ * Trailer fields (RFC 9112 §7.1.2) are discarded unless the sink asks for
+ * them (onTrailers): the server role drops a client's trailers, the client
+ * role relays an upstream's (gRPC status travels in them).
  */
 
-import { hexValue } from './syntax.js';
+import { hexValue, TCHAR } from './syntax.js';
 
 export interface BodySink {
   onBodyData(data: Buffer): void;
+  /** When present: the trailer fields, [name, value, …] with lower-case names, once the trailer section has ended (empty when none). */
+  onTrailers?(fields: string[]): void;
 }
+
+type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
 
 const enum State {
   Size,
@@ -34,8 +42,9 @@ const MAX_SIZE = 2 ** 53;
 /** Sixteen hex digits: the most any 64-bit size needs, leading zeros included. */
 const MAX_HEX_DIGITS = 16;
 const DEFAULT_MAX_LINE = 4096;
-/** Trailer fields are read and discarded; this bounds what a peer can make us scan. */
-const MAX_TRAILER_BYTES = 16 * 1024;
+/** Bounds what a peer can make us scan (and, when kept, hold) in the trailer section. */
+const DEFAULT_MAX_TRAILER_BYTES = 16 * 1024;
+const NO_FIELDS: string[] = [];
 
 
 export class ChunkedDecoder {
@@ -48,10 +57,15 @@ export class ChunkedDecoder {
   private remaining = 0;
   private trailerBytes = 0;
   private trailerLineBytes = 0;
+  /** The trailer line read so far, when the sink keeps trailers. */
+  private trailerLine = '';
+  private trailers: string[] | null = null;
   private readonly maxLineBytes: number;
+  private readonly maxTrailerBytes: number;
 
-  constructor(maxLineBytes = DEFAULT_MAX_LINE) {
+  constructor(maxLineBytes = DEFAULT_MAX_LINE, maxTrailerBytes = DEFAULT_MAX_TRAILER_BYTES) {
     this.maxLineBytes = maxLineBytes;
+    this.maxTrailerBytes = maxTrailerBytes;
   }
 
   reset(): void {
@@ -64,14 +78,17 @@ export class ChunkedDecoder {
     this.remaining = 0;
     this.trailerBytes = 0;
     this.trailerLineBytes = 0;
+    this.trailerLine = '';
+    this.trailers = null;
   }
 
   /**
    * Decodes buf[start..]: passes each chunk's data (subarray, no copy) to
    * sink.onBodyData; returns the offset after the last byte consumed —
-   * buf.length unless the last chunk and the (discarded, size-bounded)
-   * trailer section ended there, then done = true and the rest belongs to the
-   * next message; on a framing error sets error and returns -1.
+   * buf.length unless the last chunk and the (size-bounded) trailer section
+   * ended there, then done = true, sink.onTrailers has the trailer fields
+   * and the rest belongs to the next message; on a framing error sets error
+   * and returns -1.
    */
   decode(buf: Buffer, start: number, sink: BodySink): number {
     if (this.error !== undefined) return -1;
@@ -155,18 +172,22 @@ export class ChunkedDecoder {
           break;
         }
         case State.Trailer: {
-          // RFC 9112 §7.1.2: trailer fields may be discarded; the section ends
-          // at an empty line.
-          const c = buf[i]!;
-          i++;
-          if (++this.trailerBytes > MAX_TRAILER_BYTES) return this.fail('trailer section too large');
-          if (c === CR) {
-            this.state = State.TrailerLf;
-          } else if (c === LF) {
-            return this.fail('bare LF in trailer section');
-          } else {
-            this.trailerLineBytes++;
+          // RFC 9112 §7.1.2: the trailer section ends at an empty line.
+          let j = i;
+          while (j < end && buf[j] !== CR && buf[j] !== LF) j++;
+          const n = j - i;
+          this.trailerBytes += n;
+          if (this.trailerBytes > this.maxTrailerBytes) return this.fail('trailer section too large');
+          if (n > 0) {
+            this.trailerLineBytes += n;
+            if (sink.onTrailers !== undefined) this.trailerLine += (buf as Latin1Buffer).latin1Slice(i, j);
           }
+          i = j;
+          if (i === end) break;
+          if (buf[i] === LF) return this.fail('bare LF in trailer section');
+          if (++this.trailerBytes > this.maxTrailerBytes) return this.fail('trailer section too large');
+          this.state = State.TrailerLf;
+          i++;
           break;
         }
         case State.TrailerLf: {
@@ -175,7 +196,13 @@ export class ChunkedDecoder {
           if (this.trailerLineBytes === 0) {
             this.state = State.Done;
             this.done = true;
+            if (sink.onTrailers !== undefined) sink.onTrailers(this.trailers ?? NO_FIELDS);
             return i;
+          }
+          if (sink.onTrailers !== undefined) {
+            const reason = trailerField(this.trailerLine, (this.trailers ??= []));
+            if (reason !== undefined) return this.fail(reason);
+            this.trailerLine = '';
           }
           this.trailerLineBytes = 0;
           this.state = State.Trailer;
@@ -192,6 +219,28 @@ export class ChunkedDecoder {
     this.error = reason;
     return -1;
   }
+}
+
+/**
+ * One trailer field line (RFC 9112 §5, as in a head): field-name ":" OWS
+ * field-value OWS, appended to `out` with a lower-case name; else the reason
+ * it is refused.
+ */
+function trailerField(line: string, out: string[]): string | undefined {
+  const first = line.charCodeAt(0);
+  // RFC 9112 §5.2: obs-fold is refused, not unfolded.
+  if (first === 0x20 || first === 0x09) return 'obsolete line folding in the trailer section';
+  let colon = 0;
+  while (colon < line.length && TCHAR[line.charCodeAt(colon)] === 1) colon++;
+  if (colon === 0 || colon === line.length || line.charCodeAt(colon) !== 0x3a) return 'malformed trailer field name';
+  let vs = colon + 1;
+  let ve = line.length;
+  while (vs < ve && (line.charCodeAt(vs) === 0x20 || line.charCodeAt(vs) === 0x09)) vs++;
+  while (ve > vs && (line.charCodeAt(ve - 1) === 0x20 || line.charCodeAt(ve - 1) === 0x09)) ve--;
+  // RFC 9110 §5.5: NUL is never part of a field value (CR and LF end the line before this).
+  if (line.indexOf('\0', vs) >= 0) return 'invalid character in a trailer field value';
+  out.push(line.slice(0, colon).toLowerCase(), line.slice(vs, ve));
+  return undefined;
 }
 
 export const CRLF: Buffer = Buffer.from('\r\n', 'latin1');

@@ -8,7 +8,8 @@
  * array with lowercased names, the shape the HTTP/2 engine gives.
  */
 
-import { hexValue, TCHAR } from './syntax.js';
+import { ChunkedDecoder, type BodySink } from './chunked.js';
+import { TCHAR } from './syntax.js';
 
 /** Events of one response; interim (1xx) heads come before the final one. */
 export interface ResponseHandler {
@@ -23,11 +24,9 @@ const State = {
   STATUS_LINE: 1,
   FIELD_LINE: 2,
   BODY_LENGTH: 3,
-  CHUNK_SIZE: 4,
-  CHUNK_DATA: 5,
-  CHUNK_DATA_END: 6,
-  TRAILER_LINE: 7,
-  BODY_UNTIL_CLOSE: 8,
+  /** The chunked coding, read by the ChunkedDecoder shared with the server role. */
+  CHUNKED: 4,
+  BODY_UNTIL_CLOSE: 5,
 } as const;
 
 /** Node's undocumented but stable slice without the encoding switch of toString. */
@@ -37,7 +36,7 @@ const CR = 0x0d;
 const LF = 0x0a;
 
 
-export class ResponseParser {
+export class ResponseParser implements BodySink {
   /** Why the connection must close (a protocol error), once set. */
   error: string | undefined = undefined;
   /** The connection may carry another request after this response (RFC 9112 §9.3). */
@@ -49,7 +48,7 @@ export class ResponseParser {
   private state: number = State.IDLE;
   private noBody = false;
   private fields: string[] = [];
-  private trailers: string[] = [];
+  private trailers: string[] = NO_FIELDS;
   private contentLength = -1;
   private chunked = false;
   private otherCoding = false;
@@ -59,8 +58,11 @@ export class ResponseParser {
   private partial: Buffer | null = null;
   private headBytes = 0;
   private stopped = false;
+  private readonly decoder: ChunkedDecoder;
 
-  constructor(private readonly handler: ResponseHandler, private readonly maxHeadBytes = 64 * 1024) {}
+  constructor(private readonly handler: ResponseHandler, private readonly maxHeadBytes = 64 * 1024) {
+    this.decoder = new ChunkedDecoder(maxHeadBytes, maxHeadBytes);
+  }
 
   /** The next response answers a request; `head` when it was a HEAD request (no body, RFC 9110 §9.3.2). */
   expect(head: boolean): void {
@@ -92,10 +94,7 @@ export class ResponseParser {
           // RFC 9112 §9.3: nothing may come before a request asks for it.
           return this.fail('data from the endpoint with no request outstanding');
         case State.STATUS_LINE:
-        case State.FIELD_LINE:
-        case State.CHUNK_SIZE:
-        case State.TRAILER_LINE:
-        case State.CHUNK_DATA_END: {
+        case State.FIELD_LINE: {
           const next = this.line(buf, pos);
           if (next < 0) return this.error === undefined;
           pos = next;
@@ -111,13 +110,11 @@ export class ResponseParser {
           if (this.remaining === 0) this.end();
           break;
         }
-        case State.CHUNK_DATA: {
-          const n = Math.min(this.remaining, len - pos);
-          this.remaining -= n;
-          const data = buf.subarray(pos, pos + n);
-          pos += n;
-          this.handler.onResponseData(data);
-          if (this.remaining === 0) this.state = State.CHUNK_DATA_END;
+        case State.CHUNKED: {
+          const d = this.decoder;
+          pos = d.decode(buf, pos, this);
+          if (pos < 0) return this.fail(d.error!);
+          if (d.done && !this.stopped) this.end();
           break;
         }
         case State.BODY_UNTIL_CLOSE:
@@ -127,6 +124,16 @@ export class ResponseParser {
       if (this.error !== undefined) return false;
     }
     return true;
+  }
+
+  /** BodySink: chunk data of the current response. */
+  onBodyData(data: Buffer): void {
+    if (!this.stopped) this.handler.onResponseData(data);
+  }
+
+  /** BodySink: the trailer fields of the current response. */
+  onTrailers(fields: string[]): void {
+    this.trailers = fields;
   }
 
   /** Stops parsing the current buffer (the connection is being closed from a callback). */
@@ -201,19 +208,7 @@ export class ResponseParser {
         return;
       case State.FIELD_LINE:
         if (end === start) this.endOfHead();
-        else this.fieldLine(b, start, end, this.fields);
-        return;
-      case State.CHUNK_SIZE:
-        this.chunkSize(b, start, end);
-        return;
-      case State.CHUNK_DATA_END:
-        if (end !== start) this.fail('chunk data longer than its size');
-        else this.state = State.CHUNK_SIZE;
-        this.headBytes = 0;
-        return;
-      case State.TRAILER_LINE:
-        if (end === start) this.end();
-        else this.fieldLine(b, start, end, this.trailers);
+        else this.fieldLine(b, start, end);
         return;
     }
   }
@@ -254,7 +249,7 @@ export class ResponseParser {
   }
 
   /** RFC 9112 §5: field-name ":" OWS field-value OWS. */
-  private fieldLine(b: Buffer, start: number, end: number, out: string[]): void {
+  private fieldLine(b: Buffer, start: number, end: number): void {
     const first = b[start]!;
     // RFC 9112 §5.2: obs-fold in a response may be rejected; a proxy must not guess.
     if (first === 0x20 || first === 0x09) {
@@ -281,8 +276,8 @@ export class ResponseParser {
     }
     const name = (b as Latin1Buffer).latin1Slice(start, colon).toLowerCase();
     const value = (b as Latin1Buffer).latin1Slice(vs, ve);
-    if (out === this.fields) this.special(name, value);
-    out.push(name, value);
+    this.special(name, value);
+    this.fields.push(name, value);
   }
 
   /** The fields that frame the message or the connection (RFC 9112 §6, §9.6). */
@@ -372,8 +367,9 @@ export class ResponseParser {
     if (this.noBody || status === 204 || status === 304) {
       this.end();
     } else if (this.chunked) {
-      this.trailers = [];
-      this.state = State.CHUNK_SIZE;
+      this.trailers = NO_FIELDS;
+      this.decoder.reset();
+      this.state = State.CHUNKED;
     } else if (this.otherCoding || this.contentLength < 0) {
       this.keepAlive = false;
       this.state = State.BODY_UNTIL_CLOSE;
@@ -383,29 +379,6 @@ export class ResponseParser {
       this.remaining = this.contentLength;
       this.state = State.BODY_LENGTH;
     }
-  }
-
-  /** RFC 9112 §7.1: chunk-size [chunk-ext] CRLF. */
-  private chunkSize(b: Buffer, start: number, end: number): void {
-    let n = 0;
-    let i = start;
-    for (; i < end; i++) {
-      const c = b[i]!;
-      const d = hexValue(c);
-      if (d < 0) break;
-      n = n * 16 + d;
-    }
-    if (i === start || i - start > 12 || (i < end && b[i] !== 0x3b && b[i] !== 0x20 && b[i] !== 0x09)) {
-      this.fail('malformed chunk size');
-      return;
-    }
-    this.headBytes = 0;
-    if (n === 0) {
-      this.state = State.TRAILER_LINE;
-      return;
-    }
-    this.remaining = n;
-    this.state = State.CHUNK_DATA;
   }
 
   private end(): void {

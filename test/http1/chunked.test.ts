@@ -151,6 +151,41 @@ test('refuses a trailer section without bound', () => {
   assert.match(d.error!, /trailer/);
 });
 
+class KeepTrailers extends Collect {
+  trailers: string[][] = [];
+  onTrailers(fields: string[]): void {
+    this.trailers.push(fields);
+  }
+}
+
+test('a sink with onTrailers gets the trailer fields once, names lower-cased and values trimmed, at every split', () => {
+  const input = '3\r\nabc\r\n0\r\nGrpc-Status: 0 \r\ngrpc-message:\tok\r\n\r\nNEXT';
+  const buf = Buffer.from(input, 'latin1');
+  for (let a = 0; a < buf.length - 4; a++) {
+    const d = new ChunkedDecoder();
+    const sink = new KeepTrailers();
+    let end = a === 0 ? -1 : d.decode(buf.subarray(0, a), 0, sink);
+    if (!d.done) end = a + d.decode(buf.subarray(a), 0, sink);
+    assert.equal(input.slice(end), 'NEXT', `split at ${a}`);
+    assert.equal(sink.text(), 'abc');
+    assert.deepEqual(sink.trailers, [['grpc-status', '0', 'grpc-message', 'ok']], `split at ${a}`);
+  }
+  const none = new KeepTrailers();
+  new ChunkedDecoder().decode(Buffer.from('0\r\n\r\n'), 0, none);
+  assert.deepEqual(none.trailers, [[]]);
+});
+
+test('a kept trailer field that is malformed is refused; the same bytes are skipped by a sink without onTrailers', () => {
+  for (const line of [' folded: 1', 'no-colon', ': empty-name', 'sp ace: 1', 'nul: a\x00b']) {
+    const input = `0\r\n${line}\r\n\r\n`;
+    const kept = new ChunkedDecoder();
+    assert.equal(kept.decode(Buffer.from(input, 'latin1'), 0, new KeepTrailers()), -1, line);
+    assert.match(kept.error!, /trailer/);
+    const skipped = new ChunkedDecoder();
+    assert.equal(skipped.decode(Buffer.from(input, 'latin1'), 0, new Collect()), input.length, line);
+  }
+});
+
 test('the encoder pieces round-trip through the decoder', () => {
   const parts = [Buffer.from('a'.repeat(300)), Buffer.from('b'), Buffer.alloc(70000, 0x63)];
   const wire: Buffer[] = [];

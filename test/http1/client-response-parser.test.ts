@@ -98,7 +98,7 @@ test('framing a lenient parser would guess at is a protocol error: bare LF, obs-
     ['HTTP/1.1 200 OK\r\nContent-Length: 3x\r\n\r\n', /Content-Length/],
     ['HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n', /Content-Length/],
     ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', /chunk size/],
-    ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n', /longer than its size/],
+    ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n', /chunk data not followed by CRLF/],
     ['HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n', /field name/],
     ['HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n', /field value/],
     ['HTTP/2 200\r\n\r\n', /status line/],

@@ -19,7 +19,15 @@ interface Stage {
   refused: HeadError[];
   bodies: string[];
   aborted: number;
+  /** Requests handed to the handler when `/later` was answered. */
+  handedBeforeLater: number;
   close(): Promise<void>;
+}
+
+const LATER_HEAD = 'GET /later HTTP/1.1\r\nHost: x\r\n\r\n';
+
+function answerLater(e: Echo, req: H1ServerRequest, body: string): void {
+  e.answerLater(req, body);
 }
 
 class Echo implements H1RequestHandler {
@@ -32,12 +40,19 @@ class Echo implements H1RequestHandler {
     const body = Buffer.concat(this.body).toString('latin1');
     this.stage.bodies.push(body);
     if (req.target === '/later') {
-      setTimeout(() => this.answer(req, body), 20);
+      // Slow: answered in a later turn, once bytes of the next request have been read and are waiting behind this one.
+      const socket = req.conn.socket;
+      if (socket.bytesRead > LATER_HEAD.length) setImmediate(answerLater, this, req, body);
+      else socket.once('data', () => setImmediate(answerLater, this, req, body));
       return;
     }
     this.answer(req, body);
   }
-  private answer(req: H1ServerRequest, body: string): void {
+  answerLater(req: H1ServerRequest, body: string): void {
+    this.stage.handedBeforeLater = this.stage.bodies.length;
+    this.answer(req, body);
+  }
+  answer(req: H1ServerRequest, body: string): void {
     if (req.target === '/empty') return req.respond(204, [], true);
     const text = `${req.method} ${req.target} ${body.length}`;
     if (req.target === '/chunked') {
@@ -59,7 +74,7 @@ class Echo implements H1RequestHandler {
 const ANSWER = Buffer.from('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
 
 async function stage(limits: Partial<H1Limits> = {}): Promise<Stage> {
-  const st = { refused: [], bodies: [], aborted: 0 } as unknown as Stage;
+  const st = { refused: [], bodies: [], aborted: 0, handedBeforeLater: -1 } as unknown as Stage;
   const server = new H1Server({
     onRequest(_c, req) {
       req.handler = new Echo(st);
@@ -151,7 +166,9 @@ test('pipelined requests are answered in order, a slow first one included', asyn
   const st = await stage();
   t.after(() => st.close());
   const r = await raw(st.port,
-    'GET /later HTTP/1.1\r\nHost: x\r\n\r\nPOST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    LATER_HEAD + 'POST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  // The requests behind /later had arrived but were not handed on before its answer.
+  assert.equal(st.handedBeforeLater, 1);
   const bodies = [...r.data.matchAll(/\r\n\r\n([A-Z]+ \/\S+ \d+)/g)].map((m) => m[1]);
   assert.deepEqual(bodies, ['GET /later 0', 'POST /two 3', 'GET /three 0']);
   assert.equal(r.closed, true);

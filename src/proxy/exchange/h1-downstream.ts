@@ -56,6 +56,9 @@ export class H1Exchange extends RelayingExchange implements H1RequestHandler {
   ) {
     super(route, service, observer, listenerName, headers, req.method, req.target, isGrpc);
     this.expectContinue = req.expectContinue;
+    // A request without a body is whole from its head: the upstream request
+    // ends with its head (HEADERS with END_STREAM; no chunked framing on HTTP/1.1).
+    this.body.ended = req.complete;
   }
 
   get clientAddress(): string | undefined {
@@ -73,7 +76,7 @@ export class H1Exchange extends RelayingExchange implements H1RequestHandler {
   }
 
   onBodyEnd(): void {
-    if (this.req.finished) return;
+    if (this.req.finished || this.body.ended) return;
     this.clientData(EMPTY, true);
   }
 
