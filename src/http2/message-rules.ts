@@ -4,34 +4,13 @@
  * returns a reason string for a malformed message (a stream error of type
  * PROTOCOL_ERROR, §8.1.1) or null when the message is well formed. No regular
  * expressions: these run once per request on the hot path.
+ *
+ * `checked`: the HPACK decoder found every name and value of the list to pass
+ * the character rules of §8.2.1 (field-syntax.ts), so only the structure is
+ * checked here: order and set of pseudo-headers, connection-specific fields,
+ * te, :method and :path.
  */
-
-/** §8.2.1: a field name is lowercase token characters. Precomputed per char code. */
-const NAME_CHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") NAME_CHAR[c.charCodeAt(0)] = 1;
-
-function invalidName(name: string, from: number): boolean {
-  for (let i = from; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c >= 128 || NAME_CHAR[c] === 0) return true;
-  }
-  return false;
-}
-
-/** §8.2.1: values contain no NUL, CR or LF and no leading or trailing whitespace. */
-function invalidValue(value: string): boolean {
-  const n = value.length;
-  if (n === 0) return false;
-  let c = value.charCodeAt(0);
-  if (c === 0x20 || c === 0x09) return true;
-  c = value.charCodeAt(n - 1);
-  if (c === 0x20 || c === 0x09) return true;
-  for (let i = 0; i < n; i++) {
-    c = value.charCodeAt(i);
-    if (c === 0 || c === 0x0a || c === 0x0d) return true;
-  }
-  return false;
-}
+import { NAME_CHAR, invalidName, invalidValue } from './field-syntax.js';
 
 /** RFC 9110 §9.1: a method is a token (case-sensitive: uppercase letters are allowed). */
 function invalidMethod(method: string): boolean {
@@ -70,13 +49,15 @@ export function isConnectionSpecific(name: string): boolean {
 }
 
 /** Checks the regular (non-pseudo) fields from index `from`. */
-function checkRegularFields(h: readonly string[], from: number): string | null {
+function checkRegularFields(h: readonly string[], from: number, checked: boolean): string | null {
   for (let i = from; i < h.length; i += 2) {
     const name = h[i]!;
     if (name.length === 0) return 'empty field name';
     if (name.charCodeAt(0) === 0x3a) return 'pseudo-header field after regular fields';
-    if (invalidName(name, 0)) return `invalid field name "${name}"`;
-    if (invalidValue(h[i + 1]!)) return `invalid value for "${name}"`;
+    if (!checked) {
+      if (invalidName(name)) return `invalid field name "${name}"`;
+      if (invalidValue(h[i + 1]!)) return `invalid value for "${name}"`;
+    }
     if (isConnectionSpecific(name)) return `connection-specific field "${name}"`;
     // §8.2.2: "te" may be present only with the value "trailers".
     if (name === 'te' && h[i + 1] !== 'trailers') return 'te other than "trailers"';
@@ -94,7 +75,7 @@ export interface RequestHead {
  * §8.3.1 request validation. Returns a reason or null. `connectProtocol`: we
  * advertised SETTINGS_ENABLE_CONNECT_PROTOCOL, so :protocol is known (RFC 8441 §4).
  */
-export function checkRequest(h: readonly string[], connectProtocol = false): string | null {
+export function checkRequest(h: readonly string[], connectProtocol = false, checked = false): string | null {
   let method: string | undefined;
   let scheme: string | undefined;
   let path: string | undefined;
@@ -131,9 +112,9 @@ export function checkRequest(h: readonly string[], connectProtocol = false): str
       default:
         return `invalid pseudo-header "${name}" in a request`;
     }
-    if (invalidValue(value)) return `invalid value for "${name}"`;
+    if (!checked && invalidValue(value)) return `invalid value for "${name}"`;
   }
-  const bad = checkRegularFields(h, i);
+  const bad = checkRegularFields(h, i, checked);
   if (bad !== null) return bad;
   if (method === undefined || method.length === 0) return 'missing :method';
   if (invalidMethod(method)) return 'invalid :method';
@@ -157,7 +138,7 @@ export function checkRequest(h: readonly string[], connectProtocol = false): str
  * §8.3.2 response validation. Returns the status code, or -1 for a malformed
  * response (missing, repeated or non-numeric :status, request pseudo-headers, bad fields).
  */
-export function checkResponse(h: readonly string[]): number {
+export function checkResponse(h: readonly string[], checked = false): number {
   let status = -1;
   let i = 0;
   for (; i < h.length; i += 2) {
@@ -173,13 +154,13 @@ export function checkResponse(h: readonly string[]): number {
     status = a * 100 + b * 10 + c;
   }
   if (status === -1) return -1;
-  if (checkRegularFields(h, i) !== null) return -1;
+  if (checkRegularFields(h, i, checked) !== null) return -1;
   return status;
 }
 
 /** §8.1: trailers carry no pseudo-header fields. */
-export function checkTrailers(h: readonly string[]): string | null {
-  return checkRegularFields(h, 0);
+export function checkTrailers(h: readonly string[], checked = false): string | null {
+  return checkRegularFields(h, 0, checked);
 }
 
 /**

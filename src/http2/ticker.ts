@@ -12,18 +12,27 @@ const TICK_MS = 250;
 const members = new Set<Tickable>();
 let timer: NodeJS.Timeout | undefined;
 
-/** Milliseconds from performance.now(), refreshed every tick; cheap to read on hot paths. */
-export let coarseNow = performance.now();
+/**
+ * Whole milliseconds from performance.now(), refreshed every tick; cheap to
+ * read on hot paths. Whole: a small integer is stored unboxed in the
+ * per-stream fields that copy it (Http2Stream.lastActive), where a fraction
+ * costs a heap number per stream.
+ */
+export let coarseNow = wholeMs();
+
+function wholeMs(): number {
+  return Math.floor(performance.now());
+}
 
 function tick(): void {
-  coarseNow = performance.now();
+  coarseNow = wholeMs();
   for (const m of members) m.onTick(coarseNow);
 }
 
 export function addTickable(t: Tickable): void {
   members.add(t);
   if (timer === undefined) {
-    coarseNow = performance.now();
+    coarseNow = wholeMs();
     timer = setInterval(tick, TICK_MS);
     timer.unref();
   }

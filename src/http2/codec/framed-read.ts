@@ -27,7 +27,10 @@ export interface FrameSink {
    * A complete, decoded header block; `flags` are those of its HEADERS frame.
    * `listSize` above maxHeaderListSize means `headers` was cut short (never to be used as is).
    */
-  onHeaderBlock(streamId: number, flags: number, headers: string[], listSize: number, selfDependent: boolean): void;
+  /** `checked`: every field passes the character rules of RFC 9113 §8.2.1 (HpackDecoder.checked). */
+  onHeaderBlock(
+    streamId: number, flags: number, headers: string[], listSize: number, selfDependent: boolean, checked: boolean,
+  ): void;
   /** A stream error raised by a frame (RST_STREAM it, §5.4.2). */
   onStreamError(err: Http2Error): void;
 }
@@ -135,7 +138,7 @@ export class FramedRead {
       // Always decoded, even for a stream about to be refused, to keep HPACK in sync.
       const headers: string[] = [];
       const listSize = this.decoder.decode(buf, f.fragmentStart, f.fragmentEnd, headers, this.options.maxHeaderListSize);
-      this.sink.onHeaderBlock(streamId, flags, headers, listSize, f.selfDependent);
+      this.sink.onHeaderBlock(streamId, flags, headers, listSize, f.selfDependent, this.decoder.checked);
       return;
     }
     this.contStreamId = streamId;
@@ -165,6 +168,6 @@ export class FramedRead {
     this.contChunks = [];
     const headers: string[] = [];
     const listSize = this.decoder.decode(block, 0, block.length, headers, this.options.maxHeaderListSize);
-    this.sink.onHeaderBlock(id, this.contFlags, headers, listSize, this.contSelfDependent);
+    this.sink.onHeaderBlock(id, this.contFlags, headers, listSize, this.contSelfDependent, this.decoder.checked);
   }
 }

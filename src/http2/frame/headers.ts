@@ -40,10 +40,22 @@ export function parseHeaders(flags: number, streamId: number, buf: Buffer, start
   out.selfDependent = selfDependent;
 }
 
-/** A header block, split into HEADERS + CONTINUATION frames of at most maxFrameSize (§4.3, §6.10). */
-export function writeHeaders(w: FramedWrite, streamId: number, block: Buffer, endStream: boolean, maxFrameSize: number): void {
+/** Blocks up to this size are copied with a byte loop: for a few octets the native copy call costs more. */
+const SHORT_BLOCK = 64;
+
+/** A header block block[0, total), split into HEADERS + CONTINUATION frames of at most maxFrameSize (§4.3, §6.10). */
+export function writeHeaders(
+  w: FramedWrite, streamId: number, block: Buffer, total: number, endStream: boolean, maxFrameSize: number,
+): void {
+  if (total <= SHORT_BLOCK && total <= maxFrameSize) {
+    w.begin(total, FrameType.HEADERS, endStream ? Flags.END_HEADERS | Flags.END_STREAM : Flags.END_HEADERS, streamId, total);
+    const slab = w.slab;
+    let p = w.pos;
+    for (let i = 0; i < total; i++) slab[p++] = block[i]!;
+    w.pos = p;
+    return;
+  }
   let offset = 0;
-  const total = block.length;
   let first = true;
   do {
     const n = total - offset > maxFrameSize ? maxFrameSize : total - offset;

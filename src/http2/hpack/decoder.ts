@@ -1,6 +1,15 @@
 /**
  * HPACK header block decoder (RFC 7541 §3, §6).
+ *
+ * It also tells whether every field of a block passes the character rules of
+ * RFC 9113 §8.2.1, so that the message rules scan only blocks that may not.
+ * A field is known to pass when it comes from the static table (all its
+ * entries do), from a dynamic table entry that was checked when added, or
+ * from a literal checked now or, for a memo hit, when first decoded. The
+ * check is made once per string instead of once per request; a field that
+ * fails it marks the block, and the message rules name the fault.
  */
+import { cleanName, invalidValue } from '../field-syntax.js';
 import { DynamicTable } from './dynamic-table.js';
 import { HpackError } from './errors.js';
 import { LiteralMemo, MEMO_SLOT_BYTES, MEMO_SLOTS } from './field-memo.js';
@@ -16,6 +25,10 @@ const MAX_CONT_OCTETS = 5;
 /** Strings shorter than this are assembled char by char instead of via latin1Slice. */
 const SHORT_STRING = 8;
 
+/** The role a string literal is read in, which decides its character rule. */
+const AS_NAME = 1;
+const AS_VALUE = 2;
+
 type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
 
 export class HpackDecoder {
@@ -30,6 +43,13 @@ export class HpackDecoder {
   private literalSlot = 0;
   /** Created on the first Huffman literal, so that idle connections do not hold it. */
   private memo: LiteralMemo | null = null;
+  /** Whether the string literal read last passes the character rule of its role. */
+  private literalClean = false;
+  /**
+   * After decode(): every field of the block passes the character rules of
+   * RFC 9113 §8.2.1 (field-syntax.ts). False means "not known", not "invalid".
+   */
+  checked = false;
 
   /**
    * @param maxTableSize our SETTINGS_HEADER_TABLE_SIZE: the largest size the
@@ -102,6 +122,8 @@ export class HpackDecoder {
     const table = this.table;
     let listSize = 0;
     let fieldsSeen = false;
+    let checked = true;
+    this.checked = false;
     this.pos = start;
     this.literalSlot = 0;
 
@@ -125,13 +147,17 @@ export class HpackDecoder {
           if (rel > table.count) throw new HpackError('hpack: index out of range');
           name = table.nameAt(rel);
           value = table.valueAt(rel);
+          if (!table.cleanAt(rel)) checked = false;
         }
       } else if (b & 0x40) {
         // Literal with incremental indexing (§6.2.1).
         const index = this.readInt(src, end, 0x3f);
-        name = index === 0 ? this.readString(src, end) : this.nameFor(index);
-        value = this.readString(src, end);
-        table.add(name, value);
+        name = this.literalName(src, end, index);
+        let clean = this.literalClean;
+        value = this.readString(src, end, AS_VALUE);
+        clean = clean && this.literalClean;
+        table.add(name, value, clean);
+        if (!clean) checked = false;
       } else if (b & 0x20) {
         // Dynamic table size update (§6.3).
         if (fieldsSeen) throw new HpackError('hpack: dynamic table size update after header field');
@@ -143,21 +169,32 @@ export class HpackDecoder {
       } else {
         // Literal without indexing (§6.2.2) or never indexed (§6.2.3).
         const index = this.readInt(src, end, 0x0f);
-        name = index === 0 ? this.readString(src, end) : this.nameFor(index);
-        value = this.readString(src, end);
+        name = this.literalName(src, end, index);
+        const clean = this.literalClean;
+        value = this.readString(src, end, AS_VALUE);
+        if (!clean || !this.literalClean) checked = false;
       }
       fieldsSeen = true;
       listSize += name.length + value.length + 32;
       if (listSize <= maxListSize) out.push(name, value);
     }
+    this.checked = checked;
     return listSize;
   }
 
-  private nameFor(index: number): string {
-    if (index <= STATIC_TABLE_LENGTH) return STATIC_NAMES[index]!;
+  /** The name of a literal field (§6.2): a string literal, or a table entry's name; sets literalClean. */
+  private literalName(src: Latin1Buffer, end: number, index: number): string {
+    if (index === 0) return this.readString(src, end, AS_NAME);
+    if (index <= STATIC_TABLE_LENGTH) {
+      this.literalClean = true;
+      return STATIC_NAMES[index]!;
+    }
     const rel = index - STATIC_TABLE_LENGTH;
     if (rel > this.table.count) throw new HpackError('hpack: name index out of range');
-    return this.table.nameAt(rel);
+    // A clean entry has a clean name; an unclean one may still have one.
+    const name = this.table.nameAt(rel);
+    this.literalClean = this.table.cleanAt(rel) || cleanName(name);
+    return name;
   }
 
   /** Read an integer with the given prefix mask starting at this.pos (§5.1). */
@@ -182,28 +219,37 @@ export class HpackDecoder {
     return v;
   }
 
-  /** Read a string literal (§5.2) starting at this.pos. */
-  private readString(src: Latin1Buffer, end: number): string {
+  /** Read a string literal (§5.2) starting at this.pos; sets literalClean for its role. */
+  private readString(src: Latin1Buffer, end: number, role: number): string {
     if (this.pos >= end) throw new HpackError('hpack: truncated header block');
     const huffman = src[this.pos]! & 0x80;
     const len = this.readInt(src, end, 0x7f);
     const s = this.pos;
     if (len > end - s) throw new HpackError('hpack: string literal past end of block');
     this.pos = s + len;
-    if (huffman !== 0) return len <= MEMO_SLOT_BYTES ? this.huffmanMemo(src, s, len) : huffmanDecode(src, s, s + len);
-    if (len < SHORT_STRING) {
+    let str: string;
+    if (huffman !== 0) {
+      if (len <= MEMO_SLOT_BYTES) return this.huffmanMemo(src, s, len, role);
+      str = huffmanDecode(src, s, s + len);
+    } else if (len < SHORT_STRING) {
       // Building short strings in JS beats the native slice call.
-      let str = '';
+      str = '';
       for (let i = s; i < s + len; i++) str += String.fromCharCode(src[i]!);
-      return str;
+    } else {
+      str = src.latin1Slice(s, s + len);
     }
-    return src.latin1Slice(s, s + len);
+    this.literalClean = cleanAs(str, role);
+    return str;
   }
 
   /** A short Huffman literal: the string of the same octets at this position last time, or a fresh decode. */
-  private huffmanMemo(src: Latin1Buffer, s: number, len: number): string {
+  private huffmanMemo(src: Latin1Buffer, s: number, len: number, role: number): string {
     const slot = this.literalSlot;
-    if (slot === MEMO_SLOTS) return huffmanDecode(src, s, s + len);
+    if (slot === MEMO_SLOTS) {
+      const str = huffmanDecode(src, s, s + len);
+      this.literalClean = cleanAs(str, role);
+      return str;
+    }
     this.literalSlot = slot + 1;
     const memo = this.memo ?? (this.memo = new LiteralMemo());
     const bytes = memo.bytes;
@@ -211,15 +257,34 @@ export class HpackDecoder {
     if (memo.lengths[slot] === len) {
       let i = 0;
       while (i < len && bytes[at + i] === src[s + i]) i++;
-      if (i === len) return memo.strings[slot]!;
+      if (i === len) {
+        const str = memo.strings[slot]!;
+        const known = memo.clean[slot]!;
+        if ((known & role) !== 0) {
+          this.literalClean = true;
+        } else {
+          // Not yet checked in this role (or found unclean): check, and remember a pass.
+          const clean = cleanAs(str, role);
+          if (clean) memo.clean[slot] = known | role;
+          this.literalClean = clean;
+        }
+        return str;
+      }
     }
     // Decode first: invalid input throws before the memo is touched.
     const str = huffmanDecode(src, s, s + len);
     for (let i = 0; i < len; i++) bytes[at + i] = src[s + i]!;
+    const clean = cleanAs(str, role);
     memo.lengths[slot] = len;
     memo.strings[slot] = str;
+    memo.clean[slot] = clean ? role : 0;
+    this.literalClean = clean;
     return str;
   }
+}
+
+function cleanAs(str: string, role: number): boolean {
+  return role === AS_NAME ? cleanName(str) : !invalidValue(str);
 }
 
 function checkSize(n: number): void {

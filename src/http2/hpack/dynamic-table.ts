@@ -23,6 +23,12 @@ export const ENTRY_OVERHEAD = 32;
 export class DynamicTable {
   names: string[];
   values: string[];
+  /**
+   * Per slot, 1 when the entry's name and value pass the field character
+   * rules (decoder side, field-syntax.ts): a later reference to the entry
+   * then needs no scan. The encoder leaves it 0.
+   */
+  clean: Uint8Array;
   /** Total number of entries ever inserted (next id). */
   inserted = 0;
   /** Number of live entries. */
@@ -40,6 +46,7 @@ export class DynamicTable {
     const cap = 16;
     this.names = new Array<string>(cap).fill('');
     this.values = new Array<string>(cap).fill('');
+    this.clean = new Uint8Array(cap);
     this.mask = cap - 1;
     this.byName = indexed ? new Map() : null;
   }
@@ -54,6 +61,11 @@ export class DynamicTable {
     return this.values[(this.inserted - rel) & this.mask]!;
   }
 
+  /** Whether the entry with relative index `rel` was marked clean when added. Caller checks range. */
+  cleanAt(rel: number): boolean {
+    return this.clean[(this.inserted - rel) & this.mask] === 1;
+  }
+
   /** Relative index (1 = newest) for an absolute id, or 0 if evicted. */
   relativeIndex(id: number): number {
     return id >= this.inserted - this.count ? this.inserted - id : 0;
@@ -63,7 +75,7 @@ export class DynamicTable {
    * Insert an entry (RFC 7541 §4.4): evicts from the oldest end until the new
    * entry fits. An entry larger than maxSize empties the table and is not added.
    */
-  add(name: string, value: string): void {
+  add(name: string, value: string, clean = false): void {
     const entrySize = name.length + value.length + ENTRY_OVERHEAD;
     if (entrySize > this.maxSize) {
       this.evictTo(0);
@@ -75,6 +87,7 @@ export class DynamicTable {
     const slot = id & this.mask;
     this.names[slot] = name;
     this.values[slot] = value;
+    this.clean[slot] = clean ? 1 : 0;
     this.count++;
     this.size += entrySize;
     const byName = this.byName;
@@ -127,13 +140,16 @@ export class DynamicTable {
     const newCap = oldCap * 2;
     const names = new Array<string>(newCap).fill('');
     const values = new Array<string>(newCap).fill('');
+    const clean = new Uint8Array(newCap);
     const newMask = newCap - 1;
     for (let id = this.inserted - this.count; id < this.inserted; id++) {
       names[id & newMask] = this.names[id & this.mask]!;
       values[id & newMask] = this.values[id & this.mask]!;
+      clean[id & newMask] = this.clean[id & this.mask]!;
     }
     this.names = names;
     this.values = values;
+    this.clean = clean;
     this.mask = newMask;
   }
 }

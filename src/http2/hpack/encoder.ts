@@ -173,6 +173,23 @@ export class HpackEncoder {
    * buffer. The returned view is valid only until the next encode() call.
    */
   encode(headers: readonly string[], from = 0, to = headers.length): Buffer {
+    // Encode first: the scratch buffer may be replaced by a larger one.
+    const n = this.encodeBlock(headers, from, to);
+    return this.buf.subarray(0, n);
+  }
+
+  /**
+   * The block of the last encodeBlock() call is output[0, returned length):
+   * the scratch buffer itself, valid until the next call. The engine copies
+   * it into its write slab from there; a view per block would be an object
+   * per HEADERS frame sent.
+   */
+  get output(): Buffer {
+    return this.buf;
+  }
+
+  /** encode() without the view: returns the block's length in `output`. */
+  encodeBlock(headers: readonly string[], from = 0, to = headers.length): number {
     if (((to - from) & 1) !== 0 || from < 0 || to > headers.length) {
       throw new RangeError('hpack: header list must be name/value pairs');
     }
@@ -222,7 +239,7 @@ export class HpackEncoder {
       }
       slot++;
     }
-    return this.buf.subarray(0, this.pos);
+    return this.pos;
   }
 
   private encodeField(name: string, value: string): void {

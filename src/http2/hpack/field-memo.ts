@@ -37,10 +37,14 @@ export class FieldMemo {
  * A peer re-sending the same literal (nginx's `date`, a client's `:path`)
  * then costs an octet comparison instead of a Huffman decode and a new
  * string, and the string handed on is the same object each time, which
- * makes the encoder's memo on the other side a pointer comparison.
+ * makes the encoder's memo on the other side a pointer comparison. The
+ * result of the field character check is kept with the string, so a memo
+ * hit also saves the message rules' scan of it.
  */
 export class LiteralMemo {
   readonly strings: string[] = new Array<string>(MEMO_SLOTS).fill('');
+  /** Per slot, the roles (CLEAN_AS_NAME | CLEAN_AS_VALUE) in which the string is known to pass the field character rules. */
+  readonly clean = new Uint8Array(MEMO_SLOTS);
   /** Encoded length of each slot; 0 = empty. */
   readonly lengths = new Uint8Array(MEMO_SLOTS);
   readonly bytes = Buffer.allocUnsafe(MEMO_SLOTS * MEMO_SLOT_BYTES);

@@ -379,8 +379,10 @@ export class Http2Connection implements Flushable, Tickable, FrameSink {
     }
   }
 
-  onHeaderBlock(streamId: number, flags: number, headers: string[], listSize: number, selfDependent: boolean): void {
-    recvHeaders(this, streamId, flags, headers, listSize, selfDependent);
+  onHeaderBlock(
+    streamId: number, flags: number, headers: string[], listSize: number, selfDependent: boolean, checked: boolean,
+  ): void {
+    recvHeaders(this, streamId, flags, headers, listSize, selfDependent, checked);
   }
 
   /**

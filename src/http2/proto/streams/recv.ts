@@ -57,15 +57,20 @@ export function recvData(c: Http2Connection, flags: number, streamId: number, bu
   s.handler.onData(s, buf.subarray(dataStart, dataStart + dataLength), endStream);
 }
 
-/** A complete, decoded header block (HEADERS + any CONTINUATION): apply §5.1 and §8 rules. */
+/**
+ * A complete, decoded header block (HEADERS + any CONTINUATION): apply §5.1
+ * and §8 rules. `checked`: the decoder found every field to pass the
+ * character rules of §8.2.1, which the message rules then skip.
+ */
 export function recvHeaders(
   c: Http2Connection, streamId: number, flags: number, headers: string[], listSize: number, selfDependent: boolean,
+  checked: boolean,
 ): void {
   const endStream = (flags & Flags.END_STREAM) !== 0;
   const s = c.streams.get(streamId);
   if (s === undefined) {
     if (opensPeerStream(c.isServer, streamId, c.counts.lastPeerStreamId)) {
-      recvNewStream(c, streamId, headers, listSize, endStream, selfDependent);
+      recvNewStream(c, streamId, headers, listSize, endStream, selfDependent, checked);
       return;
     }
     if (c.counts.isIdle(streamId)) {
@@ -88,7 +93,7 @@ export function recvHeaders(
   if (selfDependent) throw streamError(streamId, ErrorCode.PROTOCOL_ERROR, 'stream depends on itself');
   if (!s.headersDone) {
     // Client role: the response head (§8.3.2), possibly preceded by 1xx (§8.1).
-    const status = checkResponse(headers);
+    const status = checkResponse(headers, checked);
     if (status < 0) throw streamError(streamId, ErrorCode.PROTOCOL_ERROR, 'malformed response headers');
     if (status < 200) {
       if (endStream) throw streamError(streamId, ErrorCode.PROTOCOL_ERROR, 'informational response with END_STREAM');
@@ -108,7 +113,7 @@ export function recvHeaders(
   }
   // Trailers (§8.1): they end the stream and carry no pseudo-headers.
   if (!endStream) throw streamError(streamId, ErrorCode.PROTOCOL_ERROR, 'second HEADERS without END_STREAM');
-  const bad = checkTrailers(headers);
+  const bad = checkTrailers(headers, checked);
   if (bad !== null) throw streamError(streamId, ErrorCode.PROTOCOL_ERROR, `malformed trailers: ${bad}`);
   if (s.expectedLength >= 0 && s.receivedLength !== s.expectedLength) {
     throw streamError(streamId, ErrorCode.PROTOCOL_ERROR, 'content-length does not match DATA');
@@ -120,6 +125,7 @@ export function recvHeaders(
 /** Server role: a request opens a stream (§5.1 idle → open or half-closed (remote)). */
 function recvNewStream(
   c: Http2Connection, streamId: number, headers: string[], listSize: number, endStream: boolean, selfDependent: boolean,
+  checked: boolean,
 ): void {
   c.counts.lastPeerStreamId = streamId;
   if (ignoresNewStream(c.goAway, streamId)) {
@@ -136,7 +142,7 @@ function recvNewStream(
     refuseLargeHeaders(c, streamId, endStream);
     return;
   }
-  const bad = checkRequest(headers, c.options.enableConnectProtocol);
+  const bad = checkRequest(headers, c.options.enableConnectProtocol, checked);
   if (bad !== null) throw streamError(streamId, ErrorCode.PROTOCOL_ERROR, `malformed request: ${bad}`);
   const cl = contentLength(headers);
   if (cl === -2 || (endStream && cl > 0)) {

@@ -129,8 +129,8 @@ export function resetWhenSent(c: Http2Connection, s: Http2Stream, code: number):
 /** HPACK-encodes a header list and writes it as HEADERS + CONTINUATION at the peer's frame size (§4.3). */
 export function writeHeaderBlock(c: Http2Connection, streamId: number, headers: readonly string[], endStream: boolean): void {
   const w = c.writer;
-  const block = w.encoder.encode(headers, 0, headers.length);
-  writeHeaders(w, streamId, block, endStream, c.peerSettings.maxFrameSize);
+  const length = w.encoder.encodeBlock(headers, 0, headers.length);
+  writeHeaders(w, streamId, w.encoder.output, length, endStream, c.peerSettings.maxFrameSize);
 }
 
 /** The stream closed: its queued DATA, END_STREAM and trailers will never be sent. Returns the DATA octets dropped. */
