@@ -3,14 +3,13 @@
  *
  * Frames are encoded (by the `write*` functions of `frame/<type>.ts`) into one
  * batch that the connection hands to the socket once per event-loop turn
- * (`flush-scheduler.ts`). Small frames are packed into a slab; large
- * DATA payloads are referenced, not copied (`reference`). A slab starts at
- * 4 KiB and doubles, up to 64 KiB, only when one batch filled more than half
- * of it with frames (DATA payloads referenced do not count): a
- * connection that carries a request or two per turn (one of a thousand
- * upstream connections) keeps 4 KiB, a busy one works from 64 KiB. A slab region once
- * handed out is never written again, so the socket may hold it as long as it
- * likes. The batch goes out as one `write`, or one corked `writev` for several
+ * (`flush-scheduler.ts`). Small frames are packed into a slab; large DATA
+ * payloads are referenced, not copied (`reference`). A slab starts at 4 KiB
+ * and doubles, up to 64 KiB, only when one batch filled more than half of it
+ * with frames (referenced DATA does not count): a connection that carries a
+ * request or two per turn (one of a thousand upstream connections) keeps
+ * 4 KiB, a busy one works from 64 KiB. A slab region once handed out is never
+ * written again, so the socket may hold it as long as it likes. The batch goes out as one `write`, or one corked `writev` for several
  * chunks; a `write` that returns false blocks DATA until `'drain'`.
  *
  * The HPACK encoder lives here too: its dynamic table follows the order in
@@ -99,8 +98,9 @@ export class FramedWrite {
   /**
    * Called on the coarse tick: a connection that wrote nothing since the last
    * tick gives its slab back, so that a thousand idle upstream connections do
-   * not hold a slab each; the next frame takes a new one, of the smallest size. The regions already
-   * handed to the socket stay valid: they keep the old slab alive until written.
+   * not hold a slab each; the next frame takes a new one, of the smallest
+   * size. The regions already handed to the socket stay valid: they keep the
+   * old slab alive until written.
    */
   releaseIfIdle(): void {
     const slab = this.slab;
