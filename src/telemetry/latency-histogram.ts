@@ -65,6 +65,17 @@ const COARSE_SLOTS = 6; // one histogram per 10 s: the 1 min window
 export const WINDOW_FINE_SECONDS = FINE_SLOTS;
 export const WINDOW_COARSE_PERIODS = COARSE_SLOTS;
 
+/** The histogram of slot `i` for `epoch`: made on first use, reset when the slot held an older epoch. */
+function slotOf(slots: (Histogram | undefined)[], epochs: Float64Array, i: number, epoch: number): Histogram {
+  let h = slots[i];
+  if (h === undefined) h = slots[i] = newHistogram();
+  if (epochs[i] !== epoch) {
+    epochs[i] = epoch;
+    h.reset();
+  }
+  return h;
+}
+
 /**
  * Full-resolution slots (listener × route × service, paths): one histogram
  * per second for the last 10 s and one per 10 s for the last minute, made
@@ -77,23 +88,9 @@ export class HdrLatencySlots implements LatencySlots {
   private readonly coarseEpoch = new Float64Array(COARSE_SLOTS).fill(-1);
 
   record(sec: number, us: number): void {
-    const f = sec % FINE_SLOTS;
-    let h = this.fine[f];
-    if (h === undefined) h = this.fine[f] = newHistogram();
-    if (this.fineEpoch[f] !== sec) {
-      this.fineEpoch[f] = sec;
-      h.reset();
-    }
-    h.recordValue(us);
+    slotOf(this.fine, this.fineEpoch, sec % FINE_SLOTS, sec).recordValue(us);
     const ten = (sec - (sec % 10)) / 10;
-    const c = ten % COARSE_SLOTS;
-    let hc = this.coarse[c];
-    if (hc === undefined) hc = this.coarse[c] = newHistogram();
-    if (this.coarseEpoch[c] !== ten) {
-      this.coarseEpoch[c] = ten;
-      hc.reset();
-    }
-    hc.recordValue(us);
+    slotOf(this.coarse, this.coarseEpoch, ten % COARSE_SLOTS, ten).recordValue(us);
   }
 
   mergeInto(into: Histogram | undefined, sec: number, windowSec: number): Histogram | undefined {
