@@ -1,5 +1,6 @@
 import { ConfigError, formatAddress, formatIssues, loadConfigFileText, LOG_LEVELS, parseAddress, parseConfig, type Config, type HostPort } from '../config/index.js';
 import { jsonLogger } from '../telemetry/json-log.js';
+import { startIdleCollector } from './idle-collector.js';
 import { portOwner } from './port-owner.js';
 import { parseArgs, stringFlag, UsageError } from './args.js';
 import { logListening, startProxyRuntime, StartError, type ProxyRuntime } from './proxy-runtime.js';
@@ -207,6 +208,9 @@ async function runStarted(p: ReturnType<typeof parseArgs>, err: NodeJS.WritableS
     process.once('SIGINT', () => stop('SIGINT'));
   });
   logListening(proxy, log);
+  // The command owns its process: an embedded proxy leaves collections to its host.
+  const idle = startIdleCollector();
+  void stopped.then(() => idle.stop());
   await reloads.writePidFile();
   if (sighupHeld()) void reloads.reload('SIGHUP');
   return await stopped;

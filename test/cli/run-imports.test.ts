@@ -18,3 +18,15 @@ test('loading the run command loads neither yaml, nor pino, nor prom-client, nor
   const packages = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as string[];
   for (const p of ['yaml', 'pino', 'prom-client', 'undici']) assert.ok(!packages.includes(p), `${p} is loaded: ${packages.join(', ')}`);
 });
+
+/**
+ * node:http2 (~1.5 MiB resident) serves only HTTP/2 and gRPC health checks:
+ * the proxy's own engine handles traffic, so the run command must not load it.
+ */
+test('loading the run command does not load node:http2', () => {
+  const run = new URL('../../src/cli/run.js', import.meta.url).href;
+  const script = `await import(${JSON.stringify(run)}); console.log(JSON.stringify(process.moduleLoadList));`;
+  const loaded = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as string[];
+  assert.ok(loaded.includes('NativeModule net'), 'the module list names built-in modules');
+  assert.ok(!loaded.includes('NativeModule http2'), 'node:http2 is loaded');
+});
