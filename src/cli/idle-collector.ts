@@ -32,6 +32,8 @@ export interface IdleCollectorOptions {
 export interface IdleCollector {
   /** Collections run so far (full and young-generation ones). */
   readonly collections: number;
+  /** Utilization checks made so far (one per interval). */
+  readonly checks: number;
   stop(): void;
 }
 
@@ -44,7 +46,7 @@ let gcFunction: Gc | undefined;
  * started as `node main.js`): the flag set at run time exposes it in contexts
  * created afterwards.
  */
-function fullGc(): Gc {
+function v8Gc(): Gc {
   if (gcFunction === undefined) {
     const global = (globalThis as { gc?: Gc }).gc;
     if (global !== undefined) gcFunction = global;
@@ -62,6 +64,7 @@ interface State {
   quietMs: number;
   shrinkPending: boolean;
   collections: number;
+  checks: number;
   quiet: number;
   minBusyMs: number;
   shrinkAfterMs: number;
@@ -70,13 +73,14 @@ interface State {
 function collect(s: State, type: 'major' | 'minor'): void {
   s.collections++;
   // No options: a synchronous full collection (with options V8 marks incrementally, in tasks).
-  if (type === 'major') fullGc()();
-  else fullGc()({ type });
+  if (type === 'major') v8Gc()();
+  else v8Gc()({ type });
   // The collection's own pause is not activity: it would make the next interval look busy.
   s.last = performance.eventLoopUtilization();
 }
 
 function check(s: State): void {
+  s.checks++;
   const now = performance.eventLoopUtilization();
   const delta = performance.eventLoopUtilization(now, s.last);
   s.last = now;
@@ -105,6 +109,7 @@ export function startIdleCollector(o: IdleCollectorOptions = {}): IdleCollector 
     quietMs: 0,
     shrinkPending: false,
     collections: 0,
+    checks: 0,
     quiet: o.quietUtilization ?? 0.01,
     minBusyMs: o.minBusyMs ?? 200,
     shrinkAfterMs: o.shrinkAfterMs ?? 6000,
@@ -114,6 +119,9 @@ export function startIdleCollector(o: IdleCollectorOptions = {}): IdleCollector 
   return {
     get collections() {
       return state.collections;
+    },
+    get checks() {
+      return state.checks;
     },
     stop: () => clearInterval(timer),
   };

@@ -34,8 +34,9 @@ test('runs one full collection when the process goes quiet after activity, and n
     // Start-up counts as activity: the first quiet check collects.
     await waitFor(() => c.collections === 1, 'the collection after start-up');
     await waitFor(() => gcs.count() >= 1, 'a major GC reported');
-    // Quiet without activity: nothing more to collect.
-    await new Promise((r) => setTimeout(r, 300));
+    // Quiet without activity: nothing more to collect over several checks.
+    const checks = c.checks;
+    await waitFor(() => c.checks >= checks + 5, 'five more checks');
     assert.equal(c.collections, 1);
     await spin(150);
     await waitFor(() => c.collections === 2, 'the collection after the busy period');
@@ -51,7 +52,8 @@ test('after a longer quiet period, collects the young generation once', async ()
   try {
     await waitFor(() => c.collections === 2, 'the full and the young-generation collection');
     await waitFor(() => minor.count() >= 1, 'a minor GC reported');
-    await new Promise((r) => setTimeout(r, 400));
+    const checks = c.checks;
+    await waitFor(() => c.checks >= checks + 8, 'eight more checks');
     assert.equal(c.collections, 2);
   } finally {
     c.stop();

@@ -279,62 +279,24 @@ test('a client closing before its response is reported as aborted', async (t) =>
   assert.equal(st.server.connections.size, 0);
 });
 
-test('a response larger than the high-water mark asks its writer to wait, and the wait ends once, after the response is over', async (t) => {
-  let drains = 0;
-  let accepted: boolean | undefined;
-  const big = Buffer.alloc(1 << 20, 0x61);
-  const server = new H1Server({
-    onRequest(_c, req) {
-      req.handler = {
-        onBodyData() {},
-        onBodyEnd(r) {
-          r.respond(200, ['content-length', String(big.length)], false);
-          accepted = r.write(big);
-          r.end();
-        },
-        onAborted() {},
-        onDrain() {
-          drains++;
-        },
-      };
-    },
-    onUpgrade(_c, _r, s) {
-      s.destroy();
-    },
-    refused: () => null,
-  }, { maxHeaderSize: 4096, maxHeaderFields: 40, headersTimeout: 2000, idleTimeout: 2000 });
-  const listener = net.createServer((s) => server.serve(s));
-  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()));
-  t.after(() => {
-    server.close();
-    listener.close();
-  });
-  const port = (listener.address() as net.AddressInfo).port;
-  const r = await raw(port, 'GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-  assert.equal(accepted, false);
-  assert.equal(r.data.length, 2 * (big.length + 'HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n'.length) + 'connection: close\r\n'.length);
-  await waitFor(() => drains === 2, 'a drain per response');
-  // Once the connection is gone no further drain can come.
-  await waitFor(() => server.connections.size === 0, 'the connection closed');
-  assert.equal(drains, 2);
-});
-
-test('a refused write is followed by a drain even when the socket took every byte without refusing (its own high-water mark above the codec\'s)', async (t) => {
-  let drains = 0;
-  let accepted: boolean | undefined;
-  const body = Buffer.alloc(100 * 1024, 0x61);
+/**
+ * A server whose every response is `body` written at once, counting the
+ * drains its requests get; `accepted` is what the last write() returned.
+ */
+async function drainCountingServer(t: { after(fn: () => void): void }, body: Buffer, listenerOptions: net.ServerOpts = {}) {
+  const state = { drains: 0, accepted: undefined as boolean | undefined, port: 0 };
   const server = new H1Server({
     onRequest(_c, req) {
       req.handler = {
         onBodyData() {},
         onBodyEnd(r) {
           r.respond(200, ['content-length', String(body.length)], false);
-          accepted = r.write(body);
+          state.accepted = r.write(body);
           r.end();
         },
         onAborted() {},
         onDrain() {
-          drains++;
+          state.drains++;
         },
       };
     },
@@ -343,19 +305,38 @@ test('a refused write is followed by a drain even when the socket took every byt
     },
     refused: () => null,
   }, { maxHeaderSize: 4096, maxHeaderFields: 40, headersTimeout: 2000, idleTimeout: 2000 });
-  // Node 22 and later default to 64 KiB, Node 20 to 16 KiB; 1 MiB makes the socket accept the whole response at once on any version.
-  const listener = net.createServer({ highWaterMark: 1 << 20 }, (s) => server.serve(s));
+  const listener = net.createServer(listenerOptions, (s) => server.serve(s));
   await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()));
-  const client = net.connect((listener.address() as net.AddressInfo).port, '127.0.0.1', () => client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
-  let received = 0;
-  client.on('data', (d: Buffer) => (received += d.length));
   t.after(() => {
-    client.destroy();
     server.close();
     listener.close();
   });
+  state.port = (listener.address() as net.AddressInfo).port;
+  return { server, state };
+}
+
+test('a response larger than the high-water mark asks its writer to wait, and the wait ends once, after the response is over', async (t) => {
+  const big = Buffer.alloc(1 << 20, 0x61);
+  const { server, state } = await drainCountingServer(t, big);
+  const r = await raw(state.port, 'GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.equal(state.accepted, false);
+  assert.equal(r.data.length, 2 * (big.length + 'HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n'.length) + 'connection: close\r\n'.length);
+  await waitFor(() => state.drains === 2, 'a drain per response');
+  // Once the connection is gone no further drain can come.
+  await waitFor(() => server.connections.size === 0, 'the connection closed');
+  assert.equal(state.drains, 2);
+});
+
+test('a refused write is followed by a drain even when the socket took every byte without refusing (its own high-water mark above the codec\'s)', async (t) => {
+  const body = Buffer.alloc(100 * 1024, 0x61);
+  // Node 22 and later default to 64 KiB, Node 20 to 16 KiB; 1 MiB makes the socket accept the whole response at once on any version.
+  const { server, state } = await drainCountingServer(t, body, { highWaterMark: 1 << 20 });
+  const client = net.connect(state.port, '127.0.0.1', () => client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+  let received = 0;
+  client.on('data', (d: Buffer) => (received += d.length));
+  t.after(() => client.destroy());
   await waitFor(() => received >= body.length, 'the response');
-  await waitFor(() => drains === 1, 'the drain of the refused write, on a connection still open');
-  assert.equal(accepted, false);
+  await waitFor(() => state.drains === 1, 'the drain of the refused write, on a connection still open');
+  assert.equal(state.accepted, false);
   assert.equal(server.connections.size, 1);
 });

@@ -9,8 +9,9 @@
  * with frames (referenced DATA does not count): a connection that carries a
  * request or two per turn (one of a thousand upstream connections) keeps
  * 4 KiB, a busy one works from 64 KiB. A slab region once handed out is never
- * written again, so the socket may hold it as long as it likes. The batch goes out as one `write`, or one corked `writev` for several
- * chunks; a `write` that returns false blocks DATA until `'drain'`.
+ * written again, so the socket may hold it as long as it likes. The batch goes
+ * out as one `write`, or one corked `writev` for several chunks; a `write`
+ * that returns false blocks DATA until `'drain'`.
  *
  * The HPACK encoder lives here too: its dynamic table follows the order in
  * which header blocks are written (RFC 7541 §2.3.2).

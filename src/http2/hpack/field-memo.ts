@@ -43,7 +43,7 @@ export class FieldMemo {
  */
 export class LiteralMemo {
   readonly strings: string[] = new Array<string>(MEMO_SLOTS).fill('');
-  /** Per slot, the roles (CLEAN_AS_NAME | CLEAN_AS_VALUE) in which the string is known to pass the field character rules. */
+  /** Per slot, the roles (the decoder's AS_NAME | AS_VALUE bits) in which the string is known to pass the field character rules. */
   readonly clean = new Uint8Array(MEMO_SLOTS);
   /** Encoded length of each slot; 0 = empty. */
   readonly lengths = new Uint8Array(MEMO_SLOTS);
