@@ -278,25 +278,56 @@ export function describeOutput(t: Tracked): string {
   return lines ? `: ${lines.slice(0, 600)}` : "";
 }
 
-/** Allocates `count` distinct free TCP ports on `host` (all held open, then released). */
-export async function freePorts(count: number, host = "127.0.0.1"): Promise<number[]> {
-  const servers: net.Server[] = [];
+/**
+ * The first port of the kernel's ephemeral range (Linux; 49152, the IANA range, elsewhere).
+ * `listen(0)` and outgoing connections take their ports from that range, so
+ * a port below it, once found free, is not taken by someone else between
+ * this check and the caller's own bind (a port the kernel picked and then
+ * released can be: by the next outgoing connection of any process).
+ */
+function ephemeralLow(): number {
   try {
-    for (let i = 0; i < count; i++) {
-      const srv = net.createServer();
-      await new Promise<void>((resolve, reject) => {
-        srv.once("error", reject);
-        srv.listen(0, host, () => resolve());
-      });
-      servers.push(srv);
-    }
-    return servers.map((s) => (s.address() as net.AddressInfo).port);
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 12_000) return low;
+  } catch {
+    // not Linux: the IANA range
   }
+  return 49_152;
 }
 
-/** One free TCP port on `host`. */
+const PORT_FLOOR = 10_000;
+let portSpan: number | undefined;
+let nextPort = 0;
+
+function bindable(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * `count` ports free right now on `host`, for programs that need their port
+ * up front (HAProxy, nginx, a README's commands), taken below the ephemeral
+ * range. Each process walks that span from its own offset (by PID), so
+ * concurrent test files and benchmarks rarely try the same port.
+ */
+export async function freePorts(count: number, host = "127.0.0.1"): Promise<number[]> {
+  if (portSpan === undefined) {
+    portSpan = ephemeralLow() - PORT_FLOOR;
+    nextPort = (process.pid * 7919) % portSpan;
+  }
+  const out: number[] = [];
+  for (let tries = 0; out.length < count; tries++) {
+    if (tries >= count + 500) throw new Error(`no ${count} free ports between ${PORT_FLOOR} and ${PORT_FLOOR + portSpan}`);
+    const port = PORT_FLOOR + (nextPort++ % portSpan);
+    if (await bindable(port, host)) out.push(port);
+  }
+  return out;
+}
+
+/** One port, as freePorts. */
 export async function freePort(host = "127.0.0.1"): Promise<number> {
   return (await freePorts(1, host))[0]!;
 }

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort } from '../../bench/lib/processes.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 
@@ -48,11 +49,6 @@ async function holdPort(): Promise<{ port: number; close(): Promise<void> }> {
   return { port, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-async function freePort(): Promise<number> {
-  const h = await holdPort();
-  await h.close();
-  return h.port;
-}
 
 function configFile(t: { after(fn: () => void): void }, config: unknown): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'swy-run-startup-'));

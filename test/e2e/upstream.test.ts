@@ -1,17 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import { freePort } from '../../bench/lib/processes.js';
 import * as grpc from '@grpc/grpc-js';
 import { closeSession, connect, h2Request, startH2Backend, startProxy, waitReady } from '../helpers/proxy-harness.js';
 import { echoClient, unary } from '../helpers/grpc-echo.js';
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 test('upstream with MAX_CONCURRENT_STREAMS=10: 200 concurrent requests all succeed', async (t) => {
   const backend = await startH2Backend('limited', { maxConcurrentStreams: 10, delayMs: 20 });

@@ -26,9 +26,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort } from '../../bench/lib/processes.js';
 
 export interface Block {
   kind: 'start' | 'run';
@@ -55,18 +55,6 @@ export function parseReadme(text: string): Block[] {
     blocks.push({ kind: m[1] as Block['kind'], name, ready, script: m[3]!, line });
   }
   return blocks;
-}
-
-/** A port nothing listens on right now (the kernel's choice, then released). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export interface ExampleRun {

@@ -287,13 +287,4 @@ export function within<V>(p: Promise<V>, ms: number, what: string): Promise<V> {
 }
 
 /** A free TCP port on 127.0.0.1 (for external servers that need a port up front). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../bench/lib/processes.js';
