@@ -109,6 +109,26 @@ export function treesCpuMs(pids: readonly number[]): number {
   return total;
 }
 
+/**
+ * User-mode CPU time (utime) in milliseconds summed over several process
+ * trees: the share of treesCpuMs spent in the program's own code. The rest
+ * (stime) is the kernel's work for it, mostly system calls; its cost per
+ * call varies between machines (a virtual machine pays more for each), so a
+ * per-core comparison of two programs that make different numbers of calls
+ * can come out differently on another machine, and the user part shows by
+ * how much.
+ */
+export function treesUserMs(pids: readonly number[]): number {
+  let total = 0;
+  for (const root of pids) {
+    for (const p of processTree(root)) {
+      const st = readStat(p);
+      if (st) total += (st.utime * 1000) / clockTicksPerSecond();
+    }
+  }
+  return total;
+}
+
 /** CPU time in milliseconds per named group of processes (pid -> group name, e.g. "worker 0"). */
 export function groupsCpuMs(groups: ReadonlyMap<number, string>): Record<string, number> {
   const out: Record<string, number> = {};

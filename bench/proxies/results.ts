@@ -18,6 +18,8 @@ export interface RunSample {
   cpuMs: number;
   backendCpuMs: number;
   cpuUsPerReq: number;
+  /** The user-mode part of cpuUsPerReq (utime; the rest is the kernel's, see treesUserMs). */
+  userUsPerReq: number;
   backendCpuUsPerReq: number;
   p50Us?: number;
   p99Us?: number;
@@ -30,6 +32,7 @@ export interface RunSample {
 export const FIGURES = [
   "reqPerSec",
   "cpuUsPerReq",
+  "userUsPerReq",
   "backendCpuUsPerReq",
   "mbPerSec",
   "cpuMsPerMiB",
@@ -51,6 +54,7 @@ export interface SystemResult {
   /** Medians (the same as `stats[figure].median`). */
   reqPerSec: number;
   cpuUsPerReq: number;
+  userUsPerReq: number;
   backendCpuUsPerReq: number;
   mbPerSec: number;
   cpuMsPerMiB: number;
@@ -145,6 +149,8 @@ function runFigures(r: RunSample): Record<Figure, number> {
   return {
     reqPerSec: r.reqPerSec,
     cpuUsPerReq: r.cpuUsPerReq,
+    // Samples recorded before the split have none.
+    userUsPerReq: r.userUsPerReq ?? NaN,
     backendCpuUsPerReq: r.backendCpuUsPerReq,
     mbPerSec: r.durationMs > 0 ? mib / (r.durationMs / 1000) : NaN,
     cpuMsPerMiB: r.dataBytes > 0 ? r.cpuMs / mib : NaN,
@@ -181,6 +187,7 @@ export function summarize(
     runs,
     reqPerSec: stats.reqPerSec.median,
     cpuUsPerReq: stats.cpuUsPerReq.median,
+    userUsPerReq: stats.userUsPerReq.median,
     backendCpuUsPerReq: stats.backendCpuUsPerReq.median,
     mbPerSec: stats.mbPerSec.median,
     cpuMsPerMiB: stats.cpuMsPerMiB.median,

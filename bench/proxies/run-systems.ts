@@ -3,7 +3,7 @@
  * Node binary), warm each once, then measure them in interleaved order
  * (A,B,C,...,A,B,C,...) and summarize every row over its runs.
  */
-import { groupsCpuMs, treesCpuMs } from "../lib/proc-cpu.js";
+import { groupsCpuMs, treesCpuMs, treesUserMs } from "../lib/proc-cpu.js";
 import { runH2load, type H2loadOptions, type H2loadResult } from "../lib/h2load.js";
 import { sleep } from "../lib/processes.js";
 import { fmtNum, fmtUs, log } from "../lib/report.js";
@@ -31,6 +31,7 @@ export async function measureRun(
 ): Promise<RunSample> {
   const sampleCpu = () => ({
     system: treesCpuMs(sys.cpuPids),
+    systemUser: treesUserMs(sys.cpuPids),
     backend: treesCpuMs(backendPids),
     roles: roles && groupsCpuMs(roles),
   });
@@ -46,6 +47,7 @@ export async function measureRun(
   const after = sampleCpu();
   const done = r.requests.done;
   const cpuMs = after.system - before.system;
+  const userMs = after.systemUser - before.systemUser;
   const backendCpuMs = after.backend - before.backend;
   const sample: RunSample = {
     ok: r.ok,
@@ -59,6 +61,7 @@ export async function measureRun(
     cpuMs,
     backendCpuMs,
     cpuUsPerReq: done > 0 ? (cpuMs * 1000) / done : NaN,
+    userUsPerReq: done > 0 ? (userMs * 1000) / done : NaN,
     backendCpuUsPerReq: done > 0 ? (backendCpuMs * 1000) / done : NaN,
     p50Us: r.percentiles?.p50Us,
     p99Us: r.percentiles?.p99Us,
