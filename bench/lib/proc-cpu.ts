@@ -95,37 +95,30 @@ export function processCpuMs(pid: number): number {
   return ((st.utime + st.stime) * 1000) / clockTicksPerSecond();
 }
 
-/** CPU time (user + system) in milliseconds of `pid` and all its live descendants. */
-export function treeCpuMs(pid: number): number {
-  let total = 0;
-  for (const p of processTree(pid)) total += processCpuMs(p);
-  return total;
-}
-
-/** CPU time in milliseconds summed over several process trees. */
-export function treesCpuMs(pids: readonly number[]): number {
-  let total = 0;
-  for (const p of pids) total += treeCpuMs(p);
-  return total;
-}
-
 /**
- * User-mode CPU time (utime) in milliseconds summed over several process
- * trees: the share of treesCpuMs spent in the program's own code. The rest
- * (stime) is the kernel's work for it, mostly system calls; its cost per
- * call varies between machines (a virtual machine pays more for each), so a
- * per-core comparison of two programs that make different numbers of calls
- * can come out differently on another machine, and the user part shows by
- * how much.
+ * User-mode CPU time (utime) in milliseconds of one process: the share of
+ * processCpuMs spent in the program's own code. The rest (stime) is the
+ * kernel's work for it, mostly system calls, whose cost per call varies
+ * between machines (a virtual machine pays more for each): two programs that
+ * make different numbers of calls compare differently on another machine,
+ * and the user part shows by how much.
  */
-export function treesUserMs(pids: readonly number[]): number {
+export function processUserMs(pid: number): number {
+  const st = readStat(pid);
+  return st ? (st.utime * 1000) / clockTicksPerSecond() : 0;
+}
+
+/** CPU time (user + system, or `perProcess`) in milliseconds of `pid` and all its live descendants. */
+export function treeCpuMs(pid: number, perProcess: (pid: number) => number = processCpuMs): number {
   let total = 0;
-  for (const root of pids) {
-    for (const p of processTree(root)) {
-      const st = readStat(p);
-      if (st) total += (st.utime * 1000) / clockTicksPerSecond();
-    }
-  }
+  for (const p of processTree(pid)) total += perProcess(p);
+  return total;
+}
+
+/** CPU time in milliseconds summed over several process trees (as treeCpuMs). */
+export function treesCpuMs(pids: readonly number[], perProcess: (pid: number) => number = processCpuMs): number {
+  let total = 0;
+  for (const p of pids) total += treeCpuMs(p, perProcess);
   return total;
 }
 

@@ -18,7 +18,7 @@ export interface RunSample {
   cpuMs: number;
   backendCpuMs: number;
   cpuUsPerReq: number;
-  /** The user-mode part of cpuUsPerReq (utime; the rest is the kernel's, see treesUserMs). */
+  /** The user-mode part of cpuUsPerReq (utime; the rest is the kernel's, see processUserMs). */
   userUsPerReq: number;
   backendCpuUsPerReq: number;
   p50Us?: number;
@@ -149,8 +149,7 @@ function runFigures(r: RunSample): Record<Figure, number> {
   return {
     reqPerSec: r.reqPerSec,
     cpuUsPerReq: r.cpuUsPerReq,
-    // Samples recorded before the split have none.
-    userUsPerReq: r.userUsPerReq ?? NaN,
+    userUsPerReq: r.userUsPerReq,
     backendCpuUsPerReq: r.backendCpuUsPerReq,
     mbPerSec: r.durationMs > 0 ? mib / (r.durationMs / 1000) : NaN,
     cpuMsPerMiB: r.dataBytes > 0 ? r.cpuMs / mib : NaN,

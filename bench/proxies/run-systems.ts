@@ -3,7 +3,7 @@
  * Node binary), warm each once, then measure them in interleaved order
  * (A,B,C,...,A,B,C,...) and summarize every row over its runs.
  */
-import { groupsCpuMs, treesCpuMs, treesUserMs } from "../lib/proc-cpu.js";
+import { groupsCpuMs, processUserMs, treesCpuMs } from "../lib/proc-cpu.js";
 import { runH2load, type H2loadOptions, type H2loadResult } from "../lib/h2load.js";
 import { sleep } from "../lib/processes.js";
 import { fmtNum, fmtUs, log } from "../lib/report.js";
@@ -31,7 +31,7 @@ export async function measureRun(
 ): Promise<RunSample> {
   const sampleCpu = () => ({
     system: treesCpuMs(sys.cpuPids),
-    systemUser: treesUserMs(sys.cpuPids),
+    systemUser: treesCpuMs(sys.cpuPids, processUserMs),
     backend: treesCpuMs(backendPids),
     roles: roles && groupsCpuMs(roles),
   });

@@ -321,8 +321,7 @@ utime part alone: the program's own code, without the kernel's work for its
 system calls. On a virtual machine a system call costs several times what
 it costs on bare metal, so a proxy that makes fewer calls per request looks
 cheaper here than it would there; the user column is the comparison that
-carries over (HAProxy makes about twice Switchyard's calls per request at
-1 x 100: 0.55 against 0.28, strace -c). Ratios are of medians,
+carries over (see "How far the ratios carry" below). Ratios are of medians,
 against HAProxy tuned. HAProxy and nginx run twice: "default" is the plain
 configuration a user writes from their documentation (HAProxy: \`mode http\`,
 h2 bind and servers, no \`tune.*\` lines, default \`http-reuse\`; nginx:

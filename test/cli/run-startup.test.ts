@@ -49,7 +49,6 @@ async function holdPort(): Promise<{ port: number; close(): Promise<void> }> {
   return { port, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-
 function configFile(t: { after(fn: () => void): void }, config: unknown): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'swy-run-startup-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

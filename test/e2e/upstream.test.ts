@@ -5,7 +5,6 @@ import * as grpc from '@grpc/grpc-js';
 import { closeSession, connect, h2Request, startH2Backend, startProxy, waitReady } from '../helpers/proxy-harness.js';
 import { echoClient, unary } from '../helpers/grpc-echo.js';
 
-
 test('upstream with MAX_CONCURRENT_STREAMS=10: 200 concurrent requests all succeed', async (t) => {
   const backend = await startH2Backend('limited', { maxConcurrentStreams: 10, delayMs: 20 });
   const p = await startProxy({
